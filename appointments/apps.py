@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class AppointmentsConfig(AppConfig):
+    name = "appointments"
+    verbose_name = "Kalender und Termine"

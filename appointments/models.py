@@ -1,0 +1,125 @@
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from simple_history.models import HistoricalRecords
+
+from lemniscus.models import TenantModel
+
+
+class ColumnKind(models.TextChoices):
+    THERAPIST = "therapist", "Therapeut/in"
+    ROOM = "room", "Raum"
+
+
+class CalendarColumn(TenantModel):
+    name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=10, choices=ColumnKind.choices, default=ColumnKind.THERAPIST)
+    doctolib_agenda_id = models.CharField(max_length=64, null=True, blank=True)
+
+    class Meta:
+        verbose_name = "Kalenderspalte"
+        verbose_name_plural = "Kalenderspalten"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organisation", "doctolib_agenda_id"],
+                condition=Q(doctolib_agenda_id__isnull=False),
+                name="column_agenda_unique_per_organisation",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class AppointmentStatus(models.TextChoices):
+    PLANNED = "planned", "geplant"
+    DONE = "done", "erledigt"
+    CANCELLED = "cancelled", "abgesagt"
+    NO_SHOW = "no_show", "nicht erschienen"
+
+
+class AppointmentSource(models.TextChoices):
+    LEMNISCUS = "lemniscus", "lemniscus"
+    DOCTOLIB = "doctolib", "Doctolib"
+
+
+class ServiceChainMatch(models.TextChoices):
+    SYNC_ID = "sync_id", "Synchronisationskennung"
+    DESCRIPTION = "description", "Beschreibung"
+    NONE = "none", "keine"
+    AMBIGUOUS = "ambiguous", "mehrdeutig"
+    MANUAL = "manual", "von Hand"
+
+
+class Appointment(TenantModel):
+    patient = models.ForeignKey(
+        "patients.Patient", on_delete=models.PROTECT, related_name="appointments"
+    )
+    calendar_column = models.ForeignKey(
+        CalendarColumn, on_delete=models.PROTECT, related_name="appointments"
+    )
+    service_chain = models.ForeignKey(
+        "billing.ServiceChain",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="appointments",
+    )
+    service_chain_match = models.CharField(
+        max_length=12, choices=ServiceChainMatch.choices, blank=True
+    )
+    start = models.DateTimeField()
+    duration_minutes = models.PositiveIntegerField(
+        validators=[MinValueValidator(1), MaxValueValidator(1440)]
+    )
+    note = models.TextField(blank=True)
+    status = models.CharField(
+        max_length=10, choices=AppointmentStatus.choices, default=AppointmentStatus.PLANNED
+    )
+    source = models.CharField(
+        max_length=10, choices=AppointmentSource.choices, default=AppointmentSource.LEMNISCUS
+    )
+    doctolib_appointment_id = models.CharField(max_length=64, null=True, blank=True)
+    # The non-cancelled invoice the appointment is on; set and cleared by billing.services.
+    invoice = models.ForeignKey(
+        "billing.Invoice",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="locked_appointments",
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = "Termin"
+        verbose_name_plural = "Termine"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organisation", "doctolib_appointment_id"],
+                condition=Q(doctolib_appointment_id__isnull=False),
+                name="appointment_doctolib_id_unique_per_organisation",
+            ),
+            models.CheckConstraint(
+                condition=Q(duration_minutes__gte=1) & Q(duration_minutes__lte=1440),
+                name="appointment_duration_range",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["organisation", "start"], name="appointment_org_start_idx"),
+            models.Index(fields=["calendar_column", "start"], name="appointment_column_start_idx"),
+            models.Index(fields=["patient", "start"], name="appointment_patient_start_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.start:%Y-%m-%d %H:%M} {self.patient_id}"
+
+    @property
+    def end(self):
+        return self.start + timedelta(minutes=self.duration_minutes)

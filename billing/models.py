@@ -1,0 +1,152 @@
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import Q
+from simple_history.models import HistoricalRecords
+
+from lemniscus.models import TenantModel
+
+MONEY = {"max_digits": 10, "decimal_places": 2}
+
+
+class ServiceChain(TenantModel):
+    """A Leistungskette: what one appointment bills. `notes` may hold Doctolib sync ids."""
+
+    description = models.CharField("Beschreibung", max_length=200)
+    notes = models.TextField("Anmerkungen", blank=True)
+
+    class Meta:
+        verbose_name = "Leistungskette"
+        verbose_name_plural = "Leistungsketten"
+        indexes = [models.Index(fields=["organisation", "description"], name="chain_desc_idx")]
+
+    def __str__(self) -> str:
+        return self.description
+
+
+class ServiceLine(models.Model):
+    chain = models.ForeignKey(ServiceChain, on_delete=models.CASCADE, related_name="services")
+    position = models.PositiveSmallIntegerField(default=0)
+    code = models.CharField("Ziffer", max_length=32, blank=True)
+    name = models.CharField("Leistung", max_length=200)
+    price = models.DecimalField("Preis", validators=[MinValueValidator(0)], **MONEY)
+    vat_rate = models.DecimalField(
+        "USt-Satz", max_digits=5, decimal_places=2, default=Decimal("0.00")
+    )
+    minutes = models.PositiveIntegerField("Minuten", default=0)
+
+    class Meta:
+        verbose_name = "Leistung"
+        verbose_name_plural = "Leistungen"
+        ordering = ["chain", "position", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(price__gte=0), name="service_price_non_negative"),
+            models.CheckConstraint(
+                condition=Q(vat_rate__gte=0) & Q(vat_rate__lt=100), name="service_vat_range"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}".strip()
+
+
+class InvoiceStatus(models.TextChoices):
+    DRAFT = "draft", "Entwurf"
+    ISSUED = "issued", "gestellt"
+    PAID = "paid", "bezahlt"
+    CANCELLED = "cancelled", "storniert"
+
+
+class Invoice(TenantModel):
+    """An invoice. Issued ones are never deleted; a wrong one is cancelled (Storno)
+    and keeps its number."""
+
+    patient = models.ForeignKey(
+        "patients.Patient", on_delete=models.PROTECT, related_name="invoices"
+    )
+    status = models.CharField(
+        max_length=10, choices=InvoiceStatus.choices, default=InvoiceStatus.DRAFT
+    )
+    number = models.CharField(max_length=16, null=True, blank=True)
+    issue_date = models.DateField(null=True, blank=True)
+    issued_at = models.DateTimeField(null=True, blank=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    diagnosis = models.TextField("Diagnose", blank=True)
+    net_total = models.DecimalField(default=Decimal("0.00"), **MONEY)
+    vat_total = models.DecimalField(default=Decimal("0.00"), **MONEY)
+    total = models.DecimalField(default=Decimal("0.00"), **MONEY)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = "Rechnung"
+        verbose_name_plural = "Rechnungen"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organisation", "number"],
+                condition=Q(number__isnull=False),
+                name="invoice_number_unique_per_organisation",
+            ),
+            models.CheckConstraint(
+                condition=Q(status="draft", number__isnull=True)
+                | Q(status__in=["issued", "paid"], number__isnull=False)
+                | Q(status="cancelled"),
+                name="invoice_number_iff_issued",
+            ),
+        ]
+        indexes = [models.Index(fields=["organisation", "-created_at"], name="invoice_org_idx")]
+
+    def __str__(self) -> str:
+        return self.number or f"Entwurf {self.public_id}"
+
+
+class InvoiceLine(models.Model):
+    """A snapshot of one service of one appointment's chain at invoicing time."""
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
+    appointment = models.ForeignKey(
+        "appointments.Appointment", on_delete=models.PROTECT, related_name="invoice_lines"
+    )
+    position = models.PositiveSmallIntegerField(default=0)
+    service_date = models.DateField()
+    code = models.CharField(max_length=32, blank=True)
+    name = models.CharField(max_length=200)
+    quantity = models.DecimalField(max_digits=7, decimal_places=2, default=Decimal("1"))
+    unit_price = models.DecimalField(**MONEY)
+    vat_rate = models.DecimalField(max_digits=5, decimal_places=2)
+    amount = models.DecimalField(**MONEY)
+
+    class Meta:
+        verbose_name = "Rechnungsposition"
+        verbose_name_plural = "Rechnungspositionen"
+        ordering = ["invoice", "position", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}".strip()
+
+
+class InvoiceSequence(models.Model):
+    """The last number used per organisation and year; locked with select_for_update
+    while an invoice is issued, so numbers stay gapless under concurrency."""
+
+    organisation = models.ForeignKey(
+        "organisations.Organisation", on_delete=models.CASCADE, related_name="+"
+    )
+    year = models.PositiveSmallIntegerField()
+    last_number = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = "Rechnungsnummernkreis"
+        verbose_name_plural = "Rechnungsnummernkreise"
+        constraints = [
+            models.UniqueConstraint(fields=["organisation", "year"], name="sequence_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.year}: {self.last_number}"

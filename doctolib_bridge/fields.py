@@ -1,0 +1,40 @@
+"""The leading-system rule, declared once: which patient fields Doctolib leads.
+
+The Zipper API, the staff API and pages, reconciliation and the export all read
+this table (zipper-api.md, "Leading system per field").
+"""
+
+from enum import StrEnum
+
+
+class Leader(StrEnum):
+    DOCTOLIB = "doctolib"
+    LEMNISCUS = "lemniscus"
+
+
+# In the contract's field order.
+PATIENT_FIELD_LEADERS: dict[str, Leader] = {
+    "salutation": Leader.LEMNISCUS,
+    "first_name": Leader.LEMNISCUS,
+    "last_name": Leader.LEMNISCUS,
+    "birth_date": Leader.LEMNISCUS,
+    "mobile_phone": Leader.DOCTOLIB,
+    "landline_phone": Leader.DOCTOLIB,
+    "email": Leader.DOCTOLIB,
+    "street": Leader.LEMNISCUS,
+    "postal_code": Leader.LEMNISCUS,
+    "city": Leader.LEMNISCUS,
+}
+
+SYNCED_PATIENT_FIELDS: tuple[str, ...] = tuple(PATIENT_FIELD_LEADERS)
+DOCTOLIB_LED_FIELDS: tuple[str, ...] = tuple(
+    name for name, leader in PATIENT_FIELD_LEADERS.items() if leader is Leader.DOCTOLIB
+)
+LEMNISCUS_LED_FIELDS: tuple[str, ...] = tuple(
+    name for name, leader in PATIENT_FIELD_LEADERS.items() if leader is Leader.LEMNISCUS
+)
+
+
+def doctolib_led_fields_for(patient) -> list[str]:
+    """The fields Doctolib leads for this record: none unless it is linked."""
+    return list(DOCTOLIB_LED_FIELDS) if patient.doctolib_patient_id else []

@@ -1,0 +1,76 @@
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from lemniscus.api import OrganisationViewSet
+from organisations.models import Right
+from patients import selectors, services
+from patients.models import Patient
+from patients.serializers import PatientHistoryOutput, PatientInput, PatientOutput
+
+
+@extend_schema_view(
+    list=extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "q",
+                OpenApiTypes.STR,
+                description="Name prefix (folded), birth date (YYYY-MM-DD or TT.MM.JJJJ) "
+                "or phone digits.",
+            )
+        ],
+        responses=PatientOutput(many=True),
+    ),
+    retrieve=extend_schema(responses=PatientOutput),
+    create=extend_schema(request=PatientInput, responses={201: PatientOutput}),
+    partial_update=extend_schema(request=PatientInput, responses=PatientOutput),
+    destroy=extend_schema(responses={204: None}),
+)
+class PatientViewSet(OrganisationViewSet):
+    """Patient records (Akten) with their Stammdaten."""
+
+    model = Patient
+    serializer_class = PatientOutput
+    write_right = Right.DOCUMENTATION
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def scoped_queryset(self, organisation):
+        return selectors.patient_list(
+            organisation=organisation, q=self.request.query_params.get("q")
+        )
+
+    def list(self, request):
+        return self.page_output(PatientOutput, self.get_queryset())
+
+    def retrieve(self, request, id=None):
+        return self.output(PatientOutput, self._access())
+
+    def create(self, request):
+        data = self.validated(PatientInput, request.data)
+        patient = services.patient_create(
+            organisation=self.organisation, actor=request.user, **data
+        )
+        return self.output(PatientOutput, patient, status=201)
+
+    def partial_update(self, request, id=None):
+        patient = self._access()
+        data = self.validated(PatientInput, request.data, partial=True)
+        patient = services.patient_update(patient=patient, actor=request.user, **data)
+        return self.output(PatientOutput, patient)
+
+    def destroy(self, request, id=None):
+        services.patient_delete(patient=self._access(), actor=request.user)
+        return Response(status=204)
+
+    @extend_schema(responses=PatientHistoryOutput(many=True))
+    @action(detail=True, methods=["get"])
+    def history(self, request, id=None):
+        """Every change of the record: when, who, old and new value."""
+        entries = selectors.patient_history(patient=self._access())
+        return Response(
+            PatientHistoryOutput(entries, many=True, context=self.get_serializer_context()).data
+        )
+
+    def _access(self) -> Patient:
+        return selectors.access_patient(organisation=self.organisation, public_id=self.kwargs["id"])

@@ -1,0 +1,87 @@
+from django.db import models
+from django.db.models import Q
+from simple_history.models import HistoricalRecords
+
+from lemniscus.models import TenantModel
+from lemniscus.text import fold
+
+
+class Salutation(models.TextChoices):
+    NONE = "", "keine"
+    MALE = "male", "Herr"
+    FEMALE = "female", "Frau"
+
+
+class Patient(TenantModel):
+    """A patient record (Akte) with its master data (Stammdaten).
+
+    Every change is kept in `history` (who, when, the old values): § 630f BGB.
+    """
+
+    salutation = models.CharField(max_length=6, choices=Salutation.choices, blank=True)
+    title = models.CharField("Titel", max_length=50, blank=True)
+    first_name = models.CharField("Vorname", max_length=100, blank=True)
+    last_name = models.CharField("Nachname", max_length=100)
+    birth_date = models.DateField("Geburtsdatum", null=True, blank=True)
+    email = models.EmailField("E-Mail", blank=True)
+    mobile_phone = models.CharField("Mobil", max_length=20, blank=True)
+    landline_phone = models.CharField("Festnetz privat", max_length=20, blank=True)
+    street = models.CharField("Straße", max_length=200, blank=True)
+    postal_code = models.CharField("PLZ", max_length=10, blank=True)
+    city = models.CharField("Ort", max_length=100, blank=True)
+    notes = models.TextField("Notizen", blank=True)
+    sync_to_doctolib = models.BooleanField("Doctolib", default=False)
+    doctolib_patient_id = models.CharField(max_length=64, null=True, blank=True)
+
+    # Derived search keys (see lemniscus.text.fold), kept in step by save().
+    first_name_folded = models.CharField(max_length=100, blank=True, editable=False)
+    last_name_folded = models.CharField(max_length=100, blank=True, editable=False)
+
+    history = HistoricalRecords(excluded_fields=["first_name_folded", "last_name_folded"])
+
+    class Meta:
+        verbose_name = "Patientenakte"
+        verbose_name_plural = "Patientenakten"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organisation", "doctolib_patient_id"],
+                condition=Q(doctolib_patient_id__isnull=False),
+                name="patient_doctolib_id_unique_per_organisation",
+            ),
+            models.CheckConstraint(
+                condition=Q(doctolib_patient_id__isnull=True) | Q(sync_to_doctolib=True),
+                name="patient_linked_implies_checkbox",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["organisation", "last_name_folded"],
+                name="patient_last_folded_idx",
+                opclasses=["", "varchar_pattern_ops"],
+            ),
+            models.Index(
+                fields=["organisation", "first_name_folded"],
+                name="patient_first_folded_idx",
+                opclasses=["", "varchar_pattern_ops"],
+            ),
+            models.Index(fields=["organisation", "birth_date"], name="patient_birth_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    @property
+    def display_name(self) -> str:
+        return ", ".join(part for part in (self.last_name, self.first_name) if part)
+
+    def refresh_search_keys(self) -> None:
+        self.first_name_folded = fold(self.first_name)[:100]
+        self.last_name_folded = fold(self.last_name)[:100]
+
+    def save(self, *args, **kwargs):
+        # Derived columns only; business rules live in patients.services.
+        self.refresh_search_keys()
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None:
+            kwargs["update_fields"] = {*update_fields, "first_name_folded", "last_name_folded"}
+        super().save(*args, **kwargs)

@@ -1,0 +1,92 @@
+import re
+from datetime import date, datetime
+
+from django.db.models import Q, QuerySet
+
+from lemniscus.tenancy import access, scoped
+from lemniscus.text import fold
+from patients.models import Patient
+
+
+def parse_search_date(term: str) -> date | None:
+    """`YYYY-MM-DD` or `TT.MM.JJJJ`, else None."""
+    for fmt in ("%Y-%m-%d", "%d.%m.%Y"):
+        try:
+            return datetime.strptime(term, fmt).date()
+        except ValueError:
+            continue
+    return None
+
+
+def patient_list(*, organisation, q: str | None = None) -> QuerySet[Patient]:
+    """The organisation's records, ordered by last name, first name; `q` finds
+    folded name prefixes, an exact birth date, or phone numbers containing its digits."""
+    qs = scoped(Patient, organisation)
+    term = (q or "").strip()
+    if term:
+        condition = Q()
+        folded = fold(term)
+        if folded:
+            condition |= Q(last_name_folded__startswith=folded) | Q(
+                first_name_folded__startswith=folded
+            )
+        birth_date = parse_search_date(term)
+        if birth_date:
+            condition |= Q(birth_date=birth_date)
+        digits = re.sub(r"\D", "", term)
+        if digits and not birth_date:
+            # Numbers are stored in E.164: a national "0171…" is "+49171…".
+            national = digits[1:] if digits.startswith("0") else digits
+            condition |= Q(mobile_phone__contains=national) | Q(landline_phone__contains=national)
+        qs = qs.filter(condition)
+    return qs.order_by("last_name_folded", "first_name_folded", "id")
+
+
+def access_patient(*, organisation, public_id, lock: bool = False) -> Patient:
+    return access(Patient, organisation=organisation, public_id=public_id, lock=lock)
+
+
+FIELD_LABELS = {
+    "salutation": "Anrede",
+    "title": "Titel",
+    "first_name": "Vorname",
+    "last_name": "Nachname",
+    "birth_date": "Geburtsdatum",
+    "email": "E-Mail",
+    "mobile_phone": "Mobil",
+    "landline_phone": "Festnetz",
+    "street": "Straße",
+    "postal_code": "PLZ",
+    "city": "Ort",
+    "notes": "Notizen",
+    "sync_to_doctolib": "Doctolib",
+    "doctolib_patient_id": "Doctolib-Patienten-ID",
+}
+
+
+def patient_history(*, patient: Patient) -> list[dict]:
+    """Every change of the record, newest first: when, who, and each field's old and
+    new value (§ 630f BGB: the original content stays visible)."""
+    records = list(patient.history.select_related("history_user").order_by("-history_id"))
+    entries = []
+    for newer, older in zip(records, [*records[1:], None], strict=True):
+        changes = []
+        if older is not None:
+            delta = newer.diff_against(older, included_fields=list(FIELD_LABELS))
+            changes = [
+                {"field": c.field, "label": FIELD_LABELS[c.field], "old": c.old, "new": c.new}
+                for c in delta.changes
+            ]
+        entries.append(
+            {
+                "time": newer.history_date,
+                "type": {"+": "created", "~": "changed", "-": "deleted"}[newer.history_type],
+                "actor": (
+                    newer.history_user.display_name
+                    if newer.history_user
+                    else newer.history_change_reason or "System"
+                ),
+                "changes": changes,
+            }
+        )
+    return entries

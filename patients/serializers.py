@@ -1,0 +1,80 @@
+from rest_framework import serializers
+
+from doctolib_bridge.fields import doctolib_led_fields_for
+from lemniscus.api import LocalDateTimeField, StringIdField
+from lemniscus.fields import CleanCharField, CleanEmailField, PhoneField
+from patients.models import Patient, Salutation
+
+
+class PatientInput(serializers.Serializer):
+    salutation = serializers.ChoiceField(
+        choices=Salutation.choices, required=False, allow_blank=True
+    )
+    title = CleanCharField(max_length=50, required=False)
+    first_name = CleanCharField(max_length=100, required=False)
+    last_name = CleanCharField(max_length=100, required=True, allow_blank=False, allow_null=False)
+    birth_date = serializers.DateField(required=False, allow_null=True)
+    email = CleanEmailField(max_length=254, required=False)
+    mobile_phone = PhoneField(required=False)
+    landline_phone = PhoneField(required=False)
+    street = CleanCharField(max_length=200, required=False)
+    postal_code = CleanCharField(max_length=10, required=False)
+    city = CleanCharField(max_length=100, required=False)
+    notes = CleanCharField(max_length=20000, required=False)
+    sync_to_doctolib = serializers.BooleanField(required=False)
+
+    def validate_salutation(self, value):
+        return value or ""
+
+    def validate_last_name(self, value):
+        if not value:
+            raise serializers.ValidationError("Der Nachname darf nicht leer sein.")
+        return value
+
+
+class PatientOutput(serializers.ModelSerializer):
+    id = StringIdField(source="public_id")
+    doctolib_led_fields = serializers.SerializerMethodField()
+    created_at = LocalDateTimeField()
+    updated_at = LocalDateTimeField()
+
+    class Meta:
+        model = Patient
+        fields = [
+            "id",
+            "salutation",
+            "title",
+            "first_name",
+            "last_name",
+            "birth_date",
+            "email",
+            "mobile_phone",
+            "landline_phone",
+            "street",
+            "postal_code",
+            "city",
+            "notes",
+            "sync_to_doctolib",
+            "doctolib_patient_id",
+            "doctolib_led_fields",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+    def get_doctolib_led_fields(self, patient) -> list[str]:
+        return doctolib_led_fields_for(patient)
+
+
+class PatientChangeOutput(serializers.Serializer):
+    field = serializers.CharField()
+    label = serializers.CharField()
+    old = serializers.JSONField()
+    new = serializers.JSONField()
+
+
+class PatientHistoryOutput(serializers.Serializer):
+    time = LocalDateTimeField()
+    type = serializers.ChoiceField(choices=["created", "changed", "deleted"])
+    actor = serializers.CharField()
+    changes = PatientChangeOutput(many=True)

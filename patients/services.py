@@ -1,0 +1,78 @@
+"""Writing patient records. Every entry point (staff API, pages, bridge, admin)
+calls these functions; each change is recorded in the record's history with its actor."""
+
+from django.db import transaction
+
+from appointments.models import Appointment
+from lemniscus.errors import HasInvoices, LinkConflict
+from patients.models import Patient
+
+EDITABLE_FIELDS = (
+    "salutation",
+    "title",
+    "first_name",
+    "last_name",
+    "birth_date",
+    "email",
+    "mobile_phone",
+    "landline_phone",
+    "street",
+    "postal_code",
+    "city",
+    "notes",
+    "sync_to_doctolib",
+)
+
+
+def _attribute(patient: Patient, actor, reason: str | None) -> None:
+    patient._history_user = actor
+    if reason:
+        patient._change_reason = reason
+
+
+@transaction.atomic
+def patient_create(*, organisation, actor=None, reason: str | None = None, **fields) -> Patient:
+    """A new record from already validated, normalised fields."""
+    patient = Patient(organisation=organisation)
+    for name, value in fields.items():
+        if name not in EDITABLE_FIELDS:
+            raise TypeError(f"not an editable patient field: {name}")
+        setattr(patient, name, value)
+    _attribute(patient, actor, reason)
+    patient.save()
+    return patient
+
+
+@transaction.atomic
+def patient_update(*, patient: Patient, actor=None, reason: str | None = None, **fields) -> Patient:
+    """Change the given fields. Clearing the "Doctolib" checkbox of a linked record
+    is refused (`link_conflict`): the link must be removed in Doctolib first."""
+    if fields.get("sync_to_doctolib") is False and patient.doctolib_patient_id:
+        raise LinkConflict(
+            "Die Akte ist mit Doctolib verknüpft; das Häkchen „Doctolib“ bleibt gesetzt, "
+            "solange die Verknüpfung besteht."
+        )
+    changed = []
+    for name, value in fields.items():
+        if name not in EDITABLE_FIELDS:
+            raise TypeError(f"not an editable patient field: {name}")
+        if getattr(patient, name) != value:
+            setattr(patient, name, value)
+            changed.append(name)
+    if changed:
+        _attribute(patient, actor, reason)
+        patient.save(update_fields=[*changed, "updated_at"])
+    return patient
+
+
+@transaction.atomic
+def patient_delete(*, patient: Patient, actor=None) -> None:
+    """Delete a record and its appointments; a record with invoices stays (409)."""
+    patient = Patient.objects.select_for_update().get(pk=patient.pk)
+    if patient.invoices.exists():
+        raise HasInvoices()
+    for appointment in Appointment.objects.filter(patient=patient):
+        appointment._history_user = actor
+        appointment.delete()
+    _attribute(patient, actor, None)
+    patient.delete()

@@ -1,0 +1,49 @@
+import pytest
+from rest_framework.test import APIClient
+
+from tests.factories import OrganisationFactory, UserFactory
+from tokens.models import TokenKind
+from tokens.services import token_create
+
+
+@pytest.fixture
+def organisation(db):
+    return OrganisationFactory(name="Praxis am See")
+
+
+@pytest.fixture
+def other_organisation(db):
+    return OrganisationFactory(name="Praxis im Tal")
+
+
+@pytest.fixture
+def admin_user(organisation):
+    return UserFactory(organisation=organisation, email="admin@praxis.test")
+
+
+def token_client(user) -> APIClient:
+    _, raw = token_create(organisation=user.organisation, kind=TokenKind.API, user=user)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    return client
+
+
+@pytest.fixture
+def api(admin_user) -> APIClient:
+    """A staff API client acting as an organisation admin, with a personal token."""
+    return token_client(admin_user)
+
+
+@pytest.fixture
+def other_api(other_organisation) -> APIClient:
+    return token_client(UserFactory(organisation=other_organisation))
+
+
+def assert_problem(response, status: int, code: str):
+    assert response.status_code == status, response.content
+    assert response["Content-Type"].startswith("application/problem+json"), response["Content-Type"]
+    body = response.json()
+    assert body["code"] == code, body
+    assert body["status"] == status
+    assert body["detail"]
+    return body

@@ -1,0 +1,105 @@
+from datetime import timedelta
+from decimal import Decimal
+
+import factory
+from django.utils import timezone
+
+from appointments.models import Appointment, CalendarColumn
+from billing.models import ServiceChain, ServiceLine
+from organisations.models import Organisation, Plan, Role, User
+from patients.models import Patient
+
+
+class OrganisationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Organisation
+
+    name = factory.Sequence(lambda n: f"Praxis {n}")
+    plan = Plan.XL
+    owner_name = "Anna Beispiel"
+    street = "Seestraße 1"
+    postal_code = "12345"
+    city = "Berlin"
+    tax_number = "12/345/67890"
+    iban = "DE89370400440532013000"
+    bic = "COBADEFFXXX"
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        skip_postgeneration_save = True
+
+    email = factory.Sequence(lambda n: f"user{n}@praxis.test")
+    organisation = factory.SubFactory(OrganisationFactory)
+    role = Role.ADMIN
+    password = factory.PostGenerationMethodCall("set_password", "geheim-123")
+
+    @factory.post_generation
+    def _save(obj, create, extracted, **kwargs):
+        if create:
+            obj.save()
+
+
+class PatientFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Patient
+
+    organisation = factory.SubFactory(OrganisationFactory)
+    first_name = factory.Sequence(lambda n: f"Vorname{n}")
+    last_name = factory.Sequence(lambda n: f"Nachname{n}")
+    birth_date = factory.Faker("date_of_birth", minimum_age=1, maximum_age=99)
+    street = "Hauptstraße 5"
+    postal_code = "10115"
+    city = "Berlin"
+
+
+class CalendarColumnFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = CalendarColumn
+
+    organisation = factory.SubFactory(OrganisationFactory)
+    name = factory.Sequence(lambda n: f"Therapeut {n}")
+
+
+class ServiceChainFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ServiceChain
+
+    organisation = factory.SubFactory(OrganisationFactory)
+    description = factory.Sequence(lambda n: f"Behandlung {n}")
+    notes = ""
+
+    @factory.post_generation
+    def services(obj, create, extracted, **kwargs):
+        if not create:
+            return
+        specs = extracted or [("KG", "Krankengymnastik", Decimal("65.00"), Decimal("0.00"), 30)]
+        for position, (code, name, price, vat, minutes) in enumerate(specs):
+            ServiceLine.objects.create(
+                chain=obj,
+                position=position,
+                code=code,
+                name=name,
+                price=price,
+                vat_rate=vat,
+                minutes=minutes,
+            )
+
+
+class AppointmentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Appointment
+
+    organisation = factory.SubFactory(OrganisationFactory)
+    patient = factory.SubFactory(
+        PatientFactory, organisation=factory.SelfAttribute("..organisation")
+    )
+    calendar_column = factory.SubFactory(
+        CalendarColumnFactory, organisation=factory.SelfAttribute("..organisation")
+    )
+    service_chain = factory.SubFactory(
+        ServiceChainFactory, organisation=factory.SelfAttribute("..organisation")
+    )
+    start = factory.LazyFunction(lambda: timezone.now() - timedelta(days=1))
+    duration_minutes = 30
