@@ -1,0 +1,72 @@
+"""Creating organisations. The command line, the admin and the demo seed call these."""
+
+import zoneinfo
+
+from django.conf import settings
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+
+from lemniscus.errors import ValidationFailed
+from lemniscus.text import clean
+from organisations.models import Organisation, Plan, Role, User
+
+
+def _validated(*, name: str, plan: str, email: str, password: str, time_zone: str) -> dict:
+    errors: dict[str, list[str]] = {}
+    if not name:
+        errors["name"] = ["Der Name der Organisation fehlt."]
+    if plan not in Plan.values:
+        errors["plan"] = [f"Unbekanntes Abo: {plan} (erlaubt: {', '.join(Plan.values)})."]
+    if time_zone not in zoneinfo.available_timezones():
+        errors["time_zone"] = [f"Unbekannte Zeitzone: {time_zone}."]
+    try:
+        validate_email(email)
+    except ValidationError:
+        errors["owner_email"] = ["Keine gültige E-Mail-Adresse."]
+    else:
+        if User.objects.filter(email__iexact=email).exists():
+            errors["owner_email"] = [_taken(email)]
+    try:
+        validate_password(password, User(email=email))
+    except ValidationError as exc:
+        errors["owner_password"] = list(exc.messages)
+    return errors
+
+
+@transaction.atomic
+def organisation_create(
+    *,
+    name: str,
+    plan: str,
+    owner_email: str,
+    owner_password: str,
+    time_zone: str | None = None,
+) -> tuple[Organisation, User]:
+    """A new organisation and its first user, an organisation admin who logs in with
+    `owner_email`. Refuses (ValidationFailed) an e-mail that is already taken."""
+    name, email = clean(name), clean(owner_email).lower()
+    time_zone = time_zone or settings.TIME_ZONE
+    errors = _validated(
+        name=name, plan=plan, email=email, password=owner_password, time_zone=time_zone
+    )
+    if errors:
+        raise ValidationFailed(_detail(errors), errors=errors)
+    organisation = Organisation.objects.create(name=name, plan=plan, time_zone=time_zone)
+    try:
+        with transaction.atomic():
+            owner = User.objects.create_user(
+                email, owner_password, organisation=organisation, role=Role.ADMIN
+            )
+    except IntegrityError:  # the same e-mail registered concurrently
+        raise ValidationFailed(_taken(email), errors={"owner_email": [_taken(email)]}) from None
+    return organisation, owner
+
+
+def _taken(email: str) -> str:
+    return f"Es gibt schon einen Benutzer mit der E-Mail {email}."
+
+
+def _detail(errors: dict[str, list[str]]) -> str:
+    return " ".join(message for messages in errors.values() for message in messages)
