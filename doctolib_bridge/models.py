@@ -24,3 +24,119 @@ class SyncLogEntry(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.method} {self.endpoint} → {self.status}"
+
+
+class DoctolibPatientState(models.Model):
+    """What Doctolib last said about a linked record (from its last patient push), and
+    which (lemniscus value, Doctolib value) pairs were already queued per field, so a
+    value Doctolib keeps reformatting is sent once, not in a loop."""
+
+    patient = models.OneToOneField(
+        "patients.Patient", on_delete=models.CASCADE, related_name="doctolib_state"
+    )
+    last_known = models.JSONField(default=dict)
+    queued_pairs = models.JSONField(default=dict)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "Doctolib-Stand einer Akte"
+        verbose_name_plural = "Doctolib-Stände der Akten"
+
+    def __str__(self) -> str:
+        return f"Doctolib-Stand {self.patient_id}"
+
+
+class FeedCounter(models.Model):
+    """The organisation's last issued change-feed cursor. Writers lock this row until
+    they commit, so cursors become visible in order and readers never skip one."""
+
+    organisation = models.OneToOneField(
+        "organisations.Organisation", on_delete=models.CASCADE, related_name="+"
+    )
+    last_cursor = models.PositiveBigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.organisation_id}: {self.last_cursor}"
+
+
+class ChangeKind(models.TextChoices):
+    CREATE = "patient.create", "patient.create"
+    UPDATE = "patient.update", "patient.update"
+
+
+class ChangeFeedEntry(models.Model):
+    """A record to be written to Doctolib. The reader reports each record once per page
+    with its current values."""
+
+    organisation = models.ForeignKey(
+        "organisations.Organisation", on_delete=models.CASCADE, related_name="+"
+    )
+    cursor = models.PositiveBigIntegerField()
+    patient = models.ForeignKey(
+        "patients.Patient", on_delete=models.CASCADE, related_name="feed_entries"
+    )
+    fields = models.JSONField(default=list, help_text="The fields that made the entry.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "Änderung für Doctolib"
+        verbose_name_plural = "Änderungen für Doctolib"
+        constraints = [
+            models.UniqueConstraint(fields=["organisation", "cursor"], name="feed_cursor_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.cursor}: {self.patient_id}"
+
+
+class Transfer(TenantModel):
+    """A staged appointment transfer ("Termin in lemniscus öffnen"), valid 24 h."""
+
+    doctolib_appointment_id = models.CharField(max_length=64)
+    payload = models.JSONField()
+    committed_at = models.DateTimeField(null=True, blank=True)
+    replaced_at = models.DateTimeField(null=True, blank=True)
+    appointment = models.ForeignKey(
+        "appointments.Appointment",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    class Meta:
+        verbose_name = "Terminübertragung"
+        verbose_name_plural = "Terminübertragungen"
+        indexes = [
+            models.Index(
+                fields=["organisation", "doctolib_appointment_id"], name="transfer_appt_idx"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Übertragung {self.doctolib_appointment_id}"
+
+
+class IdempotencyRecord(models.Model):
+    """The first answer to a write carrying `Idempotency-Key` (kept 24 h)."""
+
+    organisation = models.ForeignKey(
+        "organisations.Organisation", on_delete=models.CASCADE, related_name="+"
+    )
+    method = models.CharField(max_length=10)
+    path = models.CharField(max_length=300)
+    key = models.CharField(max_length=255)
+    body_hash = models.CharField(max_length=64)
+    status = models.PositiveSmallIntegerField(null=True)
+    response_body = models.JSONField(null=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organisation", "method", "path", "key"], name="idempotency_key_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path} {self.key}"

@@ -10,11 +10,11 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpResponse
 from django.utils.dateparse import parse_datetime
 from rest_framework import exceptions, permissions, serializers, viewsets
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
 from lemniscus import errors
+from lemniscus.parsers import JSONObjectParser
 from lemniscus.tenancy import scoped
 
 logger = logging.getLogger(__name__)
@@ -148,16 +148,6 @@ def problem_exception_handler(exc, context):
             exc.status_code, "error", "Error", str(exc.detail) if exc.detail else "Fehler."
         )
     return None  # unexpected: Django's 500 handler answers (see lemniscus.urls)
-
-
-class JSONObjectParser(JSONParser):
-    """JSON whose top level must be an object (400 `malformed_request` otherwise)."""
-
-    def parse(self, stream, media_type=None, parser_context=None):
-        data = super().parse(stream, media_type, parser_context)
-        if not isinstance(data, dict):
-            raise exceptions.ParseError("JSON body must be an object.")
-        return data
 
 
 class LocalDateTimeField(serializers.DateTimeField):

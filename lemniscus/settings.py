@@ -29,6 +29,15 @@ PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://localhost:8000").rs
 CSRF_TRUSTED_ORIGINS = [PUBLIC_BASE_URL]
 ZIPPER_CORS_ORIGINS = env.list("ZIPPER_CORS_ORIGINS", default=["https://pro.doctolib.de"])
 ZIPPER_RATE_LIMIT = env.str("ZIPPER_RATE_LIMIT", default="1200/min")
+ZIPPER_MAX_BODY_BYTES = 256 * 1024
+
+# CORS only for the Zipper API, only for Doctolib's origins; preflights need no token.
+CORS_URLS_REGEX = r"^/api/zipper/.*$"
+CORS_ALLOWED_ORIGINS = ZIPPER_CORS_ORIGINS
+CORS_ALLOW_HEADERS = ["authorization", "content-type", "idempotency-key", "accept"]
+CORS_ALLOW_METHODS = ["GET", "POST", "PUT", "DELETE", "OPTIONS"]
+CORS_EXPOSE_HEADERS = ["Retry-After", "Idempotency-Replayed"]
+CORS_PREFLIGHT_MAX_AGE = 600
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -37,6 +46,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "corsheaders",
     "rest_framework",
     "django_filters",
     "drf_spectacular",
@@ -52,6 +62,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -134,7 +145,8 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["lemniscus.parsers.JSONObjectParser"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "lemniscus.negotiation.AlwaysJSON",
     "EXCEPTION_HANDLER": "lemniscus.api.problem_exception_handler",
     "DATETIME_FORMAT": "iso-8601",
     "COERCE_DECIMAL_TO_STRING": True,
