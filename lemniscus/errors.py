@@ -63,3 +63,8 @@ class InvalidStatus(Conflict):
 class HasInvoices(Conflict):
     code = "has_invoices"
     default_detail = "Die Akte hat Rechnungen und kann nicht gelöscht werden."
+
+
+class ColumnInUse(Conflict):
+    code = "column_in_use"
+    default_detail = "Die Kalenderspalte hat Termine und kann nicht gelöscht werden."
