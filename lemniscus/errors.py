@@ -68,3 +68,53 @@ class HasInvoices(Conflict):
 class ColumnInUse(Conflict):
     code = "column_in_use"
     default_detail = "Die Kalenderspalte hat Termine und kann nicht gelöscht werden."
+
+
+class ChainInUse(Conflict):
+    code = "chain_in_use"
+    default_detail = (
+        "Die Leistungskette wird von Terminen verwendet und kann nicht gelöscht werden."
+    )
+
+
+class PatientNotLinked(DomainError):
+    """404 when the Doctolib id is in the path; 422 (`status=422`) when an appointment
+    names it in the body."""
+
+    status, code, title = 404, "patient_not_linked", "Patient not linked"
+    default_detail = "Dieser Doctolib-Patient ist mit keiner Akte in lemniscus verknüpft."
+
+    def __init__(self, detail=None, *, status: int = 404, **extra):
+        super().__init__(detail, **extra)
+        self.status = status
+
+
+class TransferExpired(Conflict):
+    code = "transfer_expired"
+    default_detail = (
+        "Die Übertragung ist abgelaufen, durch eine neuere ersetzt oder schon gespeichert."
+    )
+
+
+class PayloadTooLarge(DomainError):
+    status, code, title = 413, "payload_too_large", "Payload too large"
+    default_detail = "Der Inhalt der Anfrage ist größer als 256 KiB."
+
+
+class MalformedRequest(DomainError):
+    status, code, title = 400, "malformed_request", "Malformed request"
+    default_detail = "Der Inhalt der Anfrage ist kein gültiges JSON-Objekt."
+
+
+class RateLimited(DomainError):
+    status, code, title = 429, "rate_limited", "Too many requests"
+    default_detail = "Zu viele Anfragen dieser Organisation; bitte kurz warten."
+
+    def __init__(self, *, retry_after: int):
+        super().__init__()
+        self.retry_after = retry_after
+
+
+class IdempotencyKeyReused(DomainError):
+    status, code, title = 422, "idempotency_key_reused", "Idempotency key reused"
+    default_detail = "Dieser Idempotency-Key wurde schon mit einem anderen Inhalt verwendet."

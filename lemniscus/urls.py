@@ -3,6 +3,9 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
+from appointments.api import AppointmentViewSet, CalendarColumnViewSet
+from billing.api import InvoiceViewSet, ServiceChainViewSet
+from doctolib_bridge.api import SyncLogViewSet
 from lemniscus import views
 from patients.api import PatientViewSet
 
@@ -10,12 +13,18 @@ from patients.api import PatientViewSet
 router = DefaultRouter(trailing_slash="/?")
 router.include_root_view = False
 router.register("patients", PatientViewSet, basename="patient")
+router.register("service-chains", ServiceChainViewSet, basename="service-chain")
+router.register("invoices", InvoiceViewSet, basename="invoice")
+router.register("calendar-columns", CalendarColumnViewSet, basename="calendar-column")
+router.register("appointments", AppointmentViewSet, basename="appointment")
+router.register("sync-log", SyncLogViewSet, basename="sync-log")
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/v1/", include(router.urls)),
+    path("api/zipper/v1/", include("doctolib_bridge.zipper.urls")),
     re_path(r"^api/", views.api_not_found),
     path("healthz", views.healthz, name="healthz"),
 ]

@@ -1,7 +1,7 @@
 import re
 from datetime import date, datetime
 
-from django.db.models import Q, QuerySet
+from django.db.models import Case, Q, QuerySet, When
 
 from lemniscus.tenancy import access, scoped
 from lemniscus.text import fold
@@ -90,3 +90,25 @@ def patient_history(*, patient: Patient) -> list[dict]:
             }
         )
     return entries
+
+
+SUGGESTION_LIMIT = 10
+
+
+def patient_suggestions(
+    *, organisation, last_name: str, first_name: str = "", birth_date: date | None = None
+) -> list[Patient]:
+    """The "Vorschlags-Patient" search: records whose folded last name starts with the
+    folded `last_name`, at most ten; equal birth date first, then equal first name,
+    then last name, then id (zipper-api.md)."""
+    folded_last = fold(last_name)
+    if not folded_last:
+        return []
+    folded_first = fold(first_name)
+    qs = scoped(Patient, organisation).filter(last_name_folded__startswith=folded_last)
+    ordering = []
+    if birth_date is not None:
+        ordering.append(Case(When(birth_date=birth_date, then=0), default=1))
+    if folded_first:
+        ordering.append(Case(When(first_name_folded=folded_first, then=0), default=1))
+    return list(qs.order_by(*ordering, "last_name_folded", "id")[:SUGGESTION_LIMIT])

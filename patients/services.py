@@ -4,6 +4,7 @@ calls these functions; each change is recorded in the record's history with its 
 from django.db import transaction
 
 from appointments.models import Appointment
+from doctolib_bridge.sync import queue_lemniscus_changes
 from lemniscus.errors import HasInvoices, LinkConflict
 from patients.models import Patient
 
@@ -31,22 +32,42 @@ def _attribute(patient: Patient, actor, reason: str | None) -> None:
 
 
 @transaction.atomic
-def patient_create(*, organisation, actor=None, reason: str | None = None, **fields) -> Patient:
-    """A new record from already validated, normalised fields."""
-    patient = Patient(organisation=organisation)
+def patient_create(
+    *,
+    organisation,
+    actor=None,
+    reason: str | None = None,
+    doctolib_patient_id: str | None = None,
+    **fields,
+) -> Patient:
+    """A new record from already validated, normalised fields; with
+    `doctolib_patient_id` it is created linked (taken in from Doctolib)."""
+    patient = Patient(organisation=organisation, doctolib_patient_id=doctolib_patient_id)
     for name, value in fields.items():
         if name not in EDITABLE_FIELDS:
             raise TypeError(f"not an editable patient field: {name}")
         setattr(patient, name, value)
     _attribute(patient, actor, reason)
     patient.save()
+    if patient.sync_to_doctolib and not doctolib_patient_id:
+        queue_lemniscus_changes(patient, list(fields))
     return patient
 
 
 @transaction.atomic
-def patient_update(*, patient: Patient, actor=None, reason: str | None = None, **fields) -> Patient:
+def patient_update(
+    *,
+    patient: Patient,
+    actor=None,
+    reason: str | None = None,
+    queue_for_doctolib: bool = True,
+    **fields,
+) -> Patient:
     """Change the given fields. Clearing the "Doctolib" checkbox of a linked record
-    is refused (`link_conflict`): the link must be removed in Doctolib first."""
+    is refused (`link_conflict`): the link must be removed in Doctolib first.
+
+    A record with the checkbox set goes to the change feed in the same transaction
+    (`queue_for_doctolib=False` for changes that came from Doctolib itself)."""
     if fields.get("sync_to_doctolib") is False and patient.doctolib_patient_id:
         raise LinkConflict(
             "Die Akte ist mit Doctolib verknüpft; das Häkchen „Doctolib“ bleibt gesetzt, "
@@ -62,6 +83,8 @@ def patient_update(*, patient: Patient, actor=None, reason: str | None = None, *
     if changed:
         _attribute(patient, actor, reason)
         patient.save(update_fields=[*changed, "updated_at"])
+        if queue_for_doctolib:
+            queue_lemniscus_changes(patient, changed)
     return patient
 
 

@@ -1,0 +1,189 @@
+"""What the Zipper API does, as services: taking Doctolib patients in, linking,
+applying Doctolib's view of a patient, and (below) appointment transfers.
+The staff pages' dialog calls the same functions."""
+
+from dataclasses import dataclass, field
+
+from django.db import IntegrityError, transaction
+
+from doctolib_bridge.feed import feed_append
+from doctolib_bridge.fields import SYNCED_PATIENT_FIELDS
+from doctolib_bridge.models import DoctolibPatientState
+from doctolib_bridge.sync import DOCTOLIB_SYNC_ACTOR, evaluate, state_for, to_model_value
+from lemniscus.errors import LinkConflict, NotFound, PatientNotLinked, ValidationFailed
+from lemniscus.tenancy import scoped
+from patients.models import Patient
+from patients.selectors import access_patient
+from patients.services import patient_create, patient_update
+
+
+class Outcome:
+    CREATED = "created"
+    MERGED = "merged"
+    UNCHANGED = "unchanged"
+    UPDATED = "updated"
+
+
+@dataclass
+class PatientSyncResult:
+    patient: Patient
+    outcome: str = Outcome.UNCHANGED
+    applied: list[str] = field(default_factory=list)
+    to_doctolib: list[str] = field(default_factory=list)
+
+
+def linked_patient(*, organisation, doctolib_patient_id: str, lock: bool = False) -> Patient:
+    """The record linked to that Doctolib patient, or PatientNotLinked (404)."""
+    qs = scoped(Patient, organisation).filter(doctolib_patient_id=doctolib_patient_id)
+    if lock:
+        qs = qs.select_for_update()
+    patient = qs.first()
+    if patient is None:
+        raise PatientNotLinked(doctolib_patient_id=doctolib_patient_id)
+    return patient
+
+
+def _apply_doctolib_view(
+    *, patient: Patient, doctolib: dict[str, str], reason: str = DOCTOLIB_SYNC_ACTOR
+) -> PatientSyncResult:
+    state = state_for(patient)
+    outcome = evaluate(patient, state, doctolib)
+    state.save()
+    if outcome.applied:
+        patient_update(patient=patient, reason=reason, queue_for_doctolib=False, **outcome.applied)
+    if outcome.to_doctolib:
+        feed_append(patient=patient, fields=outcome.to_doctolib)
+    return PatientSyncResult(
+        patient=patient, applied=list(outcome.applied), to_doctolib=outcome.to_doctolib
+    )
+
+
+def _link(patient: Patient, doctolib_patient_id: str) -> None:
+    """Linking sets the "Doctolib" checkbox too (a linked record always has it)."""
+    patient.doctolib_patient_id = doctolib_patient_id
+    patient.sync_to_doctolib = True
+    patient._change_reason = DOCTOLIB_SYNC_ACTOR
+    patient._history_user = None
+    patient.save(update_fields=["doctolib_patient_id", "sync_to_doctolib", "updated_at"])
+
+
+def _retry_once_on_race(func):
+    """Twenty identical calls at once have the effect of one: the loser of a race on a
+    unique constraint runs again and finds the winner's row."""
+
+    def wrapper(**kwargs):
+        try:
+            with transaction.atomic():
+                return func(**kwargs)
+        except IntegrityError:
+            with transaction.atomic():
+                return func(**kwargs)
+
+    return wrapper
+
+
+@_retry_once_on_race
+def patient_take_in(
+    *, organisation, doctolib_patient_id: str, merge_into=None, doctolib: dict[str, str]
+) -> PatientSyncResult:
+    """POST /patients: create a linked record, merge into an unlinked one, or confirm
+    an existing link; the leading-system rules apply in every case."""
+    existing = (
+        scoped(Patient, organisation)
+        .select_for_update()
+        .filter(doctolib_patient_id=doctolib_patient_id)
+        .first()
+    )
+    target = None
+    if merge_into is not None:
+        target = access_patient(organisation=organisation, public_id=merge_into, lock=True)
+    if existing is not None:
+        if target is not None and target.pk != existing.pk:
+            raise LinkConflict(
+                f"Der Doctolib-Patient {doctolib_patient_id} ist schon mit einer anderen "
+                "Akte verknüpft."
+            )
+        result = _apply_doctolib_view(patient=existing, doctolib=doctolib)
+        result.outcome = Outcome.UNCHANGED
+        return result
+    if target is not None:
+        if target.doctolib_patient_id:
+            raise LinkConflict("Die Akte ist schon mit einem anderen Doctolib-Patienten verknüpft.")
+        _link(target, doctolib_patient_id)
+        result = _apply_doctolib_view(patient=target, doctolib=doctolib)
+        result.outcome = Outcome.MERGED
+        return result
+    if not doctolib.get("last_name"):
+        raise ValidationFailed(
+            "Für eine neue Akte fehlt der Nachname.",
+            errors={"last_name": ["Für eine neue Akte nötig."]},
+        )
+    values = {name: to_model_value(name, value) for name, value in doctolib.items()}
+    patient = patient_create(
+        organisation=organisation,
+        reason=DOCTOLIB_SYNC_ACTOR,
+        doctolib_patient_id=doctolib_patient_id,
+        sync_to_doctolib=True,
+        **values,
+    )
+    DoctolibPatientState.objects.create(patient=patient, last_known=doctolib)
+    return PatientSyncResult(
+        patient=patient,
+        outcome=Outcome.CREATED,
+        applied=[name for name in SYNCED_PATIENT_FIELDS if doctolib.get(name)],
+    )
+
+
+@transaction.atomic
+def patient_push(*, organisation, doctolib_patient_id: str, doctolib: dict[str, str]):
+    """PUT /patients/{id}: Doctolib's current view of a linked patient."""
+    patient = linked_patient(
+        organisation=organisation, doctolib_patient_id=doctolib_patient_id, lock=True
+    )
+    return _apply_doctolib_view(patient=patient, doctolib=doctolib)
+
+
+@_retry_once_on_race
+def link_create(*, organisation, patient_id, doctolib_patient_id: str) -> tuple[Patient, bool]:
+    """POST /links: a record sent from lemniscus now exists in Doctolib. Returns the
+    record and whether the link is new."""
+    patient = access_patient(organisation=organisation, public_id=patient_id, lock=True)
+    if patient.doctolib_patient_id == doctolib_patient_id:
+        return patient, False
+    if patient.doctolib_patient_id:
+        raise LinkConflict("Die Akte ist schon mit einem anderen Doctolib-Patienten verknüpft.")
+    other = scoped(Patient, organisation).filter(doctolib_patient_id=doctolib_patient_id).first()
+    if other is not None:
+        raise LinkConflict(
+            f"Der Doctolib-Patient {doctolib_patient_id} ist schon mit einer anderen Akte "
+            "verknüpft."
+        )
+    _link(patient, doctolib_patient_id)
+    return patient, True
+
+
+@transaction.atomic
+def link_remove(*, organisation, doctolib_patient_id: str) -> Patient:
+    """DELETE /patients/{id}: the link goes, the checkbox is cleared, the record stays."""
+    patient = linked_patient(
+        organisation=organisation, doctolib_patient_id=doctolib_patient_id, lock=True
+    )
+    patient.doctolib_patient_id = None
+    patient.sync_to_doctolib = False
+    patient._change_reason = DOCTOLIB_SYNC_ACTOR
+    patient._history_user = None
+    patient.save(update_fields=["doctolib_patient_id", "sync_to_doctolib", "updated_at"])
+    DoctolibPatientState.objects.filter(patient=patient).delete()
+    return patient
+
+
+__all__ = [
+    "NotFound",
+    "Outcome",
+    "PatientSyncResult",
+    "link_create",
+    "link_remove",
+    "linked_patient",
+    "patient_push",
+    "patient_take_in",
+]

@@ -1,0 +1,181 @@
+"""The Zipper API's request pipeline, in the contract's order of checks:
+413, 401, 403, 429, 400, 422 (malformed id in the path), then the view's own
+404 / 422 / 409. Every call of a known organisation lands in its sync log before the
+answer leaves, rejected ones too."""
+
+import hashlib
+import json
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.http.request import RawPostDataException
+from django.utils import timezone
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from doctolib_bridge.models import IdempotencyRecord, SyncLogEntry
+from doctolib_bridge.zipper import ratelimit
+from doctolib_bridge.zipper.serializers import is_doctolib_id
+from lemniscus import errors
+from lemniscus.parsers import JSONObjectParser
+from tokens.authentication import bearer_from
+from tokens.models import TokenKind
+from tokens.services import token_authenticate
+
+IDEMPOTENCY_TTL = timedelta(hours=24)
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+class ZipperView(APIView):
+    """Base of every Zipper endpoint. Subclasses name `endpoint` (for the sync log) and
+    `path_ids` (kwargs holding Doctolib ids), set `self.log_detail` to the sentence
+    that explains a success, and run writes through `self.write(...)`."""
+
+    authentication_classes: list = []
+    permission_classes: list = []
+    throttle_classes: list = []
+    parser_classes = [JSONObjectParser]
+    renderer_classes = [JSONRenderer]
+    endpoint = ""
+    path_ids: tuple[str, ...] = ()
+
+    organisation = None
+    log_detail = ""
+
+    # -- the pipeline -------------------------------------------------------------
+
+    def initial(self, request, *args, **kwargs):
+        self.format_kwarg = self.get_format_suffix(**kwargs)
+        neg = self.perform_content_negotiation(request)
+        request.accepted_renderer, request.accepted_media_type = neg
+        self._check_size(request)
+        token = token_authenticate(raw=bearer_from(request) or "", kind=TokenKind.DOCTOLIB)
+        if token is None:
+            raise errors.TokenInvalid()
+        self.organisation = token.organisation
+        self.token = token
+        if not self.organisation.has_doctolib_plan:
+            raise errors.PlanRequired()
+        wait = ratelimit.take(self.organisation.orga_id)
+        if wait:
+            raise errors.RateLimited(retry_after=wait)
+        if request.method in WRITE_METHODS and request.method != "DELETE":
+            try:
+                request.data  # noqa: B018 - parse now: a malformed body is a 400 here
+            except errors.DomainError:
+                raise
+            except Exception:
+                raise errors.MalformedRequest() from None
+        for name in self.path_ids:
+            if not is_doctolib_id(kwargs.get(name, "")):
+                raise errors.ValidationFailed(
+                    "Die Doctolib-Id im Pfad hat nicht die erlaubte Form.",
+                    errors={name: ["1–64 Zeichen aus A–Z, a–z, 0–9, _ . : -."]},
+                )
+
+    def _check_size(self, request):
+        limit = settings.ZIPPER_MAX_BODY_BYTES
+        try:
+            declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            declared = 0
+        if declared > limit:
+            raise errors.PayloadTooLarge()
+        try:
+            if len(request._request.body) > limit:
+                raise errors.PayloadTooLarge()
+        except RawPostDataException:
+            pass
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if self.organisation is not None:
+            self._record(request, response)
+        return response
+
+    def handle_exception(self, exc):
+        response = super().handle_exception(exc)
+        if isinstance(exc, errors.RateLimited):
+            response["Retry-After"] = str(exc.retry_after)
+        return response
+
+    # -- sync log --------------------------------------------------------------
+
+    def _record(self, request, response):
+        data = response.data if isinstance(response.data, dict) else {}
+        body = self._body_for_log(request)
+        is_error = response.status_code >= 400
+        SyncLogEntry.objects.create(
+            organisation=self.organisation,
+            method=request.method,
+            endpoint=self.endpoint or request.path,
+            doctolib_patient_id=str(
+                self.kwargs.get("doctolib_patient_id") or body.get("doctolib_patient_id") or ""
+            )[:64],
+            doctolib_appointment_id=str(
+                self.kwargs.get("doctolib_appointment_id")
+                or body.get("doctolib_appointment_id")
+                or getattr(self, "log_appointment_id", "")
+                or ""
+            )[:64],
+            status=response.status_code,
+            outcome="" if is_error else str(data.get("outcome", "ok"))[:32],
+            code=str(data.get("code", "")) if is_error else "",
+            detail=str(data.get("detail", "")) if is_error else self.log_detail,
+        )
+
+    @staticmethod
+    def _body_for_log(request) -> dict:
+        try:
+            data = request.data
+        except Exception:
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    # -- writes ----------------------------------------------------------------
+
+    def write(self, request, work) -> Response:
+        """Run `work()` (returning a Response) in one transaction; with an
+        `Idempotency-Key`, a repeat with the same body gets the first answer again
+        (waiting for it while it is still being answered), another body a 422."""
+        key = request.headers.get("Idempotency-Key")
+        if key is None:
+            with transaction.atomic():
+                return work()
+        if not key or len(key) > 255:
+            raise errors.ValidationFailed(
+                "Der Idempotency-Key muss 1 bis 255 Zeichen lang sein.",
+                errors={"Idempotency-Key": ["1 bis 255 Zeichen."]},
+            )
+        body_hash = hashlib.sha256(
+            json.dumps(request.data, sort_keys=True, default=str).encode()
+        ).hexdigest()
+        identity = {
+            "organisation": self.organisation,
+            "method": request.method,
+            "path": request.path,
+            "key": key,
+        }
+        with transaction.atomic():
+            IdempotencyRecord.objects.filter(
+                **identity, created_at__lt=timezone.now() - IDEMPOTENCY_TTL
+            ).delete()
+            try:
+                with transaction.atomic():
+                    # While a first request with this key is still being answered its
+                    # row is uncommitted: this insert waits for it, then conflicts.
+                    record = IdempotencyRecord.objects.create(**identity, body_hash=body_hash)
+            except IntegrityError:
+                record = IdempotencyRecord.objects.get(**identity)
+                if record.body_hash != body_hash:
+                    raise errors.IdempotencyKeyReused() from None
+                response = Response(record.response_body, status=record.status)
+                response["Idempotency-Replayed"] = "true"
+                return response
+            response = work()
+            record.status = response.status_code
+            record.response_body = response.data
+            record.save(update_fields=["status", "response_body"])
+            return response

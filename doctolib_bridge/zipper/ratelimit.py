@@ -1,0 +1,107 @@
+"""Each organisation's Zipper API budget (`ZIPPER_RATE_LIMIT`, e.g. `1200/min`): a
+token bucket that refills at the rate and holds a twelfth of a minute's budget, so
+bursts of that size pass. Kept in Redis when `REDIS_URL` is set (shared by every
+worker process), else in this process's memory (the embedded default)."""
+
+import math
+import re
+import threading
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+
+from django.conf import settings
+
+_PERIODS = {
+    "s": 1,
+    "sec": 1,
+    "second": 1,
+    "m": 60,
+    "min": 60,
+    "minute": 60,
+    "h": 3600,
+    "hour": 3600,
+}
+
+# KEYS[1] bucket; ARGV: capacity, refill per second, now (s). Returns retry-after ms (0: ok).
+_LUA = """
+local capacity = tonumber(ARGV[1])
+local rate = tonumber(ARGV[2])
+local now = tonumber(ARGV[3])
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+local tokens = tonumber(state[1]) or capacity
+local at = tonumber(state[2]) or now
+tokens = math.min(capacity, tokens + math.max(0, now - at) * rate)
+local wait = 0
+if tokens >= 1 then
+  tokens = tokens - 1
+else
+  wait = math.ceil((1 - tokens) / rate * 1000)
+end
+redis.call('HSET', KEYS[1], 'tokens', tokens, 'at', now)
+redis.call('EXPIRE', KEYS[1], math.ceil(capacity / rate) + 60)
+return wait
+"""
+
+
+@dataclass(frozen=True)
+class Budget:
+    capacity: float
+    per_second: float
+
+
+def parse_rate(text: str) -> Budget:
+    match = re.fullmatch(r"\s*(\d+)\s*/\s*([a-z]+)\s*", text)
+    if not match or match.group(2) not in _PERIODS:
+        raise ValueError(f"ZIPPER_RATE_LIMIT must look like '1200/min', not {text!r}")
+    count, period = int(match.group(1)), _PERIODS[match.group(2)]
+    per_second = count / period
+    return Budget(capacity=max(1.0, per_second * 60 / 12), per_second=per_second)
+
+
+class _MemoryBuckets:
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._state: dict[str, tuple[float, float]] = {}
+
+    def take(self, key: str, budget: Budget, now: float) -> float:
+        with self._lock:
+            tokens, at = self._state.get(key, (budget.capacity, now))
+            tokens = min(budget.capacity, tokens + max(0.0, now - at) * budget.per_second)
+            if tokens >= 1:
+                self._state[key] = (tokens - 1, now)
+                return 0.0
+            self._state[key] = (tokens, now)
+            return (1 - tokens) / budget.per_second
+
+
+_memory = _MemoryBuckets()
+
+
+@lru_cache(maxsize=1)
+def _redis_script(url: str):
+    import redis
+
+    return redis.Redis.from_url(url).register_script(_LUA)
+
+
+def reset_memory_buckets() -> None:
+    """For tests: forget the in-process buckets."""
+    _memory._state.clear()
+
+
+def take(organisation_key: str, *, rate: str | None = None, now: float | None = None) -> int:
+    """Spend one request of the organisation's budget. Returns 0 when allowed, else the
+    seconds to wait (for `Retry-After`)."""
+    budget = parse_rate(rate or settings.ZIPPER_RATE_LIMIT)
+    now = time.time() if now is None else now
+    key = f"zipper-rate:{organisation_key}"
+    if settings.REDIS_URL:
+        wait_ms = int(
+            _redis_script(settings.REDIS_URL)(
+                keys=[key], args=[budget.capacity, budget.per_second, now]
+            )
+        )
+        return math.ceil(wait_ms / 1000) if wait_ms else 0
+    wait = _memory.take(key, budget, now)
+    return math.ceil(wait) if wait else 0

@@ -1,0 +1,12 @@
+from django.urls import path
+
+from doctolib_bridge.zipper import views
+
+urlpatterns = [
+    path("connection", views.ConnectionView.as_view()),
+    path("patient-suggestions", views.SuggestionsView.as_view()),
+    path("patients", views.PatientsView.as_view()),
+    path("patients/<str:doctolib_patient_id>", views.PatientDetailView.as_view()),
+    path("links", views.LinksView.as_view()),
+    path("changes", views.ChangesView.as_view()),
+]

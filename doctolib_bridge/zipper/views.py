@@ -1,0 +1,336 @@
+"""Zipper API v1 endpoints (zipper-api.md). Each view translates: input serializer →
+service → output; errors are domain errors, answered as problem+json."""
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.response import Response
+
+from doctolib_bridge import feed, services
+from doctolib_bridge.zipper.base import ZipperView
+from doctolib_bridge.zipper.serializers import (
+    LinkInput,
+    PatientSyncOutput,
+    PatientTakeInInput,
+    SuggestionQuery,
+    ZipperPatientFields,
+    ZipperPatientOutput,
+)
+from lemniscus import errors, page_urls
+from patients.selectors import patient_suggestions
+
+TAG = ["Zipper API"]
+
+
+def _validated(serializer_class, data, **context):
+    serializer = serializer_class(data=data, context=context)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+def _sync_answer(result) -> dict:
+    return {
+        "patient_id": str(result.patient.public_id),
+        "doctolib_patient_id": result.patient.doctolib_patient_id,
+        "outcome": result.outcome,
+        "url": page_urls.patient_url(result.patient),
+        "applied": result.applied,
+        "to_doctolib": result.to_doctolib,
+    }
+
+
+def _listing(names: list[str]) -> str:
+    return ", ".join(names) if names else "nichts"
+
+
+class ConnectionView(ZipperView):
+    endpoint = "GET /connection"
+
+    @extend_schema(
+        tags=TAG,
+        summary="Connection check",
+        responses=inline_serializer(
+            "ZipperConnection",
+            {
+                "orga_id": serializers.CharField(),
+                "organisation": serializers.CharField(),
+                "plan": serializers.CharField(),
+                "api_version": serializers.CharField(),
+            },
+        ),
+    )
+    def get(self, request):
+        self.log_detail = "Verbindung geprüft."
+        org = self.organisation
+        return Response(
+            {"orga_id": org.orga_id, "organisation": org.name, "plan": org.plan, "api_version": "1"}
+        )
+
+
+class SuggestionsView(ZipperView):
+    endpoint = "GET /patient-suggestions"
+
+    @extend_schema(
+        tags=TAG,
+        summary="Vorschlags-Patient search",
+        parameters=[
+            OpenApiParameter("last_name", OpenApiTypes.STR, required=True),
+            OpenApiParameter("first_name", OpenApiTypes.STR),
+            OpenApiParameter("birth_date", OpenApiTypes.DATE),
+        ],
+        responses=inline_serializer(
+            "ZipperSuggestions",
+            {
+                "results": inline_serializer(
+                    "ZipperSuggestion",
+                    {
+                        "patient_id": serializers.CharField(),
+                        "first_name": serializers.CharField(),
+                        "last_name": serializers.CharField(),
+                        "birth_date": serializers.DateField(allow_null=True),
+                        "city": serializers.CharField(),
+                        "doctolib_patient_id": serializers.CharField(allow_null=True),
+                        "url": serializers.URLField(),
+                    },
+                    many=True,
+                )
+            },
+        ),
+    )
+    def get(self, request):
+        params = _validated(SuggestionQuery, request.query_params)
+        patients = patient_suggestions(
+            organisation=self.organisation,
+            last_name=params["last_name"],
+            first_name=params.get("first_name", ""),
+            birth_date=params.get("birth_date"),
+        )
+        self.log_detail = f"{len(patients)} Vorschläge gefunden."
+        return Response(
+            {
+                "results": [
+                    {
+                        "patient_id": str(p.public_id),
+                        "first_name": p.first_name,
+                        "last_name": p.last_name,
+                        "birth_date": p.birth_date.isoformat() if p.birth_date else None,
+                        "city": p.city,
+                        "doctolib_patient_id": p.doctolib_patient_id,
+                        "url": page_urls.patient_url(p),
+                    }
+                    for p in patients
+                ]
+            }
+        )
+
+
+class PatientsView(ZipperView):
+    endpoint = "POST /patients"
+
+    @extend_schema(
+        tags=TAG,
+        summary="Take a Doctolib patient into lemniscus (create, merge or confirm the link)",
+        request=PatientTakeInInput,
+        responses={200: PatientSyncOutput, 201: PatientSyncOutput},
+    )
+    def post(self, request):
+        data = dict(_validated(PatientTakeInInput, request.data))
+        doctolib_patient_id = data.pop("doctolib_patient_id")
+        merge_into = data.pop("merge_into", None)
+
+        def work():
+            result = services.patient_take_in(
+                organisation=self.organisation,
+                doctolib_patient_id=doctolib_patient_id,
+                merge_into=merge_into,
+                doctolib=data,
+            )
+            self.log_detail = (
+                f"Doctolib-Patient {doctolib_patient_id}: Verknüpfung {result.outcome}; "
+                f"übernommen: {_listing(result.applied)}; "
+                f"an Doctolib: {_listing(result.to_doctolib)}."
+            )
+            status = 201 if result.outcome == services.Outcome.CREATED else 200
+            return Response(_sync_answer(result), status=status)
+
+        return self.write(request, work)
+
+
+class PatientDetailView(ZipperView):
+    endpoint = "/patients/{doctolib_patient_id}"
+    path_ids = ("doctolib_patient_id",)
+
+    def _linked(self, doctolib_patient_id, lock=False):
+        try:
+            return services.linked_patient(
+                organisation=self.organisation,
+                doctolib_patient_id=doctolib_patient_id,
+                lock=lock,
+            )
+        except errors.PatientNotLinked as exc:
+            exc.extra["link_url"] = page_urls.patient_link_url(doctolib_patient_id)
+            raise
+
+    @extend_schema(
+        tags=TAG,
+        summary="Patienty-Akte in lemniscus öffnen",
+        responses=inline_serializer(
+            "ZipperPatient",
+            {
+                "patient_id": serializers.CharField(),
+                "doctolib_patient_id": serializers.CharField(),
+                "url": serializers.URLField(),
+                "fields": ZipperPatientOutput(),
+            },
+        ),
+    )
+    def get(self, request, doctolib_patient_id):
+        patient = self._linked(doctolib_patient_id)
+        self.log_detail = f"Akte zu Doctolib-Patient {doctolib_patient_id} geöffnet."
+        return Response(
+            {
+                "patient_id": str(patient.public_id),
+                "doctolib_patient_id": patient.doctolib_patient_id,
+                "url": page_urls.patient_url(patient),
+                "fields": feed.patient_fields(patient),
+            }
+        )
+
+    @extend_schema(
+        tags=TAG,
+        summary="Doctolib's current view of a linked patient",
+        request=ZipperPatientFields,
+        responses=inline_serializer(
+            "ZipperPatientPushResult",
+            {
+                "patient_id": serializers.CharField(),
+                "applied": serializers.ListField(child=serializers.CharField()),
+                "to_doctolib": serializers.ListField(child=serializers.CharField()),
+            },
+        ),
+    )
+    def put(self, request, doctolib_patient_id):
+        self._linked(doctolib_patient_id)  # 404 before the body is validated
+        data = _validated(ZipperPatientFields, request.data)
+
+        def work():
+            result = services.patient_push(
+                organisation=self.organisation,
+                doctolib_patient_id=doctolib_patient_id,
+                doctolib=dict(data),
+            )
+            self.log_detail = (
+                f"Doctolib-Patient {doctolib_patient_id} abgeglichen; übernommen: "
+                f"{_listing(result.applied)}; an Doctolib: {_listing(result.to_doctolib)}."
+            )
+            return Response(
+                {
+                    "patient_id": str(result.patient.public_id),
+                    "applied": result.applied,
+                    "to_doctolib": result.to_doctolib,
+                }
+            )
+
+        return self.write(request, work)
+
+    @extend_schema(tags=TAG, summary="Remove the link (the record stays)", responses={204: None})
+    def delete(self, request, doctolib_patient_id):
+        def work():
+            self._linked(doctolib_patient_id)
+            services.link_remove(
+                organisation=self.organisation, doctolib_patient_id=doctolib_patient_id
+            )
+            self.log_detail = f"Verknüpfung mit Doctolib-Patient {doctolib_patient_id} entfernt."
+            return Response(status=204)
+
+        return self.write(request, work)
+
+
+class LinksView(ZipperView):
+    endpoint = "POST /links"
+
+    @extend_schema(
+        tags=TAG,
+        summary="A record sent from lemniscus now exists in Doctolib",
+        request=LinkInput,
+        responses={
+            200: LinkInput,
+            201: LinkInput,
+        },
+    )
+    def post(self, request):
+        data = _validated(LinkInput, request.data)
+
+        def work():
+            patient, created = services.link_create(
+                organisation=self.organisation,
+                patient_id=data["patient_id"],
+                doctolib_patient_id=data["doctolib_patient_id"],
+            )
+            self.log_detail = f"Akte mit Doctolib-Patient {patient.doctolib_patient_id} " + (
+                "verknüpft." if created else "war schon verknüpft."
+            )
+            return Response(
+                {
+                    "patient_id": str(patient.public_id),
+                    "doctolib_patient_id": patient.doctolib_patient_id,
+                },
+                status=201 if created else 200,
+            )
+
+        return self.write(request, work)
+
+
+class ChangesView(ZipperView):
+    endpoint = "GET /changes"
+
+    @extend_schema(
+        tags=TAG,
+        summary="Change feed (lemniscus → Doctolib)",
+        parameters=[
+            OpenApiParameter("after", OpenApiTypes.STR),
+            OpenApiParameter("limit", OpenApiTypes.INT),
+        ],
+        responses=inline_serializer(
+            "ZipperChanges",
+            {
+                "changes": inline_serializer(
+                    "ZipperChange",
+                    {
+                        "cursor": serializers.CharField(),
+                        "kind": serializers.ChoiceField(["patient.create", "patient.update"]),
+                        "patient_id": serializers.CharField(),
+                        "doctolib_patient_id": serializers.CharField(allow_null=True),
+                        "fields": ZipperPatientOutput(),
+                    },
+                    many=True,
+                ),
+                "next_cursor": serializers.CharField(),
+            },
+        ),
+    )
+    def get(self, request):
+        raw_limit = request.query_params.get("limit", str(feed.DEFAULT_LIMIT))
+        if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= feed.MAX_LIMIT:
+            raise errors.ValidationFailed(
+                "`limit` muss zwischen 1 und 500 liegen.",
+                errors={"limit": ["Eine ganze Zahl von 1 bis 500."]},
+            )
+        after = feed.parse_cursor(request.query_params.get("after"), organisation=self.organisation)
+        page = feed.feed_page(organisation=self.organisation, after=after, limit=int(raw_limit))
+        self.log_detail = f"{len(page.changes)} Änderungen abgeholt."
+        return Response(
+            {
+                "changes": [
+                    {
+                        "cursor": str(change.cursor),
+                        "kind": change.kind,
+                        "patient_id": str(change.patient.public_id),
+                        "doctolib_patient_id": change.patient.doctolib_patient_id,
+                        "fields": feed.change_fields(change),
+                    }
+                    for change in page.changes
+                ],
+                "next_cursor": str(page.next_cursor),
+            }
+        )
