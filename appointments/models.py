@@ -83,6 +83,10 @@ class Appointment(TenantModel):
         max_length=10, choices=AppointmentSource.choices, default=AppointmentSource.LEMNISCUS
     )
     doctolib_appointment_id = models.CharField(max_length=64, null=True, blank=True)
+    # The Doctolib visit motive of the last push: the chain is matched again only
+    # when it changes (zipper-api.md, "PUT /appointments").
+    doctolib_motive_name = models.CharField(max_length=200, blank=True)
+    doctolib_motive_sync_id = models.CharField(max_length=100, blank=True)
     # The non-cancelled invoice the appointment is on; set and cleared by billing.services.
     invoice = models.ForeignKey(
         "billing.Invoice",
