@@ -6,6 +6,7 @@ from django.utils import timezone
 
 from appointments.models import Appointment, CalendarColumn
 from billing.models import ServiceChain, ServiceLine
+from doctolib_bridge.models import SyncLogEntry
 from organisations.models import Organisation, Plan, Role, User
 from patients.models import Patient
 
@@ -103,3 +104,15 @@ class AppointmentFactory(factory.django.DjangoModelFactory):
     )
     start = factory.LazyFunction(lambda: timezone.now() - timedelta(days=1))
     duration_minutes = 30
+
+
+class SyncLogEntryFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = SyncLogEntry
+
+    organisation = factory.SubFactory(OrganisationFactory)
+    method = "PUT"
+    endpoint = factory.Sequence(lambda n: f"/api/zipper/v1/appointments/dl-{n}")
+    doctolib_appointment_id = factory.Sequence(lambda n: f"dl-{n}")
+    status = 200
+    outcome = "updated"

@@ -1,0 +1,110 @@
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework.response import Response
+
+from appointments import selectors, services
+from appointments.filters import AppointmentFilter
+from appointments.models import Appointment, CalendarColumn
+from appointments.serializers import (
+    AppointmentInput,
+    AppointmentOutput,
+    CalendarColumnInput,
+    CalendarColumnOutput,
+)
+from lemniscus.api import OrganisationViewSet
+from organisations.models import Right
+
+
+@extend_schema_view(
+    list=extend_schema(responses=CalendarColumnOutput(many=True)),
+    retrieve=extend_schema(responses=CalendarColumnOutput),
+    create=extend_schema(request=CalendarColumnInput, responses={201: CalendarColumnOutput}),
+    partial_update=extend_schema(request=CalendarColumnInput, responses=CalendarColumnOutput),
+    destroy=extend_schema(responses={204: None}),
+)
+class CalendarColumnViewSet(OrganisationViewSet):
+    """Calendar columns (therapists and rooms), in name order."""
+
+    model = CalendarColumn
+    serializer_class = CalendarColumnOutput
+    write_right = Right.APPOINTMENTS
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def scoped_queryset(self, organisation):
+        return selectors.calendar_column_list(organisation=organisation)
+
+    def list(self, request):
+        return self.page_output(CalendarColumnOutput, self.get_queryset())
+
+    def retrieve(self, request, id=None):
+        return self.output(CalendarColumnOutput, self._access())
+
+    def create(self, request):
+        data = self.validated(CalendarColumnInput, request.data)
+        column = services.calendar_column_create(organisation=self.organisation, **data)
+        return self.output(CalendarColumnOutput, column, status=201)
+
+    def partial_update(self, request, id=None):
+        column = self._access()
+        data = self.validated(CalendarColumnInput, request.data, partial=True)
+        return self.output(
+            CalendarColumnOutput, services.calendar_column_update(column=column, **data)
+        )
+
+    def destroy(self, request, id=None):
+        services.calendar_column_delete(column=self._access())
+        return Response(status=204)
+
+    def _access(self) -> CalendarColumn:
+        return selectors.access_calendar_column(
+            organisation=self.organisation, public_id=self.kwargs["id"]
+        )
+
+
+@extend_schema_view(
+    list=extend_schema(responses=AppointmentOutput(many=True)),
+    retrieve=extend_schema(responses=AppointmentOutput),
+    create=extend_schema(request=AppointmentInput, responses={201: AppointmentOutput}),
+    partial_update=extend_schema(request=AppointmentInput, responses=AppointmentOutput),
+    destroy=extend_schema(responses={204: None}),
+)
+class AppointmentViewSet(OrganisationViewSet):
+    """Appointments, ordered by start. One on a non-cancelled invoice is locked."""
+
+    model = Appointment
+    serializer_class = AppointmentOutput
+    filterset_class = AppointmentFilter
+    write_right = Right.APPOINTMENTS
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def scoped_queryset(self, organisation):
+        return selectors.appointment_list(organisation=organisation)
+
+    def list(self, request):
+        return self.page_output(AppointmentOutput, self.filter_queryset(self.get_queryset()))
+
+    def retrieve(self, request, id=None):
+        return self.output(AppointmentOutput, self._access())
+
+    def create(self, request):
+        data = self.validated(AppointmentInput, request.data)
+        appointment = services.appointment_create(
+            organisation=self.organisation, actor=request.user, **data
+        )
+        return self.output(AppointmentOutput, appointment, status=201)
+
+    def partial_update(self, request, id=None):
+        appointment = self._access()
+        data = self.validated(AppointmentInput, request.data, partial=True)
+        appointment = services.appointment_update(
+            appointment=appointment, actor=request.user, **data
+        )
+        return self.output(AppointmentOutput, appointment)
+
+    def destroy(self, request, id=None):
+        services.appointment_delete(appointment=self._access(), actor=request.user)
+        return Response(status=204)
+
+    def _access(self) -> Appointment:
+        return selectors.access_appointment(
+            organisation=self.organisation, public_id=self.kwargs["id"]
+        )

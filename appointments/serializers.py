@@ -1,0 +1,103 @@
+from rest_framework import serializers
+
+from appointments.models import Appointment, AppointmentStatus, CalendarColumn, ColumnKind
+from lemniscus.api import LocalDateTimeField, StringIdField
+from lemniscus.fields import CleanCharField
+
+# A Doctolib id: 1 to 64 characters of [A-Za-z0-9_.:-] (zipper-api.md, "Ids").
+DOCTOLIB_ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """A JSON integer: strings, booleans and fractions are refused."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class PublicIdInput(serializers.UUIDField):
+    """A public id in a body: a UUID string; numbers and other types are refused."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class CalendarColumnInput(serializers.Serializer):
+    name = CleanCharField(max_length=100, allow_blank=False, allow_null=False)
+    kind = serializers.ChoiceField(choices=ColumnKind.choices, required=False)
+    doctolib_agenda_id = serializers.RegexField(
+        DOCTOLIB_ID_PATTERN,
+        max_length=64,
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        error_messages={"invalid": "1 bis 64 Zeichen aus Buchstaben, Ziffern und _ . : -"},
+    )
+
+    def validate_name(self, value):
+        if not value:
+            raise serializers.ValidationError("Der Name darf nicht leer sein.")
+        return value
+
+    def validate_doctolib_agenda_id(self, value):
+        return value or None
+
+
+class CalendarColumnOutput(serializers.ModelSerializer):
+    id = StringIdField(source="public_id")
+    created_at = LocalDateTimeField()
+    updated_at = LocalDateTimeField()
+
+    class Meta:
+        model = CalendarColumn
+        fields = ["id", "name", "kind", "doctolib_agenda_id", "created_at", "updated_at"]
+        read_only_fields = fields
+
+
+class AppointmentInput(serializers.Serializer):
+    patient_id = PublicIdInput()
+    calendar_column_id = PublicIdInput()
+    service_chain_id = PublicIdInput(required=False, allow_null=True)
+    start = LocalDateTimeField()
+    duration_minutes = StrictIntegerField(min_value=1, max_value=1440)
+    note = CleanCharField(max_length=5000, required=False)
+    status = serializers.ChoiceField(choices=AppointmentStatus.choices, required=False)
+
+
+class AppointmentOutput(serializers.ModelSerializer):
+    id = StringIdField(source="public_id")
+    patient_id = StringIdField(source="patient.public_id")
+    calendar_column_id = StringIdField(source="calendar_column.public_id")
+    service_chain_id = StringIdField(source="service_chain.public_id", allow_null=True)
+    invoice_id = StringIdField(
+        source="invoice.public_id",
+        allow_null=True,
+        help_text="The non-cancelled invoice the appointment is on; it locks the appointment.",
+    )
+    start = LocalDateTimeField()
+    created_at = LocalDateTimeField()
+    updated_at = LocalDateTimeField()
+
+    class Meta:
+        model = Appointment
+        fields = [
+            "id",
+            "patient_id",
+            "calendar_column_id",
+            "service_chain_id",
+            "service_chain_match",
+            "start",
+            "duration_minutes",
+            "note",
+            "status",
+            "source",
+            "doctolib_appointment_id",
+            "invoice_id",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
