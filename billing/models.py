@@ -25,6 +25,11 @@ class ServiceChain(TenantModel):
     def __str__(self) -> str:
         return self.description
 
+    @property
+    def total(self) -> Decimal:
+        """The sum of the services' (net) prices."""
+        return sum((service.price for service in self.services.all()), Decimal("0.00"))
+
 
 class ServiceLine(models.Model):
     chain = models.ForeignKey(ServiceChain, on_delete=models.CASCADE, related_name="services")
@@ -71,10 +76,13 @@ class Invoice(TenantModel):
     )
     number = models.CharField(max_length=16, null=True, blank=True)
     issue_date = models.DateField(null=True, blank=True)
+    due_date = models.DateField(null=True, blank=True)
     issued_at = models.DateTimeField(null=True, blank=True)
     paid_at = models.DateTimeField(null=True, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
     diagnosis = models.TextField("Diagnose", blank=True)
+    # Snapshot of Organisation.small_business when the lines were made (§ 19 UStG).
+    small_business = models.BooleanField(default=False)
     net_total = models.DecimalField(default=Decimal("0.00"), **MONEY)
     vat_total = models.DecimalField(default=Decimal("0.00"), **MONEY)
     total = models.DecimalField(default=Decimal("0.00"), **MONEY)

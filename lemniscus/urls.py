@@ -11,6 +11,7 @@ from patients.api import PatientViewSet
 
 # Trailing slash optional: `/api/v1/invoices/{id}/issue` and `.../issue/` both work.
 router = DefaultRouter(trailing_slash="/?")
+router.trailing_slash = "/?"  # DRF turns the argument into "/"; set the pattern itself
 router.include_root_view = False
 router.register("patients", PatientViewSet, basename="patient")
 router.register("service-chains", ServiceChainViewSet, basename="service-chain")

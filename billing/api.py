@@ -1,0 +1,156 @@
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework.decorators import action
+from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.response import Response
+
+from billing import selectors, services
+from billing.models import Invoice, ServiceChain
+from billing.pdf import invoice_pdf
+from billing.serializers import (
+    InvoiceInput,
+    InvoiceOutput,
+    ServiceChainInput,
+    ServiceChainOutput,
+    ServiceChainPatchInput,
+)
+from lemniscus.api import OrganisationViewSet
+from organisations.models import Right
+from patients.selectors import access_patient
+
+
+class PDFRenderer(BaseRenderer):
+    """Lets a client ask for `application/pdf`. The PDF itself is sent as it is;
+    this renderer only ever renders error bodies, and those stay JSON."""
+
+    media_type = "application/pdf"
+    format = "pdf"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        return JSONRenderer().render(data, accepted_media_type, renderer_context)
+
+
+@extend_schema_view(
+    list=extend_schema(responses=ServiceChainOutput(many=True)),
+    retrieve=extend_schema(responses=ServiceChainOutput),
+    create=extend_schema(request=ServiceChainInput, responses={201: ServiceChainOutput}),
+    partial_update=extend_schema(request=ServiceChainPatchInput, responses=ServiceChainOutput),
+    destroy=extend_schema(responses={204: None}),
+)
+class ServiceChainViewSet(OrganisationViewSet):
+    """Service chains (Leistungsketten): what one appointment bills. Prices are net."""
+
+    model = ServiceChain
+    serializer_class = ServiceChainOutput
+    write_right = Right.BILLING
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def scoped_queryset(self, organisation):
+        return selectors.service_chain_list(organisation=organisation)
+
+    def list(self, request):
+        return self.page_output(ServiceChainOutput, self.get_queryset())
+
+    def retrieve(self, request, id=None):
+        return self.output(ServiceChainOutput, self._access())
+
+    def create(self, request):
+        data = self.validated(ServiceChainInput, request.data)
+        chain = services.service_chain_create(organisation=self.organisation, **data)
+        return self.output(ServiceChainOutput, chain, status=201)
+
+    def partial_update(self, request, id=None):
+        chain = self._access()
+        data = self.validated(ServiceChainPatchInput, request.data)
+        chain = services.service_chain_update(chain=chain, **data)
+        return self.output(ServiceChainOutput, chain)
+
+    def destroy(self, request, id=None):
+        services.service_chain_delete(chain=self._access())
+        return Response(status=204)
+
+    def _access(self) -> ServiceChain:
+        return selectors.access_service_chain(
+            organisation=self.organisation, public_id=self.kwargs["id"]
+        )
+
+
+@extend_schema_view(
+    list=extend_schema(responses=InvoiceOutput(many=True)),
+    retrieve=extend_schema(responses=InvoiceOutput),
+    create=extend_schema(request=InvoiceInput, responses={201: InvoiceOutput}),
+)
+class InvoiceViewSet(OrganisationViewSet):
+    """Invoices: drafts over a patient's appointments, issued with the next number,
+    paid, or cancelled (Storno). Never deleted."""
+
+    model = Invoice
+    serializer_class = InvoiceOutput
+    read_right = Right.BILLING
+    write_right = Right.BILLING
+    http_method_names = ["get", "post", "head", "options"]
+
+    def scoped_queryset(self, organisation):
+        return selectors.invoice_list(organisation=organisation)
+
+    def list(self, request):
+        return self.page_output(InvoiceOutput, self.get_queryset())
+
+    def retrieve(self, request, id=None):
+        return self.output(InvoiceOutput, self._access())
+
+    def create(self, request):
+        data = self.validated(InvoiceInput, request.data)
+        patient = access_patient(organisation=self.organisation, public_id=data["patient_id"])
+        appointments = selectors.access_appointments(
+            organisation=self.organisation, public_ids=data["appointment_ids"]
+        )
+        invoice = services.invoice_create(
+            organisation=self.organisation,
+            actor=request.user,
+            patient=patient,
+            appointments=appointments,
+            diagnosis=data.get("diagnosis", ""),
+        )
+        return self._output(invoice, status=201)
+
+    @extend_schema(request=None, responses=InvoiceOutput)
+    @action(detail=True, methods=["post"])
+    def issue(self, request, id=None):
+        """Issue a draft: issue date, due date and the next number of the year."""
+        return self._output(services.invoice_issue(invoice=self._access(), actor=request.user))
+
+    @extend_schema(request=None, responses=InvoiceOutput)
+    @action(detail=True, methods=["post"])
+    def pay(self, request, id=None):
+        return self._output(services.invoice_pay(invoice=self._access(), actor=request.user))
+
+    @extend_schema(request=None, responses=InvoiceOutput)
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, id=None):
+        """Cancel (Storno) an issued or paid invoice, or discard a draft; its
+        appointments can be billed again."""
+        return self._output(services.invoice_cancel(invoice=self._access(), actor=request.user))
+
+    @extend_schema(responses={(200, "application/pdf"): OpenApiTypes.BINARY})
+    @action(detail=True, methods=["get"], renderer_classes=[JSONRenderer, PDFRenderer])
+    def pdf(self, request, id=None):
+        """The invoice as PDF; a draft is marked "ENTWURF", a cancelled one "STORNIERT"."""
+        invoice = self._access()
+        name = f"Rechnung-{invoice.number}.pdf" if invoice.number else "Rechnungsentwurf.pdf"
+        return HttpResponse(
+            invoice_pdf(invoice),
+            content_type="application/pdf",
+            headers={"Content-Disposition": f'inline; filename="{name}"'},
+        )
+
+    def _access(self) -> Invoice:
+        return selectors.access_invoice(organisation=self.organisation, public_id=self.kwargs["id"])
+
+    def _output(self, invoice: Invoice, status: int = 200) -> Response:
+        """The invoice as it is now, read again with its lines."""
+        fresh = selectors.access_invoice(
+            organisation=self.organisation, public_id=invoice.public_id
+        )
+        return self.output(InvoiceOutput, fresh, status=status)

@@ -1,0 +1,134 @@
+"""The invoice as PDF (WeasyPrint): the facts § 14 Abs. 4 UStG asks for, in German."""
+
+from datetime import date
+from decimal import Decimal
+
+from django.template.loader import render_to_string
+from weasyprint import HTML
+
+from billing.models import Invoice, InvoiceStatus
+from billing.selectors import vat_breakdown
+from patients.models import Salutation
+
+EXEMPT_NOTE = "Umsatzsteuerfrei gemäß § 4 Nr. 14 a UStG."
+SMALL_BUSINESS_NOTE = (
+    "Gemäß § 19 UStG wird keine Umsatzsteuer berechnet (Kleinunternehmerregelung)."
+)
+MARKS = {InvoiceStatus.DRAFT: "ENTWURF", InvoiceStatus.CANCELLED: "STORNIERT"}
+
+
+def _number(value: Decimal) -> str:
+    """German decimal comma, no trailing zeros: 19.00 -> "19", 7.50 -> "7,5"."""
+    text = f"{value.normalize():f}"
+    return text.replace(".", ",")
+
+
+def _eur(value: Decimal) -> str:
+    """1234.5 -> "1.234,50 €"."""
+    text = f"{value:,.2f}".replace(",", " ").replace(".", ",").replace(" ", ".")
+    return f"{text} €"
+
+
+def _date(value: date | None) -> str:
+    return value.strftime("%d.%m.%Y") if value else ""
+
+
+def _iban(value: str) -> str:
+    compact = value.replace(" ", "")
+    return " ".join(compact[i : i + 4] for i in range(0, len(compact), 4))
+
+
+def _recipient(patient) -> tuple[list[str], str]:
+    """The address block's lines and the greeting."""
+    name = " ".join(part for part in (patient.title, patient.first_name, patient.last_name) if part)
+    formal = " ".join(part for part in (patient.title, patient.last_name) if part)
+    if patient.salutation == Salutation.MALE:
+        address, greeting = f"Herrn {name}", f"Sehr geehrter Herr {formal},"
+    elif patient.salutation == Salutation.FEMALE:
+        address, greeting = f"Frau {name}", f"Sehr geehrte Frau {formal},"
+    else:
+        address, greeting = name, f"Guten Tag {name},"
+    place = " ".join(part for part in (patient.postal_code, patient.city) if part)
+    return [line for line in (address, patient.street, place) if line], greeting
+
+
+def _tax_note(invoice: Invoice, groups) -> str:
+    """§ 19 UStG instead of any tax for a small business; else the exemption of
+    therapeutic services when some lines carry no VAT."""
+    if invoice.small_business:
+        return SMALL_BUSINESS_NOTE
+    return EXEMPT_NOTE if any(not group.rate for group in groups) else ""
+
+
+def invoice_context(invoice: Invoice) -> dict:
+    organisation = invoice.organisation
+    patient = invoice.patient
+    lines = list(invoice.lines.all())
+    groups = vat_breakdown(lines)
+    address, greeting = _recipient(patient)
+    return {
+        "invoice": invoice,
+        "organisation": organisation,
+        "mark": MARKS.get(invoice.status, ""),
+        "title": f"Rechnung {invoice.number}" if invoice.number else "Rechnungsentwurf",
+        "sender": " · ".join(
+            part
+            for part in (
+                organisation.name,
+                organisation.street,
+                f"{organisation.postal_code} {organisation.city}".strip(),
+            )
+            if part
+        ),
+        "address": address,
+        "greeting": greeting,
+        "patient_name": patient.display_name,
+        "birth_date": _date(patient.birth_date),
+        "issue_date": _date(invoice.issue_date),
+        "due_date": _date(invoice.due_date),
+        "term_days": (
+            (invoice.due_date - invoice.issue_date).days
+            if invoice.due_date and invoice.issue_date
+            else organisation.payment_term_days
+        ),
+        "paid_date": _date(invoice.paid_at and invoice.paid_at.astimezone(organisation.zone)),
+        "cancelled_date": _date(
+            invoice.cancelled_at and invoice.cancelled_at.astimezone(organisation.zone)
+        ),
+        "show_vat": not invoice.small_business,
+        "lines": [
+            {
+                "date": _date(line.service_date),
+                "code": line.code,
+                "name": line.name,
+                "quantity": _number(line.quantity),
+                "unit_price": _eur(line.unit_price),
+                "vat_rate": f"{_number(line.vat_rate)} %",
+                "amount": _eur(line.amount),
+            }
+            for line in lines
+        ],
+        "groups": [
+            {
+                "rate": f"{_number(group.rate)} %",
+                "exempt": not group.rate,
+                "net": _eur(group.net),
+                "vat": _eur(group.vat),
+            }
+            for group in groups
+        ],
+        "taxed": any(group.rate for group in groups),
+        "net_total": _eur(invoice.net_total),
+        "vat_total": _eur(invoice.vat_total),
+        "total": _eur(invoice.total),
+        "tax_note": _tax_note(invoice, groups),
+        "iban": _iban(organisation.iban),
+    }
+
+
+def invoice_html(invoice: Invoice) -> str:
+    return render_to_string("billing/invoice.html", invoice_context(invoice))
+
+
+def invoice_pdf(invoice: Invoice) -> bytes:
+    return HTML(string=invoice_html(invoice)).write_pdf()

@@ -1,0 +1,81 @@
+from collections import defaultdict
+from collections.abc import Iterable
+from decimal import ROUND_HALF_UP, Decimal
+from typing import NamedTuple
+
+from django.db.models import Prefetch, QuerySet
+
+from appointments.models import Appointment
+from billing.models import Invoice, InvoiceLine, ServiceChain
+from lemniscus.errors import ValidationFailed
+from lemniscus.tenancy import access, scoped
+
+
+def service_chain_list(*, organisation) -> QuerySet[ServiceChain]:
+    """The organisation's chains with their services, newest first."""
+    return (
+        scoped(ServiceChain, organisation)
+        .prefetch_related("services")
+        .order_by("-created_at", "-id")
+    )
+
+
+def access_service_chain(*, organisation, public_id, lock: bool = False) -> ServiceChain:
+    return access(
+        service_chain_list(organisation=organisation),
+        organisation=organisation,
+        public_id=public_id,
+        lock=lock,
+    )
+
+
+def invoice_list(*, organisation) -> QuerySet[Invoice]:
+    """The organisation's invoices with patient and lines (each with its appointment's
+    public id), newest first, in a constant number of queries."""
+    lines = InvoiceLine.objects.select_related("appointment").only(
+        *(f.name for f in InvoiceLine._meta.concrete_fields), "appointment__public_id"
+    )
+    return (
+        scoped(Invoice, organisation)
+        .select_related("patient", "organisation")
+        .prefetch_related(Prefetch("lines", queryset=lines))
+        .order_by("-created_at", "-id")
+    )
+
+
+def access_invoice(*, organisation, public_id) -> Invoice:
+    return access(
+        invoice_list(organisation=organisation), organisation=organisation, public_id=public_id
+    )
+
+
+def access_appointments(*, organisation, public_ids: list) -> list[Appointment]:
+    """The organisation's appointments with these public ids, in that order; an id
+    naming none of them (or another organisation's) is a validation error."""
+    found = {
+        a.public_id: a for a in scoped(Appointment, organisation).filter(public_id__in=public_ids)
+    }
+    missing = [
+        f"{public_id}: Termin nicht gefunden." for public_id in public_ids if public_id not in found
+    ]
+    if missing:
+        raise ValidationFailed("Einige Termine gibt es nicht.", errors={"appointment_ids": missing})
+    return [found[public_id] for public_id in public_ids]
+
+
+class VatGroup(NamedTuple):
+    rate: Decimal
+    net: Decimal
+    vat: Decimal
+
+
+def vat_breakdown(lines: Iterable[InvoiceLine]) -> list[VatGroup]:
+    """Net amount and VAT per rate, lowest rate first. Line amounts are net; the VAT
+    of a rate is computed on its net sum and rounded half up to the cent."""
+    nets: dict[Decimal, Decimal] = defaultdict(Decimal)
+    for line in lines:
+        nets[line.vat_rate] += line.amount
+    return [
+        VatGroup(rate, net, (net * rate / 100).quantize(Decimal("0.01"), ROUND_HALF_UP))
+        for rate, net in sorted(nets.items())
+    ]

@@ -1,0 +1,145 @@
+from decimal import Decimal
+
+from rest_framework import serializers
+
+from billing.models import Invoice, InvoiceLine, InvoiceStatus, ServiceChain
+from lemniscus.api import LocalDateTimeField, StringIdField
+from lemniscus.fields import CleanCharField
+
+
+class PublicIdField(serializers.UUIDField):
+    """A public id in a body: a UUID string, nothing else (no integers)."""
+
+    default_error_messages = {"invalid": "Keine gültige ID."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+def _money(**kwargs) -> serializers.DecimalField:
+    return serializers.DecimalField(max_digits=10, decimal_places=2, **kwargs)
+
+
+class ServiceInput(serializers.Serializer):
+    code = CleanCharField(max_length=32, default="")
+    name = CleanCharField(max_length=200, allow_blank=False, allow_null=False)
+    price = _money(min_value=Decimal("0"))
+    vat_rate = serializers.DecimalField(
+        max_digits=5, decimal_places=2, min_value=Decimal("0"), max_value=Decimal("99.99")
+    )
+    minutes = serializers.IntegerField(min_value=0, max_value=1440, required=False, default=0)
+
+    def validate_name(self, value):
+        if not value:
+            raise serializers.ValidationError("Die Leistung braucht einen Namen.")
+        return value
+
+
+class ServiceChainInput(serializers.Serializer):
+    description = CleanCharField(max_length=200, allow_blank=False, allow_null=False)
+    notes = CleanCharField(max_length=20000, required=False)
+    services = serializers.ListField(child=ServiceInput(), allow_empty=False, max_length=100)
+
+    def validate_description(self, value):
+        if not value:
+            raise serializers.ValidationError("Die Beschreibung darf nicht leer sein.")
+        return value
+
+
+class ServiceChainPatchInput(ServiceChainInput):
+    """Any of the fields; `services`, when given, is the whole new list (each service
+    complete, as on create)."""
+
+    description = CleanCharField(
+        max_length=200, allow_blank=False, allow_null=False, required=False
+    )
+    services = serializers.ListField(
+        child=ServiceInput(), allow_empty=False, max_length=100, required=False
+    )
+
+
+class ServiceOutput(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+    price = _money()
+    vat_rate = serializers.DecimalField(max_digits=5, decimal_places=2)
+    minutes = serializers.IntegerField()
+
+
+class ServiceChainOutput(serializers.ModelSerializer):
+    id = StringIdField(source="public_id")
+    services = ServiceOutput(many=True)
+    total = serializers.DecimalField(max_digits=14, decimal_places=2, read_only=True)
+    created_at = LocalDateTimeField()
+    updated_at = LocalDateTimeField()
+
+    class Meta:
+        model = ServiceChain
+        fields = ["id", "description", "notes", "services", "total", "created_at", "updated_at"]
+        read_only_fields = fields
+
+
+class InvoiceInput(serializers.Serializer):
+    patient_id = PublicIdField()
+    appointment_ids = serializers.ListField(
+        child=PublicIdField(), allow_empty=False, max_length=500
+    )
+    diagnosis = CleanCharField(max_length=2000, required=False)
+
+    def validate_appointment_ids(self, value):
+        if len(set(value)) != len(value):
+            raise serializers.ValidationError("Jeder Termin darf nur einmal vorkommen.")
+        return value
+
+
+class InvoiceLineOutput(serializers.ModelSerializer):
+    appointment_id = StringIdField(source="appointment.public_id")
+
+    class Meta:
+        model = InvoiceLine
+        fields = [
+            "appointment_id",
+            "service_date",
+            "code",
+            "name",
+            "quantity",
+            "unit_price",
+            "vat_rate",
+            "amount",
+        ]
+        read_only_fields = fields
+
+
+class InvoiceOutput(serializers.ModelSerializer):
+    id = StringIdField(source="public_id")
+    status = serializers.ChoiceField(choices=InvoiceStatus.choices)
+    patient_id = StringIdField(source="patient.public_id")
+    lines = InvoiceLineOutput(many=True)
+    created_at = LocalDateTimeField()
+    issued_at = LocalDateTimeField()
+    paid_at = LocalDateTimeField()
+    cancelled_at = LocalDateTimeField()
+
+    class Meta:
+        model = Invoice
+        fields = [
+            "id",
+            "number",
+            "status",
+            "patient_id",
+            "issue_date",
+            "due_date",
+            "lines",
+            "net_total",
+            "vat_total",
+            "total",
+            "small_business",
+            "diagnosis",
+            "created_at",
+            "issued_at",
+            "paid_at",
+            "cancelled_at",
+        ]
+        read_only_fields = fields
