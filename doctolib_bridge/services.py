@@ -4,7 +4,7 @@ The staff pages' dialog calls the same functions."""
 
 from dataclasses import dataclass, field
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 
 from doctolib_bridge.feed import feed_append
 from doctolib_bridge.fields import SYNCED_PATIENT_FIELDS
@@ -67,22 +67,7 @@ def _link(patient: Patient, doctolib_patient_id: str) -> None:
     patient.save(update_fields=["doctolib_patient_id", "sync_to_doctolib", "updated_at"])
 
 
-def _retry_once_on_race(func):
-    """Twenty identical calls at once have the effect of one: the loser of a race on a
-    unique constraint runs again and finds the winner's row."""
-
-    def wrapper(**kwargs):
-        try:
-            with transaction.atomic():
-                return func(**kwargs)
-        except IntegrityError:
-            with transaction.atomic():
-                return func(**kwargs)
-
-    return wrapper
-
-
-@_retry_once_on_race
+@transaction.atomic
 def patient_take_in(
     *, organisation, doctolib_patient_id: str, merge_into=None, doctolib: dict[str, str]
 ) -> PatientSyncResult:
@@ -143,7 +128,7 @@ def patient_push(*, organisation, doctolib_patient_id: str, doctolib: dict[str, 
     return _apply_doctolib_view(patient=patient, doctolib=doctolib)
 
 
-@_retry_once_on_race
+@transaction.atomic
 def link_create(*, organisation, patient_id, doctolib_patient_id: str) -> tuple[Patient, bool]:
     """POST /links: a record sent from lemniscus now exists in Doctolib. Returns the
     record and whether the link is new."""

@@ -165,6 +165,7 @@ SPECTACULAR_SETTINGS = {
         "InvoiceStatusEnum": "billing.models.InvoiceStatus",
         "AppointmentStatusEnum": "appointments.models.AppointmentStatus",
         "ColumnKindEnum": "appointments.models.ColumnKind",
+        "ServiceChainMatchEnum": "appointments.models.ServiceChainMatch",
         "ChangeKindEnum": ["patient.create", "patient.update"],
     },
 }

@@ -19,6 +19,7 @@ from doctolib_bridge.models import IdempotencyRecord, SyncLogEntry
 from doctolib_bridge.zipper import ratelimit
 from doctolib_bridge.zipper.serializers import is_doctolib_id
 from lemniscus import errors
+from lemniscus.db import atomic_with_race_retry
 from lemniscus.parsers import JSONObjectParser
 from tokens.authentication import bearer_from
 from tokens.models import TokenKind
@@ -137,13 +138,14 @@ class ZipperView(APIView):
     # -- writes ----------------------------------------------------------------
 
     def write(self, request, work) -> Response:
-        """Run `work()` (returning a Response) in one transaction; with an
-        `Idempotency-Key`, a repeat with the same body gets the first answer again
-        (waiting for it while it is still being answered), another body a 422."""
+        """Run `work()` (returning a Response) in one transaction, once more if it lost
+        a race on a unique constraint (identical requests at once have the effect of
+        one). With an `Idempotency-Key`, a repeat with the same body gets the first
+        answer again (waiting for it while it is still being answered), another body
+        a 422."""
         key = request.headers.get("Idempotency-Key")
         if key is None:
-            with transaction.atomic():
-                return work()
+            return atomic_with_race_retry(work)
         if not key or len(key) > 255:
             raise errors.ValidationFailed(
                 "Der Idempotency-Key muss 1 bis 255 Zeichen lang sein.",
@@ -158,24 +160,27 @@ class ZipperView(APIView):
             "path": request.path,
             "key": key,
         }
-        with transaction.atomic():
-            IdempotencyRecord.objects.filter(
-                **identity, created_at__lt=timezone.now() - IDEMPOTENCY_TTL
-            ).delete()
-            try:
-                with transaction.atomic():
-                    # While a first request with this key is still being answered its
-                    # row is uncommitted: this insert waits for it, then conflicts.
-                    record = IdempotencyRecord.objects.create(**identity, body_hash=body_hash)
-            except IntegrityError:
-                record = IdempotencyRecord.objects.get(**identity)
-                if record.body_hash != body_hash:
-                    raise errors.IdempotencyKeyReused() from None
-                response = Response(record.response_body, status=record.status)
-                response["Idempotency-Replayed"] = "true"
-                return response
-            response = work()
-            record.status = response.status_code
-            record.response_body = response.data
-            record.save(update_fields=["status", "response_body"])
+        return atomic_with_race_retry(self._idempotent, identity, body_hash, work)
+
+    @staticmethod
+    def _idempotent(identity: dict, body_hash: str, work) -> Response:
+        IdempotencyRecord.objects.filter(
+            **identity, created_at__lt=timezone.now() - IDEMPOTENCY_TTL
+        ).delete()
+        try:
+            with transaction.atomic():
+                # While a first request with this key is still being answered its row
+                # is uncommitted: this insert waits for it, then conflicts.
+                record = IdempotencyRecord.objects.create(**identity, body_hash=body_hash)
+        except IntegrityError:
+            record = IdempotencyRecord.objects.get(**identity)
+            if record.body_hash != body_hash:
+                raise errors.IdempotencyKeyReused() from None
+            response = Response(record.response_body, status=record.status)
+            response["Idempotency-Replayed"] = "true"
             return response
+        response = work()
+        record.status = response.status_code
+        record.response_body = response.data
+        record.save(update_fields=["status", "response_body"])
+        return response

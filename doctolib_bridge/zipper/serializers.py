@@ -5,6 +5,7 @@ import re
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from appointments.models import ServiceChainMatch
 from lemniscus.api import LocalDateTimeField, StringIdField
 from lemniscus.fields import CleanCharField, CleanEmailField, PhoneField
 from lemniscus.text import clean
@@ -156,3 +157,74 @@ class SuggestionQuery(serializers.Serializer):
         if not value:
             raise serializers.ValidationError("Der Nachname fehlt.")
         return value
+
+
+class _Ref(serializers.Serializer):
+    id = serializers.CharField()
+    name = serializers.CharField()
+
+
+class _ChainRef(serializers.Serializer):
+    id = serializers.CharField()
+    description = serializers.CharField()
+
+
+class ZipperWarningOutput(serializers.Serializer):
+    code = serializers.CharField()
+    detail = serializers.CharField()
+    appointment_id = serializers.CharField()
+
+
+MATCH_CHOICES = ServiceChainMatch.choices
+
+
+class ZipperPushOutput(serializers.Serializer):
+    appointment_id = serializers.CharField()
+    doctolib_appointment_id = serializers.CharField()
+    outcome = serializers.ChoiceField(["created", "updated", "unchanged"])
+    url = serializers.URLField()
+    calendar_url = serializers.URLField()
+    calendar_column = _Ref()
+    service_chain = _ChainRef(allow_null=True)
+    service_chain_match = serializers.ChoiceField(MATCH_CHOICES)
+    warnings = ZipperWarningOutput(many=True)
+
+
+class ZipperAppointmentOutput(serializers.Serializer):
+    appointment_id = serializers.CharField()
+    doctolib_appointment_id = serializers.CharField()
+    url = serializers.URLField()
+    calendar_url = serializers.URLField()
+    start = serializers.DateTimeField()
+    duration_minutes = serializers.IntegerField()
+    status = serializers.CharField()
+    invoiced = serializers.BooleanField()
+
+
+class _PreviewPatient(serializers.Serializer):
+    patient_id = serializers.CharField(allow_null=True)
+    display_name = serializers.CharField()
+    linked = serializers.BooleanField()
+
+
+class _PreviewColumn(serializers.Serializer):
+    id = serializers.CharField(allow_null=True)
+    name = serializers.CharField()
+    created = serializers.BooleanField()
+
+
+class ZipperPreviewOutput(serializers.Serializer):
+    patient = _PreviewPatient()
+    calendar_column = _PreviewColumn()
+    service_chain = _ChainRef(allow_null=True)
+    service_chain_match = serializers.ChoiceField(MATCH_CHOICES)
+    warnings = ZipperWarningOutput(many=True)
+    invoiced = serializers.BooleanField()
+    outcome = serializers.ChoiceField(["created", "updated", "unchanged", "refused"])
+    code = serializers.CharField(required=False)
+
+
+class ZipperTransferOutput(serializers.Serializer):
+    transfer_id = serializers.CharField()
+    dialog_url = serializers.URLField()
+    preview = ZipperPreviewOutput()

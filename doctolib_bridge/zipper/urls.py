@@ -9,4 +9,7 @@ urlpatterns = [
     path("patients/<str:doctolib_patient_id>", views.PatientDetailView.as_view()),
     path("links", views.LinksView.as_view()),
     path("changes", views.ChangesView.as_view()),
+    path("appointments/<str:doctolib_appointment_id>", views.AppointmentView.as_view()),
+    path("transfers", views.TransfersView.as_view()),
+    path("transfers/<str:transfer_id>/commit", views.TransferCommitView.as_view()),
 ]

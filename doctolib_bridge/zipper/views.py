@@ -6,17 +6,31 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serial
 from rest_framework import serializers
 from rest_framework.response import Response
 
+from appointments.models import Appointment
 from doctolib_bridge import feed, services
+from doctolib_bridge.appointment_push import (
+    PushOutcome,
+    access_transfer,
+    appointment_push,
+    transfer_commit,
+    transfer_stage,
+)
 from doctolib_bridge.zipper.base import ZipperView
 from doctolib_bridge.zipper.serializers import (
+    AppointmentPayloadInput,
     LinkInput,
     PatientSyncOutput,
     PatientTakeInInput,
     SuggestionQuery,
+    TransferInput,
+    ZipperAppointmentOutput,
     ZipperPatientFields,
     ZipperPatientOutput,
+    ZipperPushOutput,
+    ZipperTransferOutput,
 )
 from lemniscus import errors, page_urls
+from lemniscus.tenancy import scoped
 from patients.selectors import patient_suggestions
 
 TAG = ["Zipper API"]
@@ -334,3 +348,180 @@ class ChangesView(ZipperView):
                 "next_cursor": str(page.next_cursor),
             }
         )
+
+
+# -- appointments -------------------------------------------------------------
+
+
+def _push_answer(plan, organisation) -> dict:
+    appointment = plan.existing
+    return {
+        "appointment_id": str(appointment.public_id),
+        "doctolib_appointment_id": appointment.doctolib_appointment_id,
+        "outcome": plan.outcome,
+        "url": page_urls.appointment_url(appointment),
+        "calendar_url": page_urls.calendar_url(appointment, organisation),
+        "calendar_column": {
+            "id": str(appointment.calendar_column.public_id),
+            "name": appointment.calendar_column.name,
+        },
+        "service_chain": (
+            {"id": str(plan.chain.public_id), "description": plan.chain.description}
+            if plan.chain
+            else None
+        ),
+        "service_chain_match": plan.chain_match,
+        "warnings": plan.warnings,
+    }
+
+
+def _push_detail(plan) -> str:
+    words = {"created": "neu angelegt", "updated": "aktualisiert", "unchanged": "unverändert"}
+    text = (
+        f"Termin {plan.existing.doctolib_appointment_id} {words[plan.outcome]}; "
+        f"Leistungskette: {plan.chain.description if plan.chain else 'keine'} "
+        f"({plan.chain_match})."
+    )
+    if plan.warnings:
+        text += f" {len(plan.warnings)} Überschneidung(en) mit lemniscus-Terminen."
+    return text
+
+
+class AppointmentView(ZipperView):
+    endpoint = "/appointments/{doctolib_appointment_id}"
+    path_ids = ("doctolib_appointment_id",)
+
+    @extend_schema(
+        tags=TAG,
+        summary="Termin in lemniscus speichern (save now)",
+        request=AppointmentPayloadInput,
+        responses={200: ZipperPushOutput, 201: ZipperPushOutput},
+    )
+    def put(self, request, doctolib_appointment_id):
+        payload = dict(_validated(AppointmentPayloadInput, request.data))
+
+        def work():
+            plan = appointment_push(
+                organisation=self.organisation,
+                doctolib_appointment_id=doctolib_appointment_id,
+                payload=payload,
+            )
+            self.log_detail = _push_detail(plan)
+            status = 201 if plan.outcome == PushOutcome.CREATED else 200
+            return Response(_push_answer(plan, self.organisation), status=status)
+
+        return self.write(request, work)
+
+    @extend_schema(
+        tags=TAG, summary="An appointment held in lemniscus", responses=ZipperAppointmentOutput
+    )
+    def get(self, request, doctolib_appointment_id):
+        appointment = (
+            scoped(Appointment, self.organisation)
+            .select_related("calendar_column")
+            .filter(doctolib_appointment_id=doctolib_appointment_id)
+            .first()
+        )
+        if appointment is None:
+            raise errors.NotFound("Diesen Doctolib-Termin gibt es in lemniscus nicht.")
+        self.log_detail = f"Termin {doctolib_appointment_id} abgefragt."
+        return Response(
+            {
+                "appointment_id": str(appointment.public_id),
+                "doctolib_appointment_id": appointment.doctolib_appointment_id,
+                "url": page_urls.appointment_url(appointment),
+                "calendar_url": page_urls.calendar_url(appointment, self.organisation),
+                "start": appointment.start.astimezone(self.organisation.zone).isoformat(),
+                "duration_minutes": appointment.duration_minutes,
+                "status": appointment.status,
+                "invoiced": appointment.invoice_id is not None,
+            }
+        )
+
+
+def preview_answer(plan) -> dict:
+    patient = plan.patient
+    column = plan.column
+    answer = {
+        "patient": {
+            "patient_id": str(patient.public_id) if patient else None,
+            "display_name": (
+                patient.display_name
+                if patient
+                else f"Doctolib-Patient {plan.payload['doctolib_patient_id']} (nicht verknüpft)"
+            ),
+            "linked": patient is not None,
+        },
+        "calendar_column": {
+            "id": str(column.public_id) if column else None,
+            "name": column.name if column else plan.column_name,
+            "created": plan.column_created,
+        },
+        "service_chain": (
+            {"id": str(plan.chain.public_id), "description": plan.chain.description}
+            if plan.chain
+            else None
+        ),
+        "service_chain_match": plan.chain_match,
+        "warnings": plan.warnings,
+        "invoiced": plan.invoiced,
+        "outcome": PushOutcome.REFUSED if plan.refusal else plan.outcome,
+    }
+    if plan.refusal is not None:
+        answer["code"] = plan.refusal.code
+        answer["detail"] = plan.refusal.detail
+    return answer
+
+
+class TransfersView(ZipperView):
+    endpoint = "POST /transfers"
+
+    @extend_schema(
+        tags=TAG,
+        summary="Termin in lemniscus öffnen (stage a transfer for the dialog)",
+        request=TransferInput,
+        responses={201: ZipperTransferOutput},
+    )
+    def post(self, request):
+        payload = dict(_validated(TransferInput, request.data))
+        doctolib_appointment_id = payload.pop("doctolib_appointment_id")
+
+        def work():
+            transfer, plan = transfer_stage(
+                organisation=self.organisation,
+                doctolib_appointment_id=doctolib_appointment_id,
+                payload=payload,
+            )
+            self.log_detail = f"Übertragung für Termin {doctolib_appointment_id} vorbereitet."
+            return Response(
+                {
+                    "transfer_id": str(transfer.public_id),
+                    "dialog_url": page_urls.transfer_dialog_url(transfer),
+                    "preview": preview_answer(plan),
+                },
+                status=201,
+            )
+
+        return self.write(request, work)
+
+
+class TransferCommitView(ZipperView):
+    endpoint = "POST /transfers/{transfer_id}/commit"
+
+    @extend_schema(
+        tags=TAG,
+        summary="Commit a staged transfer (as the PUT with the staged payload)",
+        request=None,
+        responses={200: ZipperPushOutput, 201: ZipperPushOutput},
+    )
+    def post(self, request, transfer_id):
+        transfer = access_transfer(organisation=self.organisation, transfer_id=transfer_id)
+        self.log_appointment_id = transfer.doctolib_appointment_id
+
+        def work():
+            _, plan = transfer_commit(organisation=self.organisation, transfer_id=transfer_id)
+            self.log_detail = "Übertragung gespeichert: " + _push_detail(plan)
+            status = 201 if plan.outcome == PushOutcome.CREATED else 200
+            return Response(_push_answer(plan, self.organisation), status=status)
+
+        return self.write(request, work)
