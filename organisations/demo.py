@@ -1,0 +1,329 @@
+"""A demo organisation with realistic German practice data (`manage.py seed_demo`).
+
+Every run makes a fresh organisation with its own login, so re-running never
+collides with an earlier demo. Patients and appointments are written with bulk
+inserts in batches (history rows too), so memory stays flat and 100,000 patients
+take well under two minutes on PostgreSQL; the few columns, service chains and
+invoices go through the services like any other entry point.
+"""
+
+import random
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from decimal import Decimal
+from itertools import islice
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from appointments.models import Appointment, AppointmentStatus, ColumnKind
+from appointments.services import calendar_column_create
+from billing.services import invoice_create, invoice_issue, invoice_pay, service_chain_create
+from lemniscus.text import fold
+from organisations.models import Organisation, Plan, User
+from organisations.services import organisation_create
+from patients.models import Patient, Salutation
+
+BATCH_SIZE = 2000
+APPOINTMENTS_PER_PATIENT = 3
+INVOICE_EVERY_NTH_PATIENT = 5
+MAX_INVOICES = 200
+HISTORY_REASON = "Demo-Daten"
+
+FEMALE_FIRST_NAMES = (
+    "Anna", "Emma", "Mia", "Hannah", "Sophie", "Lena", "Lea", "Marie", "Laura", "Julia",
+    "Katharina", "Sabine", "Petra", "Monika", "Ursula", "Renate", "Gisela", "Ingrid",
+    "Brigitte", "Claudia", "Stefanie", "Nicole", "Andrea", "Birgit", "Käthe", "Jana",
+    "Zoë", "Charlotte", "Johanna", "Frieda", "Elke", "Heike", "Anja", "Susanne", "Dörte",
+)  # fmt: skip
+MALE_FIRST_NAMES = (
+    "Lukas", "Leon", "Finn", "Jonas", "Paul", "Felix", "Maximilian", "Elias", "Noah",
+    "Thomas", "Michael", "Andreas", "Stefan", "Peter", "Klaus", "Wolfgang", "Jürgen",
+    "Jörg", "Sören", "Björn", "Uwe", "Dieter", "Günter", "Horst", "Matthias", "Tobias",
+    "Florian", "Sebastian", "Christian", "Frank", "Ralf", "Bernd", "Karl-Heinz", "Till",
+)  # fmt: skip
+LAST_NAMES = (
+    "Müller", "Schmidt", "Schneider", "Fischer", "Weber", "Meyer", "Wagner", "Becker",
+    "Schulz", "Hoffmann", "Schäfer", "Koch", "Bauer", "Richter", "Klein", "Wolf",
+    "Schröder", "Neumann", "Schwarz", "Zimmermann", "Braun", "Krüger", "Hofmann",
+    "Hartmann", "Lange", "Schmitt", "Werner", "Schmitz", "Krause", "Meier", "Lehmann",
+    "Schmid", "Schulze", "Maier", "Köhler", "Herrmann", "König", "Walter", "Mayer",
+    "Huber", "Kaiser", "Fuchs", "Peters", "Lang", "Scholz", "Möller", "Weiß", "Jung",
+    "Hahn", "Schubert", "Vogel", "Friedrich", "Keller", "Günther", "Frank", "Berger",
+    "Winkler", "Roth", "Beck", "Lorenz", "Baumann", "Franke", "Albrecht", "Schuster",
+    "Simon", "Ludwig", "Böhm", "Winter", "Kraus", "Martin", "Schumacher", "Krämer",
+    "Vogt", "Stein", "Jäger", "Otto", "Sommer", "Groß", "Seidel", "Heinrich", "Brandt",
+    "Haas", "Schreiber", "Graf", "Schulte", "Dietrich", "Ziegler", "Kuhn", "Kühn",
+    "von Bülow", "Özdemir", "Yilmaz", "Nowak", "Kowalski", "Popescu", "Nguyen",
+)  # fmt: skip
+STREETS = (
+    "Hauptstraße", "Bahnhofstraße", "Gartenweg", "Lindenallee", "Schillerstraße",
+    "Goethestraße", "Am Markt", "Kastanienallee", "Friedrichstraße", "Birkenweg",
+    "Rosenstraße", "Mühlenweg", "Bergmannstraße", "Schönhauser Allee", "Karl-Marx-Straße",
+    "Kantstraße", "Sonnenallee", "Prenzlauer Allee", "Am Park", "Parkstraße",
+    "Kirchstraße", "Waldstraße", "Dorfstraße", "Lessingstraße", "Ringstraße",
+)  # fmt: skip
+PLACES = (
+    ("10115", "Berlin"), ("10243", "Berlin"), ("10405", "Berlin"), ("10437", "Berlin"),
+    ("10553", "Berlin"), ("10623", "Berlin"), ("10781", "Berlin"), ("10965", "Berlin"),
+    ("12043", "Berlin"), ("12159", "Berlin"), ("12435", "Berlin"), ("13187", "Berlin"),
+    ("13353", "Berlin"), ("14057", "Berlin"), ("14467", "Potsdam"), ("14612", "Falkensee"),
+    ("15366", "Hoppegarten"), ("16515", "Oranienburg"), ("15732", "Schulzendorf"),
+)  # fmt: skip
+MOBILE_PREFIXES = ("151", "152", "157", "160", "162", "170", "171", "172", "173", "176", "179")
+LANDLINE_PREFIXES = ("30", "331", "3322", "3342", "3301")
+HOUSE_SUFFIXES = ("",) * 8 + ("a", "b")
+EMAIL_DOMAINS = ("example.org", "example.com", "example.net")
+
+PRACTICE = {
+    "owner_name": "Anna Schneider",
+    "street": "Am Park 12",
+    "postal_code": "10437",
+    "city": "Berlin",
+    "phone": "+49304412345",
+    "email": "praxis@example.org",
+    "tax_number": "DE123456789",
+    "iban": "DE89370400440532013000",
+    "bic": "COBADEFFXXX",
+    "bank_account_holder": "Anna Schneider",
+}
+COLUMNS = (
+    ("Anna Schneider", ColumnKind.THERAPIST),
+    ("Jonas Weber", ColumnKind.THERAPIST),
+    ("Lea Hoffmann", ColumnKind.THERAPIST),
+    ("Mehmet Yilmaz", ColumnKind.THERAPIST),
+    ("Sophie Krüger", ColumnKind.THERAPIST),
+    ("Raum 1 (Massage)", ColumnKind.ROOM),
+    ("Bewegungsbad", ColumnKind.ROOM),
+)
+ZERO, NINETEEN = Decimal("0.00"), Decimal("19.00")
+CHAINS = (
+    ("Krankengymnastik", [("KG", "Krankengymnastik", "32.00", ZERO, 25)]),
+    ("Manuelle Therapie", [("MT", "Manuelle Therapie", "38.00", ZERO, 30)]),
+    (
+        "Krankengymnastik mit Fango",
+        [
+            ("KG", "Krankengymnastik", "32.00", ZERO, 25),
+            ("WP", "Warmpackung (Fango)", "14.00", ZERO, 20),
+        ],
+    ),
+    ("Manuelle Lymphdrainage 45", [("MLD45", "Manuelle Lymphdrainage 45 Min.", "48.00", ZERO, 45)]),
+    ("Osteopathie", [("OST", "Osteopathische Behandlung", "95.00", ZERO, 60)]),
+    ("Wellness-Massage", [("WM60", "Wellness-Massage 60 Min.", "69.00", NINETEEN, 60)]),
+)
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    organisation: Organisation
+    email: str
+    password: str
+    patients: int
+    appointments: int
+    invoices: int
+
+
+def _free_demo_email() -> str:
+    taken = set(User.objects.filter(email__startswith="demo").values_list("email", flat=True))
+    email, number = "demo@lemniscus.test", 1
+    while email in taken:
+        number += 1
+        email = f"demo-{number}@lemniscus.test"
+    return email
+
+
+class _Generator:
+    """Random but plausible master data and appointments."""
+
+    def __init__(self, rng: random.Random, zone):
+        self.rng = rng
+        self.zone = zone
+        self.today = timezone.localdate(timezone=zone)
+
+    def patient(self, organisation: Organisation) -> Patient:
+        rng = self.rng
+        female = rng.random() < 0.55
+        first_name = rng.choice(FEMALE_FIRST_NAMES if female else MALE_FIRST_NAMES)
+        last_name = rng.choice(LAST_NAMES)
+        postal_code, city = rng.choice(PLACES)
+        roll = rng.random()
+        patient = Patient(
+            organisation_id=organisation.pk,
+            salutation=Salutation.FEMALE if female else Salutation.MALE,
+            title="Dr." if roll < 0.03 else "Prof. Dr." if roll < 0.035 else "",
+            first_name=first_name,
+            last_name=last_name,
+            birth_date=self.today - timedelta(days=rng.randint(3 * 365, 95 * 365)),
+            email=self._email(first_name, last_name) if rng.random() < 0.6 else "",
+            mobile_phone=self._mobile() if rng.random() < 0.85 else "",
+            landline_phone=self._landline() if rng.random() < 0.3 else "",
+            street=f"{rng.choice(STREETS)} {rng.randint(1, 140)}{rng.choice(HOUSE_SUFFIXES)}",
+            postal_code=postal_code,
+            city=city,
+        )
+        patient.refresh_search_keys()
+        return patient
+
+    def _email(self, first_name: str, last_name: str) -> str:
+        local = f"{fold(first_name)}.{fold(last_name)}".replace(" ", "-")
+        local = local.encode("ascii", "ignore").decode()
+        return f"{local}{self.rng.randint(1, 999)}@{self.rng.choice(EMAIL_DOMAINS)}"
+
+    def _mobile(self) -> str:
+        prefix = self.rng.choice(MOBILE_PREFIXES)
+        digits = 8 if prefix in ("151", "152", "157", "176") else 7
+        return f"+49{prefix}{self.rng.randrange(10 ** (digits - 1), 10**digits)}"
+
+    def _landline(self) -> str:
+        prefix = self.rng.choice(LANDLINE_PREFIXES)
+        digits = 10 - len(prefix)
+        return f"+49{prefix}{self.rng.randrange(10 ** (digits - 1), 10**digits)}"
+
+    def appointment_starts(self) -> list[tuple[datetime, bool]]:
+        """APPOINTMENTS_PER_PATIENT starts on working days between 8 and 18 h, each
+        with whether it is in the past; at least one is in the past."""
+        past = self.rng.choice((1, 2, 2, 3))
+        offsets = [-self.rng.randint(1, 180) for _ in range(past)] + [
+            self.rng.randint(1, 60) for _ in range(APPOINTMENTS_PER_PATIENT - past)
+        ]
+        return [(self._start(offset), offset < 0) for offset in sorted(offsets)]
+
+    def _start(self, day_offset: int) -> datetime:
+        day = self.today + timedelta(days=day_offset)
+        if day.weekday() >= 5:  # weekends move to the Friday before or the Monday after
+            day += timedelta(days=(4 if day_offset < 0 else 7) - day.weekday())
+        slot = time(self.rng.randint(8, 17), self.rng.choice((0, 15, 30, 45)))
+        return datetime.combine(day, slot, tzinfo=self.zone)
+
+    def past_status(self, first: bool) -> str:
+        if first:
+            return AppointmentStatus.DONE
+        roll = self.rng.random()
+        if roll < 0.08:
+            return AppointmentStatus.CANCELLED
+        if roll < 0.12:
+            return AppointmentStatus.NO_SHOW
+        return AppointmentStatus.DONE
+
+
+def _record_creation(model, *, organisation: Organisation, actor: User) -> None:
+    """The creation ("+") history rows of all the organisation's rows of `model`, as
+    simple-history's bulk_history_create makes them, but copied by the database in
+    one statement instead of built in Python. The demo organisation is new in this
+    transaction, so its rows are exactly the ones just inserted."""
+    history = model.history.model
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(field.column) for field in history.tracked_fields)
+    extra = ("history_date", "history_type", "history_user_id", "history_change_reason")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {quote(history._meta.db_table)} ({columns}, {', '.join(extra)}) "
+            f"SELECT {columns}, %s, %s, %s, %s FROM {quote(model._meta.db_table)} "
+            "WHERE organisation_id = %s",
+            [
+                connection.ops.adapt_datetimefield_value(timezone.now()),
+                "+",
+                actor.pk,
+                HISTORY_REASON,
+                organisation.pk,
+            ],
+        )
+
+
+def _batches(count: int, size: int):
+    numbers = iter(range(count))
+    while batch := list(islice(numbers, size)):
+        yield batch
+
+
+@transaction.atomic
+def demo_seed(*, patients: int, rng: random.Random | None = None) -> DemoResult:
+    """A new demo organisation (plan XL) with `patients` records, three appointments
+    each (past ones mostly done, future ones planned) and some invoices."""
+    rng = rng or random.Random()
+    email, password = _free_demo_email(), f"demo-{secrets.token_hex(5)}"
+    organisation, owner = organisation_create(
+        name="Physiotherapie am Park (Demo)",
+        plan=Plan.XL,
+        owner_email=email,
+        owner_password=password,
+    )
+    for field, value in PRACTICE.items():
+        setattr(organisation, field, value)
+    organisation.save()
+    owner.first_name, owner.last_name = "Anna", "Schneider"
+    owner.save(update_fields=["first_name", "last_name"])
+
+    columns = [
+        calendar_column_create(organisation=organisation, name=name, kind=kind)
+        for name, kind in COLUMNS
+    ]
+    therapists = [c.pk for c in columns if c.kind == ColumnKind.THERAPIST]
+    chains = [
+        service_chain_create(
+            organisation=organisation,
+            description=description,
+            services=[
+                {"code": code, "name": name, "price": Decimal(price), "vat_rate": vat, "minutes": m}
+                for code, name, price, vat, m in services
+            ],
+        )
+        for description, services in CHAINS
+    ]
+    minutes = {chain.pk: sum(s.minutes for s in chain.services.all()) for chain in chains}
+    wellness = next(c for c in chains if c.description == "Wellness-Massage")
+    room = next(c for c in columns if c.kind == ColumnKind.ROOM)
+
+    generator = _Generator(rng, organisation.zone)
+    invoice_candidates: list[tuple[Patient, list[Appointment]]] = []
+    appointment_count = 0
+    for numbers in _batches(patients, BATCH_SIZE):
+        records = Patient.objects.bulk_create(
+            [generator.patient(organisation) for _ in numbers], batch_size=BATCH_SIZE
+        )
+        appointments = []
+        for number, patient in zip(numbers, records, strict=True):
+            chain = rng.choice(chains)
+            own = [
+                Appointment(
+                    organisation_id=organisation.pk,
+                    patient_id=patient.pk,
+                    calendar_column_id=room.pk
+                    if chain.pk == wellness.pk
+                    else rng.choice(therapists),
+                    service_chain_id=chain.pk,
+                    start=start,
+                    duration_minutes=minutes[chain.pk],
+                    status=generator.past_status(index == 0) if past else AppointmentStatus.PLANNED,
+                    created_by_id=owner.pk,
+                )
+                for index, (start, past) in enumerate(generator.appointment_starts())
+            ]
+            appointments.extend(own)
+            if number % INVOICE_EVERY_NTH_PATIENT == 0 and len(invoice_candidates) < MAX_INVOICES:
+                invoice_candidates.append(
+                    (patient, [a for a in own if a.status == AppointmentStatus.DONE])
+                )
+        Appointment.objects.bulk_create(appointments, batch_size=BATCH_SIZE)
+        appointment_count += len(appointments)
+
+    for model in (Patient, Appointment):
+        _record_creation(model, organisation=organisation, actor=owner)
+
+    for index, (patient, done) in enumerate(invoice_candidates):
+        invoice = invoice_create(
+            organisation=organisation, actor=owner, patient=patient, appointments=done
+        )
+        if index % 4 != 3:  # every fourth stays a draft
+            invoice_issue(invoice=invoice, actor=owner)
+        if index % 4 == 1:
+            invoice_pay(invoice=invoice, actor=owner)
+    return DemoResult(
+        organisation=organisation,
+        email=email,
+        password=password,
+        patients=patients,
+        appointments=appointment_count,
+        invoices=len(invoice_candidates),
+    )

@@ -1,0 +1,129 @@
+import re
+
+import pytest
+
+from appointments.models import Appointment, AppointmentStatus, CalendarColumn, ColumnKind
+from billing.models import Invoice, InvoiceStatus, ServiceLine
+from lemniscus.phones import normalize_phone
+from lemniscus.text import fold
+from organisations.models import Organisation, Plan, Role, User
+from patients.models import Patient
+from tests.conftest import token_client
+from tests.organisations.cli import run_command
+
+pytestmark = pytest.mark.django_db
+
+LOGIN = re.compile(r"^Login: (\S+@\S+) / (\S+)$")
+
+
+def seed(monkeypatch, capsys, patients=20) -> tuple[User, str]:
+    status, lines, err = run_command(monkeypatch, capsys, "seed_demo", f"--patients={patients}")
+    assert status == 0, err
+    match = LOGIN.match(lines[-1])
+    assert match, lines
+    email, password = match.groups()
+    return User.objects.get(email=email), password
+
+
+def test_prints_a_working_login_of_an_xl_demo_organisation(monkeypatch, capsys, client):
+    owner, password = seed(monkeypatch, capsys)
+
+    assert client.login(email=owner.email, password=password)
+    assert owner.role == Role.ADMIN
+    assert owner.organisation.plan == Plan.XL
+
+
+def test_fills_patients_with_search_keys_history_and_plausible_data(monkeypatch, capsys):
+    owner, _ = seed(monkeypatch, capsys)
+
+    patients = list(Patient.objects.filter(organisation=owner.organisation))
+    assert len(patients) == 20
+    for patient in patients:
+        assert patient.last_name_folded == fold(patient.last_name)
+        assert patient.first_name_folded == fold(patient.first_name)
+        assert patient.salutation in ("male", "female")
+        assert patient.birth_date < owner.organisation.today()
+        assert patient.street and patient.postal_code and patient.city
+        for phone in (patient.mobile_phone, patient.landline_phone):
+            assert phone == normalize_phone(phone)
+        assert patient.history.get().history_type == "+"
+        assert patient.history.get().history_user == owner
+
+
+def test_patients_are_found_by_the_staff_search(monkeypatch, capsys):
+    owner, _ = seed(monkeypatch, capsys)
+    patient = Patient.objects.filter(organisation=owner.organisation).first()
+
+    response = token_client(owner).get("/api/v1/patients/", {"q": patient.last_name.upper()})
+
+    assert response.status_code == 200
+    assert str(patient.public_id) in [row["id"] for row in response.json()["results"]]
+
+
+def test_makes_columns_chains_and_three_appointments_per_patient(monkeypatch, capsys):
+    owner, _ = seed(monkeypatch, capsys)
+    organisation = owner.organisation
+    now = organisation.today()
+
+    appointments = list(Appointment.objects.filter(organisation=organisation))
+    assert len(appointments) == 60
+    assert Appointment.history.filter(organisation=organisation, history_type="+").count() == 60
+    past = [a for a in appointments if a.start.date() < now]
+    future = [a for a in appointments if a.start.date() > now]
+    assert past and future and len(past) + len(future) == 60
+    assert all(a.status == AppointmentStatus.PLANNED for a in future)
+    assert all(a.status != AppointmentStatus.PLANNED for a in past)
+    assert all(a.start.astimezone(organisation.zone).weekday() < 5 for a in appointments)
+    assert {a.patient_id for a in past if a.status == AppointmentStatus.DONE} == {
+        a.patient_id for a in appointments
+    }
+    columns = CalendarColumn.objects.filter(organisation=organisation)
+    assert set(columns.values_list("kind", flat=True)) == {ColumnKind.THERAPIST, ColumnKind.ROOM}
+    services = ServiceLine.objects.filter(chain__organisation=organisation)
+    assert (
+        services.get(name="Krankengymnastik", chain__description="Krankengymnastik").vat_rate == 0
+    )
+    assert services.get(code="WM60").vat_rate == 19
+
+
+def test_issues_some_invoices_through_billing(monkeypatch, capsys):
+    owner, _ = seed(monkeypatch, capsys)
+
+    invoices = Invoice.objects.filter(organisation=owner.organisation)
+    assert invoices.count() == 4
+    assert set(invoices.values_list("status", flat=True)) == {
+        InvoiceStatus.DRAFT,
+        InvoiceStatus.ISSUED,
+        InvoiceStatus.PAID,
+    }
+    year = owner.organisation.today().year
+    assert sorted(invoices.exclude(number=None).values_list("number", flat=True)) == [
+        f"{year}-0001",
+        f"{year}-0002",
+        f"{year}-0003",
+    ]
+    for invoice in invoices:
+        assert invoice.total > 0
+        assert invoice.locked_appointments.exists()
+        assert set(invoice.lines.values_list("appointment__patient", flat=True)) == {
+            invoice.patient_id
+        }
+
+
+def test_running_again_makes_a_second_demo_with_its_own_login(monkeypatch, capsys, client):
+    first, _ = seed(monkeypatch, capsys, patients=2)
+
+    second, password = seed(monkeypatch, capsys, patients=2)
+
+    assert second.email != first.email
+    assert second.organisation != first.organisation
+    assert Organisation.objects.count() == 2
+    assert client.login(email=second.email, password=password)
+
+
+def test_refuses_a_negative_count(monkeypatch, capsys):
+    status, _, err = run_command(monkeypatch, capsys, "seed_demo", "--patients=-1")
+
+    assert status == 1
+    assert "--patients" in err
+    assert not Organisation.objects.exists()
