@@ -1,0 +1,112 @@
+"""Issuing and invoicing at the same time, each thread on its own connection."""
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from django.db import connection
+
+from appointments.models import Appointment
+from billing import services
+from billing.models import Invoice, InvoiceSequence
+from lemniscus.errors import InvalidStatus, ValidationFailed
+from tests.billing.conftest import make_draft
+from tests.factories import AppointmentFactory
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+THREADS = 16
+
+
+def _run_at_once(work, count: int = THREADS) -> list:
+    """`work(i)` in `count` threads released together; each closes its connection."""
+    barrier = threading.Barrier(count)
+
+    def run(i):
+        try:
+            barrier.wait()
+            return work(i)
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(count) as pool:
+        return list(pool.map(run, range(count)))
+
+
+def _expected(organisation, count: int) -> list[str]:
+    year = organisation.today().year
+    return [f"{year}-{n:04d}" for n in range(1, count + 1)]
+
+
+def test_concurrent_issuing_gives_gapless_unique_numbers(organisation, admin_user):
+    drafts = [make_draft(organisation=organisation, actor=admin_user) for _ in range(THREADS * 5)]
+
+    def work(i):
+        return [
+            services.invoice_issue(invoice=draft, actor=admin_user).number
+            for draft in drafts[i::THREADS]
+        ]
+
+    numbers = sorted(number for batch in _run_at_once(work) for number in batch)
+
+    assert numbers == _expected(organisation, THREADS * 5)
+    assert sorted(Invoice.objects.values_list("number", flat=True)) == numbers
+    assert InvoiceSequence.objects.get().last_number == THREADS * 5
+
+
+def test_refused_issues_in_between_use_no_number(organisation, admin_user):
+    issued = [
+        services.invoice_issue(
+            invoice=make_draft(organisation=organisation, actor=admin_user), actor=admin_user
+        )
+        for _ in range(4)
+    ]
+    drafts = [make_draft(organisation=organisation, actor=admin_user) for _ in range(THREADS * 3)]
+
+    def work(i):
+        """Each draft is issued by two threads at once; between them each thread tries
+        to issue an invoice that is no longer a draft."""
+        numbers, refused = [], 0
+        own, neighbours = drafts[i::THREADS], drafts[(i + 1) % THREADS :: THREADS]
+        for mine, theirs in zip(own, neighbours, strict=True):
+            for invoice in (mine, issued[i % 4], theirs):
+                try:
+                    numbers.append(services.invoice_issue(invoice=invoice, actor=admin_user).number)
+                except InvalidStatus:
+                    refused += 1
+        return numbers, refused
+
+    results = _run_at_once(work)
+
+    numbers = sorted(number for batch, _ in results for number in batch)
+    assert numbers == _expected(organisation, 4 + THREADS * 3)[4:]
+    assert sum(refused for _, refused in results) == 2 * THREADS * 3
+    assert InvoiceSequence.objects.get().last_number == 4 + THREADS * 3
+    assert not Invoice.objects.filter(status="draft").exists()
+
+
+def test_concurrent_invoices_over_the_same_appointments_lock_them_once(
+    organisation, admin_user, patient, chain
+):
+    booked = AppointmentFactory.create_batch(
+        3, organisation=organisation, patient=patient, service_chain=chain
+    )
+
+    def work(i):
+        try:
+            services.invoice_create(
+                organisation=organisation,
+                actor=admin_user,
+                patient=patient,
+                appointments=booked if i % 2 else list(reversed(booked)),
+            )
+        except ValidationFailed:
+            return "refused"
+        return "created"
+
+    outcomes = _run_at_once(work, count=8)
+
+    assert sorted(outcomes) == ["created"] + ["refused"] * 7
+    invoice = Invoice.objects.get()
+    assert set(Appointment.objects.values_list("invoice", flat=True)) == {invoice.pk}
+    assert invoice.lines.count() == 6

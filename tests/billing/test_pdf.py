@@ -1,0 +1,138 @@
+import re
+from decimal import Decimal
+
+import pytest
+
+from billing import services
+from billing.pdf import EXEMPT_NOTE, SMALL_BUSINESS_NOTE, invoice_html, invoice_pdf
+from billing.selectors import access_invoice
+from tests.factories import AppointmentFactory, ServiceChainFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _text(invoice) -> str:
+    """The rendered invoice as plain text, white space collapsed."""
+    fresh = access_invoice(organisation=invoice.organisation, public_id=invoice.public_id)
+    html = re.sub(r"<style>.*?</style>", " ", invoice_html(fresh), flags=re.S)
+    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
+
+
+def test_draft_is_marked_and_has_no_number(draft):
+    text = _text(draft)
+
+    assert "ENTWURF" in text
+    assert "Rechnungsentwurf" in text
+    assert "STORNIERT" not in text
+    assert "Fällig am" not in text
+    assert "innerhalb von 14 Tagen nach Rechnungsdatum" in text
+
+
+def test_issued_invoice_shows_what_the_law_asks(organisation, admin_user, patient, draft):
+    organisation.phone = "+49301234567"
+    organisation.email = "praxis@see.test"
+    organisation.bank_account_holder = "Anna Beispiel"
+    organisation.save()
+    invoice = services.invoice_issue(invoice=draft, actor=admin_user)
+
+    text = _text(invoice)
+
+    assert "ENTWURF" not in text and "STORNIERT" not in text
+    for fact in (
+        organisation.name,
+        organisation.owner_name,
+        "Seestraße 1",
+        "12345 Berlin",
+        "+49301234567",
+        "praxis@see.test",
+        "12/345/67890",
+        patient.last_name,
+        "Hauptstraße 5",
+        "10115 Berlin",
+        f"Rechnung {invoice.number}",
+        invoice.issue_date.strftime("%d.%m.%Y"),
+        f"bis zum {invoice.due_date.strftime('%d.%m.%Y')}",
+        "DE89 3704 0044 0532 0130 00",
+        "COBADEFFXXX",
+        "Anna Beispiel",
+        "X1501 Krankengymnastik 1 32,50 € 0 % 32,50 €",
+        "W1 Massageöl 1 8,40 € 19 % 8,40 €",
+    ):
+        assert fact in text, fact
+    line_dates = {line.service_date.strftime("%d.%m.%Y") for line in invoice.lines.all()}
+    assert all(day in text for day in line_dates)
+
+
+def test_totals_are_split_by_rate_with_the_exemption_note(draft):
+    text = _text(draft)
+
+    assert "Umsatzsteuerfreie Leistungen 97,50 €" in text
+    assert "Nettobetrag zu 19 % 25,20 €" in text
+    assert "zzgl. 19 % Umsatzsteuer 4,79 €" in text
+    assert "Rechnungsbetrag 127,49 €" in text
+    assert EXEMPT_NOTE in text
+    assert SMALL_BUSINESS_NOTE not in text
+
+
+def test_fully_taxed_invoice_has_no_exemption_note(organisation, admin_user, patient):
+    chain = ServiceChainFactory(
+        organisation=organisation,
+        services=[("K7", "Kurs", Decimal("1234.56"), Decimal("7.00"), 60)],
+    )
+    booked = AppointmentFactory(organisation=organisation, patient=patient, service_chain=chain)
+    invoice = services.invoice_create(
+        organisation=organisation, actor=admin_user, patient=patient, appointments=[booked]
+    )
+
+    text = _text(invoice)
+
+    assert "Nettobetrag zu 7 % 1.234,56 €" in text
+    assert "zzgl. 7 % Umsatzsteuer 86,42 €" in text
+    assert "Rechnungsbetrag 1.320,98 €" in text
+    assert EXEMPT_NOTE not in text
+
+
+def test_small_business_shows_the_section_19_note_instead_of_any_tax(
+    organisation, admin_user, patient, appointments
+):
+    organisation.small_business = True
+    organisation.save()
+    invoice = services.invoice_create(
+        organisation=organisation, actor=admin_user, patient=patient, appointments=appointments
+    )
+
+    text = _text(invoice)
+
+    assert SMALL_BUSINESS_NOTE in text
+    assert EXEMPT_NOTE not in text
+    assert "zzgl." not in text and " % " not in text
+    assert "Einzelpreis Betrag" in text  # no VAT column
+    assert "Rechnungsbetrag 122,70 €" in text
+
+
+def test_cancelled_invoice_is_marked(organisation, admin_user, draft):
+    services.invoice_issue(invoice=draft, actor=admin_user)
+    cancelled = services.invoice_cancel(invoice=draft, actor=admin_user)
+
+    text = _text(cancelled)
+
+    assert "STORNIERT" in text
+    assert f"Rechnung {cancelled.number}" in text
+    assert "storniert und ist nicht mehr zu bezahlen" in text
+    assert "Bitte überweisen" not in text
+
+
+def test_paid_invoice_says_so(organisation, admin_user, draft):
+    services.invoice_issue(invoice=draft, actor=admin_user)
+    paid = services.invoice_pay(invoice=draft, actor=admin_user)
+
+    text = _text(paid)
+
+    assert "beglichen" in text
+    assert "Bitte überweisen" not in text
+
+
+def test_pdf_renders(draft):
+    fresh = access_invoice(organisation=draft.organisation, public_id=draft.public_id)
+
+    assert invoice_pdf(fresh).startswith(b"%PDF-")
