@@ -1,0 +1,352 @@
+"""Authorization as a matrix: every staff endpoint x every kind of caller.
+
+Denied writes also assert that nothing of the organisation changed. To cover a new
+staff endpoint, add it to ENDPOINTS (and what it needs to WORLD);
+`test_matrix_covers_every_staff_route` fails until every route is listed.
+"""
+
+import json
+import secrets
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import pytest
+from django.urls import resolve
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from appointments.models import Appointment, CalendarColumn
+from billing.models import Invoice, InvoiceLine, InvoiceStatus, ServiceChain, ServiceLine
+from doctolib_bridge.models import SyncLogEntry
+from lemniscus.urls import router
+from organisations.models import Right, Role
+from patients.models import Patient
+from tests.conftest import assert_problem
+from tests.factories import (
+    AppointmentFactory,
+    CalendarColumnFactory,
+    PatientFactory,
+    ServiceChainFactory,
+    SyncLogEntryFactory,
+    UserFactory,
+)
+from tokens.models import Token, TokenKind
+from tokens.services import token_create, token_revoke
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """Each case makes several users; the real hasher would dominate the run time."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    method: str
+    path: str  # "{name}" is the public id of `world` object `name`
+    ok: int  # status for a caller of the organisation with the right
+    right: Right | None = None  # the right it needs (docs/decisions.md, "Rights")
+    body: dict = field(default_factory=dict)  # "{name}" values likewise
+
+    @property
+    def names_objects(self) -> bool:
+        """Whether the path or the body names an object of the organisation."""
+        return "{" in self.path or bool(_placeholders(self.body))
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+def _placeholders(value) -> list[str]:
+    if isinstance(value, str) and value.startswith("{") and value.endswith("}"):
+        return [value[1:-1]]
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, list):
+        return [name for item in value for name in _placeholders(item)]
+    return []
+
+
+APPOINTMENT_BODY = {
+    "patient_id": "{patient}",
+    "calendar_column_id": "{column}",
+    "start": "2025-03-04T09:00:00+01:00",
+    "duration_minutes": 30,
+}
+CHAIN_BODY = {
+    "description": "Manuelle Therapie",
+    "services": [{"code": "MT", "name": "Manuelle Therapie", "price": "40.00", "vat_rate": "0"}],
+}
+INVOICE_BODY = {"patient_id": "{billed_patient}", "appointment_ids": ["{billable}"]}
+DOC, APPT, BILL = Right.DOCUMENTATION, Right.APPOINTMENTS, Right.BILLING
+
+ENDPOINTS = [
+    Endpoint("GET", "/api/v1/patients/", 200),
+    Endpoint("POST", "/api/v1/patients/", 201, DOC, {"last_name": "Neu"}),
+    Endpoint("GET", "/api/v1/patients/{patient}/", 200),
+    Endpoint("PATCH", "/api/v1/patients/{patient}/", 200, DOC, {"city": "Hamburg"}),
+    Endpoint("DELETE", "/api/v1/patients/{patient}/", 204, DOC),
+    Endpoint("GET", "/api/v1/patients/{patient}/history/", 200),
+    Endpoint("GET", "/api/v1/calendar-columns/", 200),
+    Endpoint("POST", "/api/v1/calendar-columns/", 201, APPT, {"name": "Raum 9"}),
+    Endpoint("GET", "/api/v1/calendar-columns/{column}/", 200),
+    Endpoint("PATCH", "/api/v1/calendar-columns/{column}/", 200, APPT, {"name": "Raum 8"}),
+    Endpoint("DELETE", "/api/v1/calendar-columns/{column}/", 204, APPT),
+    Endpoint("GET", "/api/v1/appointments/", 200),
+    Endpoint("POST", "/api/v1/appointments/", 201, APPT, APPOINTMENT_BODY),
+    Endpoint("GET", "/api/v1/appointments/{appointment}/", 200),
+    Endpoint("PATCH", "/api/v1/appointments/{appointment}/", 200, APPT, {"note": "neu"}),
+    Endpoint("DELETE", "/api/v1/appointments/{appointment}/", 204, APPT),
+    Endpoint("GET", "/api/v1/sync-log/", 200),
+    Endpoint("GET", "/api/v1/service-chains/", 200),
+    Endpoint("POST", "/api/v1/service-chains/", 201, BILL, CHAIN_BODY),
+    Endpoint("GET", "/api/v1/service-chains/{chain}/", 200),
+    Endpoint("PATCH", "/api/v1/service-chains/{chain}/", 200, BILL, {"description": "KG 2"}),
+    Endpoint("DELETE", "/api/v1/service-chains/{chain}/", 204, BILL),
+    Endpoint("GET", "/api/v1/invoices/", 200, BILL),
+    Endpoint("POST", "/api/v1/invoices/", 201, BILL, INVOICE_BODY),
+    Endpoint("GET", "/api/v1/invoices/{draft}/", 200, BILL),
+    Endpoint("POST", "/api/v1/invoices/{draft}/issue", 200, BILL),
+    Endpoint("POST", "/api/v1/invoices/{issued}/pay", 200, BILL),
+    Endpoint("POST", "/api/v1/invoices/{draft}/cancel", 200, BILL),
+    Endpoint("GET", "/api/v1/invoices/{draft}/pdf", 200, BILL),
+]
+
+# The organisation's rows a denied call must leave alone, with their updated_at.
+TENANT_MODELS = [Patient, CalendarColumn, Appointment, ServiceChain, Invoice, SyncLogEntry]
+
+
+def _invoice(appointment, status):
+    invoice = Invoice.objects.create(
+        organisation=appointment.organisation,
+        patient=appointment.patient,
+        status=status,
+        number=None if status == InvoiceStatus.DRAFT else f"2025-{Invoice.objects.count() + 1:04}",
+        net_total="65.00",
+        total="65.00",
+    )
+    InvoiceLine.objects.create(
+        invoice=invoice,
+        appointment=appointment,
+        service_date=appointment.start.date(),
+        code="KG",
+        name="Krankengymnastik",
+        unit_price="65.00",
+        vat_rate="0.00",
+        amount="65.00",
+    )
+    appointment.invoice = invoice
+    appointment.save(update_fields=["invoice"])
+    return invoice
+
+
+@pytest.fixture
+def world(organisation):
+    """One object of the organisation for every path and body id of ENDPOINTS."""
+    billed_patient = PatientFactory(organisation=organisation)
+    yesterday = timezone.now() - timedelta(days=1)
+
+    def billed():
+        return AppointmentFactory(
+            organisation=organisation, patient=billed_patient, start=yesterday
+        )
+
+    SyncLogEntryFactory(organisation=organisation)
+    return {
+        "patient": PatientFactory(organisation=organisation),
+        "column": CalendarColumnFactory(organisation=organisation),
+        "chain": ServiceChainFactory(organisation=organisation),
+        "appointment": AppointmentFactory(organisation=organisation),
+        "billed_patient": billed_patient,
+        "billable": billed(),
+        "draft": _invoice(billed(), InvoiceStatus.DRAFT),
+        "issued": _invoice(billed(), InvoiceStatus.ISSUED),
+    }
+
+
+def _fill(value, world):
+    if isinstance(value, str) and value.startswith("{") and value.endswith("}"):
+        return str(world[value[1:-1]].public_id)
+    if isinstance(value, list):
+        return [_fill(v, world) for v in value]
+    if isinstance(value, dict):
+        return {k: _fill(v, world) for k, v in value.items()}
+    return value
+
+
+def _url(endpoint: Endpoint, world) -> str:
+    return endpoint.path.format(**{name: obj.public_id for name, obj in world.items()})
+
+
+def _call(client: APIClient, endpoint: Endpoint, world):
+    url = _url(endpoint, world)
+    if endpoint.method in ("GET", "DELETE"):
+        return client.generic(endpoint.method, url)
+    body = json.dumps(_fill(endpoint.body, world))
+    return client.generic(endpoint.method, url, body, content_type="application/json")
+
+
+def snapshot(organisation) -> dict:
+    state = {
+        model.__name__: sorted(
+            model.objects.filter(organisation=organisation).values_list("pk", "updated_at")
+        )
+        for model in TENANT_MODELS
+    }
+    state["ServiceLine"] = ServiceLine.objects.filter(chain__organisation=organisation).count()
+    state["InvoiceLine"] = InvoiceLine.objects.filter(invoice__organisation=organisation).count()
+    return state
+
+
+def _client(authorization: str | None = None) -> APIClient:
+    client = APIClient()
+    if authorization is not None:
+        client.credentials(HTTP_AUTHORIZATION=authorization)
+    return client
+
+
+def _unknown_token(organisation, user) -> str:
+    token, raw = token_create(organisation=organisation, kind=TokenKind.API, user=user)
+    token.delete()
+    return f"Bearer {raw}"
+
+
+def _revoked_token(organisation, user) -> str:
+    token, raw = token_create(organisation=organisation, kind=TokenKind.API, user=user)
+    token_revoke(token=token)
+    return f"Bearer {raw}"
+
+
+def _doctolib_token(organisation, user) -> str:
+    return f"Bearer {token_create(organisation=organisation, kind=TokenKind.DOCTOLIB)[1]}"
+
+
+# Authorization header values (or None) of callers that are not let in.
+UNAUTHENTICATED = {
+    "no_authorization_header": lambda organisation, user: None,
+    "malformed_bearer": lambda organisation, user: "Bearer abc",
+    "other_scheme": lambda organisation, user: f"Token {secrets.token_hex(8)}",
+    "unknown_well_formed_token": _unknown_token,
+    "revoked_personal_token": _revoked_token,
+    "doctolib_token": _doctolib_token,
+}
+
+
+@pytest.mark.parametrize("caller", list(UNAUTHENTICATED))
+@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=str)
+def test_unauthenticated_callers_get_401_and_change_nothing(
+    endpoint, caller, organisation, admin_user, world
+):
+    client = _client(UNAUTHENTICATED[caller](organisation, admin_user))
+    before = snapshot(organisation)
+
+    response = _call(client, endpoint, world)
+
+    assert_problem(response, 401, "token_invalid")
+    assert response["WWW-Authenticate"].startswith("Bearer")
+    assert snapshot(organisation) == before
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=str)
+def test_other_organisation_sees_nothing_and_changes_nothing(
+    endpoint, other_api, organisation, world
+):
+    before = snapshot(organisation)
+
+    response = _call(other_api, endpoint, world)
+
+    if endpoint.names_objects:
+        assert_problem(response, 404, "not_found")
+    elif endpoint.method == "GET":
+        assert response.status_code == 200, response.content
+        ours = {str(obj.public_id) for obj in world.values()}
+        assert not ours & {row.get("id") for row in response.json()["results"]}
+    else:  # a create without ids lands in the caller's own organisation
+        assert response.status_code == endpoint.ok, response.content
+    assert snapshot(organisation) == before
+
+
+def _member(organisation, *rights: Right) -> APIClient:
+    """A staff member (not an admin) with exactly these rights."""
+    user = UserFactory(
+        organisation=organisation,
+        role=Role.STAFF,
+        **{f"can_{right}": right in rights for right in Right},
+    )
+    _, raw = token_create(organisation=organisation, kind=TokenKind.API, user=user)
+    return _client(f"Bearer {raw}")
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=str)
+def test_member_without_the_right_is_refused_and_changes_nothing(endpoint, organisation, world):
+    others = [right for right in Right if right != endpoint.right]
+    before = snapshot(organisation)
+
+    response = _call(_member(organisation, *others), endpoint, world)
+
+    if endpoint.right:
+        assert_problem(response, 403, "permission_denied")
+        assert snapshot(organisation) == before
+    else:
+        assert response.status_code == endpoint.ok, response.content
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=str)
+def test_member_with_just_the_right_is_served(endpoint, organisation, world):
+    rights = [endpoint.right] if endpoint.right else []
+    response = _call(_member(organisation, *rights), endpoint, world)
+    assert response.status_code == endpoint.ok, response.content
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=str)
+def test_an_organisation_admin_is_served(endpoint, api, world):
+    response = _call(api, endpoint, world)
+    assert response.status_code == endpoint.ok, response.content
+
+
+def _routes() -> set[tuple[str, str]]:
+    """(URL name, method) of every route the staff router serves."""
+    routes = set()
+    for _, viewset, basename in router.registry:
+        for route in router.get_routes(viewset):
+            for method, action in route.mapping.items():
+                if hasattr(viewset, action) and method in viewset.http_method_names:
+                    routes.add((route.name.format(basename=basename), method.upper()))
+    return routes
+
+
+def test_matrix_covers_every_staff_route(world):
+    covered = {(resolve(_url(e, world)).url_name, e.method) for e in ENDPOINTS}
+    missing = _routes() - covered
+    assert not missing, f"add these staff routes to ENDPOINTS: {sorted(missing)}"
+
+
+# Sessions: CSRF is enforced for writes; a bearer token needs none.
+
+
+def test_session_writes_need_the_csrf_token(organisation, admin_user):
+    client = APIClient(enforce_csrf_checks=True)
+    client.force_login(admin_user)
+    url = "/api/v1/calendar-columns/"
+    assert client.get(url).status_code == 200
+
+    refused = client.post(url, {"name": "Ohne CSRF"}, format="json")
+    assert_problem(refused, 403, "permission_denied")
+    assert not CalendarColumn.objects.exists()
+
+    secret = secrets.token_hex(16)  # 32 characters: an unmasked CSRF secret
+    client.cookies["csrftoken"] = secret
+    accepted = client.post(url, {"name": "Mit CSRF"}, format="json", HTTP_X_CSRFTOKEN=secret)
+    assert accepted.status_code == 201, accepted.content
+    assert list(CalendarColumn.objects.values_list("name", flat=True)) == ["Mit CSRF"]
+
+
+def test_bearer_token_writes_need_no_csrf_token(organisation, admin_user):
+    _, raw = token_create(organisation=organisation, kind=TokenKind.API, user=admin_user)
+    client = APIClient(enforce_csrf_checks=True)
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    response = client.post("/api/v1/calendar-columns/", {"name": "Per Token"}, format="json")
+    assert response.status_code == 201, response.content
+    assert Token.objects.get(user=admin_user).last_used_at is not None
