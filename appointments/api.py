@@ -22,7 +22,7 @@ from organisations.models import Right
     destroy=extend_schema(responses={204: None}),
 )
 class CalendarColumnViewSet(OrganisationViewSet):
-    """Calendar columns (therapists and rooms), in name order."""
+    """Calendar columns (therapists and rooms), newest first."""
 
     model = CalendarColumn
     serializer_class = CalendarColumnOutput

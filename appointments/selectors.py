@@ -5,8 +5,8 @@ from lemniscus.tenancy import access, scoped
 
 
 def calendar_column_list(*, organisation) -> QuerySet[CalendarColumn]:
-    """The organisation's calendar columns, in name order."""
-    return scoped(CalendarColumn, organisation).order_by("name", "id")
+    """The organisation's calendar columns, newest first (the staff API's default order)."""
+    return scoped(CalendarColumn, organisation).order_by("-created_at", "-id")
 
 
 def access_calendar_column(*, organisation, public_id, lock: bool = False) -> CalendarColumn:

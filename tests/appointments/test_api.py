@@ -59,11 +59,11 @@ def test_column_crud(api, organisation):
     assert not CalendarColumn.objects.exists()
 
 
-def test_column_list_is_in_name_order(api, organisation):
+def test_column_list_is_newest_first(api, organisation):
     for name in ["Zimmer", "Anna", "Moritz"]:
         CalendarColumnFactory(organisation=organisation, name=name)
     names = [row["name"] for row in api.get(COLUMNS).json()["results"]]
-    assert names == ["Anna", "Moritz", "Zimmer"]
+    assert names == ["Moritz", "Anna", "Zimmer"]
 
 
 def test_column_create_defaults_to_therapist(api):
