@@ -233,14 +233,23 @@ def test_create_requires_its_fields(api):
     assert set(body["errors"]) == {"patient_id", "calendar_column_id", "start", "duration_minutes"}
 
 
-def test_create_rejects_malformed_bodies(api):
-    for raw in ("{nope", "[]", "[{}]", "42", ""):
-        response = api.post(APPOINTMENTS, raw, content_type="application/json")
-        if raw == "":
-            assert_problem(response, 422, "validation_error")  # an empty body is {}
-        else:
-            assert_problem(response, 400, "malformed_request")
-    assert not Appointment.objects.exists()
+@pytest.mark.parametrize("raw", ["{nope", "[]", '[{"note": "x"}]', "42", '"text"', "null"])
+@pytest.mark.parametrize(
+    ("method", "target"),
+    [("post", "columns"), ("patch", "column"), ("post", "appointments"), ("patch", "appointment")],
+)
+def test_malformed_bodies_are_400_on_every_write(api, organisation, method, target, raw):
+    appointment = AppointmentFactory(organisation=organisation)
+    url = {
+        "columns": COLUMNS,
+        "column": f"{COLUMNS}{appointment.calendar_column.public_id}/",
+        "appointments": APPOINTMENTS,
+        "appointment": f"{APPOINTMENTS}{appointment.public_id}/",
+    }[target]
+    before = (snapshot(Appointment), snapshot(CalendarColumn))
+    response = getattr(api, method)(url, raw, content_type="application/json")
+    assert_problem(response, 400, "malformed_request")
+    assert (snapshot(Appointment), snapshot(CalendarColumn)) == before
 
 
 @pytest.mark.parametrize("field", ["patient_id", "calendar_column_id", "service_chain_id"])
