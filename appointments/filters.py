@@ -2,7 +2,8 @@ import re
 
 import django_filters
 from django import forms
-from django.utils.dateparse import parse_datetime
+
+from lemniscus.times import TimeError, parse_aware
 
 # "+01:00" that arrived as " 01:00" because the "+" was not URL-encoded.
 _UNENCODED_OFFSET = re.compile(r"(T\S+) (\d{2}(?::?\d{2})?)$")
@@ -14,6 +15,7 @@ class AwareDateTimeField(forms.Field):
     default_error_messages = {
         "invalid": "Keine gültige Zeit (ISO 8601 mit Offset erwartet).",
         "naive": "Die Zeit braucht eine Zeitzone (ISO 8601 mit Offset).",
+        "range": "Die Zeit liegt außerhalb von 1900 bis 2200.",
     }
 
     def to_python(self, value):
@@ -21,14 +23,9 @@ class AwareDateTimeField(forms.Field):
             return None
         text = _UNENCODED_OFFSET.sub(r"\1+\2", str(value).strip())
         try:
-            parsed = parse_datetime(text)
-        except ValueError:
-            parsed = None
-        if parsed is None:
-            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
-        if parsed.utcoffset() is None:
-            raise forms.ValidationError(self.error_messages["naive"], code="naive")
-        return parsed
+            return parse_aware(text)
+        except TimeError as exc:
+            raise forms.ValidationError(self.error_messages[exc.code], code=exc.code) from None
 
 
 class AwareDateTimeFilter(django_filters.IsoDateTimeFilter):

@@ -3,12 +3,10 @@ times in the organisation's zone, and the tenant-scoped base viewset."""
 
 import json
 import logging
-from datetime import datetime
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpResponse
-from django.utils.dateparse import parse_datetime
 from rest_framework import exceptions, permissions, serializers, viewsets
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
@@ -16,6 +14,7 @@ from rest_framework.views import set_rollback
 from lemniscus import errors
 from lemniscus.parsers import JSONObjectParser
 from lemniscus.tenancy import scoped
+from lemniscus.times import TimeError, parse_aware
 
 logger = logging.getLogger(__name__)
 
@@ -157,21 +156,14 @@ class LocalDateTimeField(serializers.DateTimeField):
     default_error_messages = {
         "naive": "Die Zeit braucht eine Zeitzone (ISO 8601 mit Offset).",
         "invalid": "Keine gültige Zeit (ISO 8601 mit Offset erwartet).",
+        "range": "Die Zeit liegt außerhalb von 1900 bis 2200.",
     }
 
     def to_internal_value(self, value):
-        if isinstance(value, datetime):
-            parsed = value
-        else:
-            try:
-                parsed = parse_datetime(str(value))
-            except ValueError:
-                parsed = None
-        if parsed is None:
-            self.fail("invalid")
-        if parsed.tzinfo is None or parsed.utcoffset() is None:
-            self.fail("naive")
-        return parsed
+        try:
+            return parse_aware(value)
+        except TimeError as exc:
+            self.fail(exc.code)
 
     def to_representation(self, value):
         if value is None:

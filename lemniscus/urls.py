@@ -13,6 +13,7 @@ from patients.api import PatientViewSet
 router = DefaultRouter(trailing_slash="/?")
 router.trailing_slash = "/?"  # DRF turns the argument into "/"; set the pattern itself
 router.include_root_view = False
+router.include_format_suffixes = False
 router.register("patients", PatientViewSet, basename="patient")
 router.register("service-chains", ServiceChainViewSet, basename="service-chain")
 router.register("invoices", InvoiceViewSet, basename="invoice")

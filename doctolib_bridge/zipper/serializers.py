@@ -43,6 +43,11 @@ class DoctolibIdField(serializers.Field):
 class SalutationField(serializers.Field):
     """ "male" or "female"; anything else Doctolib sends means none."""
 
+    def validate_empty_values(self, data):
+        if data is None:
+            return True, ""
+        return super().validate_empty_values(data)
+
     def to_internal_value(self, data):
         return data if data in ("male", "female") else ""
 

@@ -175,8 +175,9 @@ def test_numeric_doctolib_id_is_its_decimal_string(plugin):
     assert plugin.get("/patients/4711").status_code == 200
 
 
-def test_salutation_other_than_male_female_means_none(plugin):
-    plugin.post("/patients", {**ANNA, "salutation": "diverse"})
+@pytest.mark.parametrize("salutation", ["diverse", None, "", 3])
+def test_salutation_other_than_male_female_means_none(plugin, salutation):
+    assert plugin.post("/patients", {**ANNA, "salutation": salutation}).status_code == 201
     assert Patient.objects.get().salutation == ""
 
 

@@ -1,0 +1,37 @@
+import pytest
+import schemathesis
+from django.core import signals
+from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
+from hypothesis import HealthCheck, settings
+
+SCHEMA = schemathesis.openapi.from_wsgi("/api/schema/?format=json", get_wsgi_application())
+
+FUZZ_SETTINGS = settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+    derandomize=True,
+)
+
+
+@pytest.fixture
+def keep_test_connection():
+    """As Django's test client does: the WSGI app must not close the test's connection."""
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
+
+
+def check_answer(response):
+    """Never a 500; every error problem+json with its code, status and a sentence."""
+    assert response.status_code < 500, response.text
+    if response.status_code >= 400:
+        headers = {k.lower(): v for k, v in response.headers.items()}
+        content_type = headers["content-type"]
+        content_type = content_type[0] if isinstance(content_type, list) else content_type
+        assert content_type.startswith("application/problem+json"), response.text
+        body = response.json()
+        assert body["code"] and body["detail"] and body["status"] == response.status_code
