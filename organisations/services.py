@@ -70,3 +70,19 @@ def _taken(email: str) -> str:
 
 def _detail(errors: dict[str, list[str]]) -> str:
     return " ".join(message for messages in errors.values() for message in messages)
+
+
+@transaction.atomic
+def organisation_set_plan(*, organisation: Organisation, plan: str) -> Organisation:
+    """A subscription change. Below XL the Doctolib token stays but every Zipper call
+    answers 403 `plan_required` until the plan allows it again."""
+    if plan not in Plan.values:
+        raise ValidationFailed(
+            f"Unbekanntes Abo: {plan}.",
+            errors={"plan": [f"Erlaubt: {', '.join(Plan.values)}."]},
+        )
+    organisation = Organisation.objects.select_for_update().get(pk=organisation.pk)
+    if organisation.plan != plan:
+        organisation.plan = plan
+        organisation.save(update_fields=["plan", "updated_at"])
+    return organisation
