@@ -1,0 +1,81 @@
+from django.contrib import admin
+from simple_history.admin import SimpleHistoryAdmin
+
+from billing.models import Invoice, InvoiceLine, InvoiceSequence, ServiceChain, ServiceLine
+from organisations.admin_base import (
+    CREATED_COLUMN,
+    ORGANISATION_COLUMN,
+    OrganisationFilter,
+    ReadOnlyAdminMixin,
+    TenantAdmin,
+    column,
+)
+
+
+class ServiceLineInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = ServiceLine
+    fields = ("position", "code", "name", "price", "vat_rate", "minutes")
+    extra = 0
+
+
+@admin.register(ServiceChain)
+class ServiceChainAdmin(ReadOnlyAdminMixin, TenantAdmin):
+    """Chains are kept by the practice (billing.services); support reads them."""
+
+    inlines = (ServiceLineInline,)
+    list_display = ("description", ORGANISATION_COLUMN, CREATED_COLUMN)
+    search_fields = ("description", "notes", "services__code", "services__name")
+    fields = ("organisation", "description", "notes", "public_id", "created_at", "updated_at")
+
+
+class InvoiceLineInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = InvoiceLine
+    fields = (
+        "position",
+        "service_date",
+        "appointment",
+        "code",
+        "name",
+        "quantity",
+        "unit_price",
+        "vat_rate",
+        "amount",
+    )
+    extra = 0
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("appointment")
+
+
+@admin.register(Invoice)
+class InvoiceAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin, TenantAdmin):
+    """Invoices change only through billing.services (issue, pay, cancel) and are
+    never deleted (GoBD); support reads them and their history here."""
+
+    inlines = (InvoiceLineInline,)
+    list_display = (
+        column("number", "Nummer"),
+        column("status", "Status"),
+        column("patient", "Patient/in"),
+        column("issue_date", "Rechnungsdatum"),
+        column("total", "Betrag"),
+        ORGANISATION_COLUMN,
+        CREATED_COLUMN,
+    )
+    list_select_related = ("organisation", "patient")
+    list_filter = (*TenantAdmin.list_filter, "status")
+    search_fields = ("number", "patient__last_name", "patient__first_name", "=public_id")
+    ordering = ("-created_at",)
+
+
+@admin.register(InvoiceSequence)
+class InvoiceSequenceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = (
+        ORGANISATION_COLUMN,
+        column("year", "Jahr"),
+        column("last_number", "Letzte Nummer"),
+    )
+    list_select_related = ("organisation",)
+    list_filter = (("organisation", OrganisationFilter), "year")
+    search_fields = ("organisation__name", "organisation__orga_id", "=year")
+    ordering = ("organisation", "-year")
