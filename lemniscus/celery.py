@@ -4,6 +4,8 @@ from celery import Celery
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "lemniscus.settings")
 
-app = Celery("lemniscus")
+# DjangoTask adds `delay_on_commit()`: tasks are queued only once the transaction
+# that asked for them has committed.
+app = Celery("lemniscus", task_cls="celery.contrib.django.task:DjangoTask")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
