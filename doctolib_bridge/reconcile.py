@@ -1,0 +1,98 @@
+"""Reconciliation ("Abgleich", operations.md): the leading-system rules applied to
+every linked record against Doctolib's last known values, without asking.
+
+Batched by primary key, each batch in its own transaction; idempotent (a second run
+changes nothing) and resumable (`after_pk`)."""
+
+import time
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.db.models import Exists, OuterRef
+
+from doctolib_bridge.feed import feed_append
+from doctolib_bridge.sync import RECONCILE_ACTOR, evaluate
+from lemniscus.tenancy import scoped
+from organisations.models import PLANS_WITH_DOCTOLIB, Organisation
+from patients.models import Patient
+from patients.services import patient_update
+from tokens.models import Token, TokenKind
+
+BATCH_SIZE = 1000
+
+
+@dataclass
+class ReconcileResult:
+    checked: int = 0
+    set_back: int = 0
+    queued: int = 0
+    last_pk: int = 0
+    finished: bool = True
+
+    def add(self, other: "ReconcileResult") -> None:
+        self.checked += other.checked
+        self.set_back += other.set_back
+        self.queued += other.queued
+        self.last_pk = other.last_pk
+        self.finished = other.finished
+
+
+def unscoped_organisations_with_doctolib():
+    """Every organisation whose plan includes the integration and that has an active
+    Doctolib token (a cross-tenant read, for the periodic job)."""
+    active_token = Token.objects.filter(
+        organisation=OuterRef("pk"), kind=TokenKind.DOCTOLIB, revoked_at__isnull=True
+    )
+    return Organisation.objects.filter(plan__in=PLANS_WITH_DOCTOLIB).filter(Exists(active_token))
+
+
+@transaction.atomic
+def reconcile_batch(*, organisation, after_pk: int = 0, size: int = BATCH_SIZE) -> ReconcileResult:
+    patients = list(
+        scoped(Patient, organisation)
+        .filter(doctolib_patient_id__isnull=False, doctolib_state__isnull=False, pk__gt=after_pk)
+        .select_related("doctolib_state")
+        .select_for_update(of=("self",))
+        .order_by("pk")[:size]
+    )
+    result = ReconcileResult(checked=len(patients), finished=len(patients) < size)
+    for patient in patients:
+        state = patient.doctolib_state
+        pairs_before = dict(state.queued_pairs)
+        outcome = evaluate(patient, state, dict(state.last_known))
+        if outcome.applied:
+            patient_update(
+                patient=patient,
+                reason=RECONCILE_ACTOR,
+                queue_for_doctolib=False,
+                **outcome.applied,
+            )
+            result.set_back += 1
+        if state.queued_pairs != pairs_before:
+            state.save(update_fields=["queued_pairs", "updated_at"])
+        if outcome.to_doctolib:
+            feed_append(patient=patient, fields=outcome.to_doctolib)
+            result.queued += 1
+    result.last_pk = patients[-1].pk if patients else after_pk
+    return result
+
+
+def reconcile_organisation(
+    *,
+    organisation,
+    after_pk: int = 0,
+    time_budget: float | None = None,
+    batch_size: int = BATCH_SIZE,
+) -> ReconcileResult:
+    """Batches until done, or until `time_budget` seconds are spent (then `finished`
+    is False and `last_pk` says where to go on)."""
+    started = time.monotonic()
+    total = ReconcileResult(last_pk=after_pk)
+    while True:
+        batch = reconcile_batch(organisation=organisation, after_pk=total.last_pk, size=batch_size)
+        total.add(batch)
+        if batch.finished:
+            return total
+        if time_budget is not None and time.monotonic() - started > time_budget:
+            total.finished = False
+            return total

@@ -1,0 +1,47 @@
+"""Background jobs of the Doctolib bridge. Thin: they take ids and call services."""
+
+import logging
+
+from celery import shared_task
+
+from doctolib_bridge.reconcile import reconcile_organisation, unscoped_organisations_with_doctolib
+from organisations.models import Organisation
+
+logger = logging.getLogger(__name__)
+
+# A reconciliation task works this long, then queues its own continuation.
+RECONCILE_TIME_BUDGET = 240
+
+
+@shared_task(name="doctolib_bridge.reconcile_all", time_limit=120, soft_time_limit=100)
+def reconcile_all() -> int:
+    """Periodic (Celery beat, every 15 minutes by default): one task per organisation."""
+    ids = list(unscoped_organisations_with_doctolib().values_list("pk", flat=True))
+    for organisation_pk in ids:
+        reconcile_organisation_task.delay(organisation_pk)
+    return len(ids)
+
+
+@shared_task(
+    name="doctolib_bridge.reconcile_organisation",
+    time_limit=RECONCILE_TIME_BUDGET + 120,
+    soft_time_limit=RECONCILE_TIME_BUDGET + 60,
+)
+def reconcile_organisation_task(organisation_pk: int, after_pk: int = 0) -> dict:
+    organisation = Organisation.objects.filter(pk=organisation_pk).first()
+    if organisation is None or not organisation.has_doctolib_plan:
+        return {"skipped": True}
+    result = reconcile_organisation(
+        organisation=organisation, after_pk=after_pk, time_budget=RECONCILE_TIME_BUDGET
+    )
+    if not result.finished:
+        reconcile_organisation_task.delay(organisation_pk, result.last_pk)
+    logger.info(
+        "reconciliation organisation=%s checked=%s set_back=%s queued=%s finished=%s",
+        organisation_pk,
+        result.checked,
+        result.set_back,
+        result.queued,
+        result.finished,
+    )
+    return {"checked": result.checked, "set_back": result.set_back, "queued": result.queued}

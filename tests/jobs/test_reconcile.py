@@ -1,0 +1,87 @@
+import pytest
+from django.core.management import CommandError, call_command
+
+from doctolib_bridge.models import ChangeFeedEntry
+from doctolib_bridge.reconcile import reconcile_organisation
+from doctolib_bridge.tasks import reconcile_all
+from patients.models import Patient
+from patients.selectors import patient_history
+
+pytestmark = pytest.mark.django_db
+
+ANNA = {
+    "doctolib_patient_id": "dl-1",
+    "first_name": "Anna",
+    "last_name": "Müller",
+    "mobile_phone": "+491711234567",
+    "email": "anna@example.org",
+    "city": "Berlin",
+}
+
+
+@pytest.fixture
+def linked(plugin):
+    plugin.post("/patients", ANNA)
+    return Patient.objects.get(doctolib_patient_id="dl-1")
+
+
+def test_doctolib_led_field_changed_by_hand_is_set_back(linked, organisation):
+    linked.mobile_phone = "+4915100000000"
+    linked.save()
+    result = reconcile_organisation(organisation=organisation)
+    assert (result.checked, result.set_back, result.queued) == (1, 1, 0)
+    linked.refresh_from_db()
+    assert linked.mobile_phone == "+491711234567"
+    newest = patient_history(patient=linked)[0]
+    assert newest["actor"] == "Abgleich Doctolib"
+    assert newest["changes"][0]["old"] == "+4915100000000"
+
+
+def test_lemniscus_led_difference_is_queued_once(linked, organisation):
+    linked.city = "Potsdam"
+    linked.save()
+    first = reconcile_organisation(organisation=organisation)
+    second = reconcile_organisation(organisation=organisation)
+    assert (first.queued, second.queued, second.set_back) == (1, 0, 0)
+    assert ChangeFeedEntry.objects.filter(patient=linked).count() == 1
+    linked.refresh_from_db()
+    assert linked.city == "Potsdam"  # lemniscus leads
+
+
+def test_second_run_changes_nothing(linked, organisation):
+    linked.email = "hand@example.org"
+    linked.save()
+    reconcile_organisation(organisation=organisation)
+    history_rows = linked.history.count()
+    again = reconcile_organisation(organisation=organisation)
+    assert (again.set_back, again.queued) == (0, 0)
+    assert linked.history.count() == history_rows
+
+
+def test_batches_resume_after_a_pk(plugin, organisation):
+    for i in range(5):
+        plugin.post("/patients", {**ANNA, "doctolib_patient_id": f"dl-{i}"})
+    Patient.objects.update(mobile_phone="")
+    first = reconcile_organisation(organisation=organisation, time_budget=0, batch_size=2)
+    assert (first.checked, first.finished) == (2, False)
+    assert Patient.objects.filter(mobile_phone="+491711234567").count() == 2
+    rest = reconcile_organisation(organisation=organisation, after_pk=first.last_pk, batch_size=2)
+    assert (rest.checked, rest.finished) == (3, True)
+    assert Patient.objects.filter(mobile_phone="+491711234567").count() == 5
+
+
+def test_only_organisations_with_integration(linked, organisation):
+    organisation.plan = "L"
+    organisation.save()
+    linked.mobile_phone = ""
+    linked.save()
+    assert reconcile_all() == 0
+    linked.refresh_from_db()
+    assert linked.mobile_phone == ""
+    with pytest.raises(CommandError):
+        call_command("reconcile", "--orga-id", organisation.orga_id)
+
+
+def test_command_prints_summary(linked, organisation, capsys):
+    call_command("reconcile", "--orga-id", organisation.orga_id)
+    assert capsys.readouterr().out.strip().splitlines()[-1].startswith("Abgleich fertig: 1 Akten")
