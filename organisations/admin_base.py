@@ -15,11 +15,11 @@ class OrganisationFilter(admin.RelatedFieldListFilter):
         self.title = "Organisation"
 
 
-def column(name: str, label: str, *, boolean: bool = False):
-    """A changelist column showing field `name` (its choice label, if any) under a
-    German header, sortable by that field."""
+def column(name: str, label: str, *, boolean: bool = False, ordering: str | None = None):
+    """A changelist column showing attribute `name` (its choice label, if any) under
+    a German header, sortable by that field (or by `ordering`)."""
 
-    @admin.display(description=label, ordering=name, boolean=boolean)
+    @admin.display(description=label, ordering=ordering or name, boolean=boolean)
     def value(obj):
         display = getattr(obj, f"get_{name}_display", None)
         return display() if display else getattr(obj, name)

@@ -31,7 +31,7 @@ class TokenAdmin(TenantAdmin):
         ORGANISATION_COLUMN,
         CREATED_COLUMN,
         column("last_used_at", "Zuletzt benutzt"),
-        column("is_active", "Aktiv", boolean=True),
+        column("is_active", "Aktiv", boolean=True, ordering="revoked_at"),
     )
     list_select_related = ("organisation", "user")
     list_filter = (*TenantAdmin.list_filter, "kind", ActiveFilter)

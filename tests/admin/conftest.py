@@ -4,12 +4,6 @@ from django.urls import reverse
 from organisations.models import User
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    """Each test here makes several users; PBKDF2 would spend most of the time."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def support(client):
     """A client logged in as a lemniscus support superuser."""
