@@ -111,6 +111,11 @@ def problem_exception_handler(exc, context):
         return response
     if isinstance(exc, DjangoPermissionDenied | exceptions.PermissionDenied):
         detail = str(getattr(exc, "detail", "")) or errors.PermissionDenied.default_detail
+        if detail.startswith("CSRF Failed"):
+            detail = (
+                "Die CSRF-Prüfung ist fehlgeschlagen: Anfragen mit Sitzung brauchen den "
+                "CSRF-Token (Kopfzeile X-CSRFToken)."
+            )
         return problem_response(403, "permission_denied", "Forbidden", detail)
     if isinstance(exc, exceptions.ParseError):
         return problem_response(

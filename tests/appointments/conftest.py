@@ -3,12 +3,6 @@ import pytest
 from billing.models import Invoice, InvoiceLine, InvoiceStatus
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    """Tests make users by the dozen; the real hasher would dominate the run time."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def put_on_invoice():
     """Put an appointment on an invoice of its patient, as billing does."""
