@@ -30,6 +30,8 @@ CSRF_TRUSTED_ORIGINS = [PUBLIC_BASE_URL]
 ZIPPER_CORS_ORIGINS = env.list("ZIPPER_CORS_ORIGINS", default=["https://pro.doctolib.de"])
 ZIPPER_RATE_LIMIT = env.str("ZIPPER_RATE_LIMIT", default="1200/min")
 ZIPPER_MAX_BODY_BYTES = 256 * 1024
+# Only for bench/zipper.py: routes the baseline endpoint `bench/insert`; never in production.
+BENCH_BASELINE = env.bool("BENCH_BASELINE", default=False)
 
 # CORS only for the Zipper API, only for Doctolib's origins; preflights need no token.
 CORS_URLS_REGEX = r"^/api/zipper/.*$"
@@ -125,6 +127,7 @@ if REDIS_URL:
         "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
     }
 CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery")
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TIMEZONE = TIME_ZONE
