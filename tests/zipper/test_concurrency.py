@@ -96,3 +96,15 @@ def test_concurrent_feed_writers_and_a_reader_lose_nothing(organisation, doctoli
     for _ in range(10):  # drain what is left after the writers finished
         read_page()
     assert seen == {str(p.public_id) for p in patients}
+
+
+def test_repeats_with_one_idempotency_key_wait_for_the_first_answer(organisation, doctolib_token):
+    raw = doctolib_token[1]
+    body = {"doctolib_patient_id": "dp-k", "last_name": "Kai"}
+    results = _at_once(
+        10, lambda i: Plugin(raw).post("/patients", body, HTTP_IDEMPOTENCY_KEY="same-key")
+    )
+    assert {r.status_code for r in results} == {201}  # the first answer, replayed
+    assert all(r.json() == results[0].json() for r in results)
+    assert sum(r.get("Idempotency-Replayed") == "true" for r in results) == 9
+    assert Patient.objects.filter(doctolib_patient_id="dp-k").count() == 1

@@ -1,0 +1,29 @@
+"""The rate budget kept in the machine's Redis, shared by every worker process."""
+
+import os
+import uuid
+
+import pytest
+import redis
+
+from doctolib_bridge.zipper import ratelimit
+
+
+@pytest.fixture
+def redis_settings(settings):
+    url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        pytest.fail(f"Redis at {url} is needed: {exc}")
+    settings.REDIS_URL = url
+    return url
+
+
+def test_redis_bucket_allows_a_burst_then_refills(redis_settings):
+    org = f"org-{uuid.uuid4().hex}"
+    waits = [ratelimit.take(org, rate="120/min", now=5000.0) for _ in range(11)]
+    assert waits[:10] == [0] * 10  # a twelfth of 120
+    assert waits[10] == 1
+    assert ratelimit.take(org, rate="120/min", now=5000.6) == 0  # 2 per second refill
+    assert ratelimit.take(f"other-{org}", rate="120/min", now=5000.0) == 0
