@@ -59,6 +59,11 @@ class Organisation(PublicModel):
         help_text="Rechnungen weisen dann keine Umsatzsteuer aus.",
     )
     payment_term_days = models.PositiveSmallIntegerField("Zahlungsziel (Tage)", default=14)
+    reminder_hours_before = models.PositiveSmallIntegerField(
+        "Terminerinnerung (Stunden vorher)",
+        default=24,
+        help_text="0: keine Erinnerungs-E-Mails.",
+    )
 
     class Meta:
         verbose_name = "Organisation"
