@@ -98,6 +98,10 @@ class Appointment(TenantModel):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    # Patient notifications (appointments.notifications): each e-mail goes out once.
+    confirmation_sent_at = models.DateTimeField("Bestätigung gesendet", null=True, blank=True)
+    reminder_sent_at = models.DateTimeField("Erinnerung gesendet", null=True, blank=True)
+    cancelled_via_link_at = models.DateTimeField("Per Link abgesagt", null=True, blank=True)
 
     history = HistoricalRecords()
 
