@@ -2,7 +2,7 @@
 service → output; errors are domain errors, answered as problem+json."""
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, inline_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
 
@@ -16,6 +16,13 @@ from doctolib_bridge.appointment_push import (
     transfer_stage,
 )
 from doctolib_bridge.zipper.base import ZipperView
+from doctolib_bridge.zipper.schema import (
+    PATIENT_EXAMPLES,
+    PROBLEM_EXAMPLE,
+    PUSH_EXAMPLES,
+    WRITES,
+    zipper_schema,
+)
 from doctolib_bridge.zipper.serializers import (
     AppointmentPayloadInput,
     LinkInput,
@@ -32,8 +39,6 @@ from doctolib_bridge.zipper.serializers import (
 from lemniscus import errors, page_urls
 from lemniscus.tenancy import scoped
 from patients.selectors import patient_suggestions
-
-TAG = ["Zipper API"]
 
 
 def _validated(serializer_class, data, **context):
@@ -60,8 +65,7 @@ def _listing(names: list[str]) -> str:
 class ConnectionView(ZipperView):
     endpoint = "GET /connection"
 
-    @extend_schema(
-        tags=TAG,
+    @zipper_schema(
         summary="Connection check",
         responses=inline_serializer(
             "ZipperConnection",
@@ -84,9 +88,9 @@ class ConnectionView(ZipperView):
 class SuggestionsView(ZipperView):
     endpoint = "GET /patient-suggestions"
 
-    @extend_schema(
-        tags=TAG,
+    @zipper_schema(
         summary="Vorschlags-Patient search",
+        errors=(422,),
         parameters=[
             OpenApiParameter("last_name", OpenApiTypes.STR, required=True),
             OpenApiParameter("first_name", OpenApiTypes.STR),
@@ -141,9 +145,10 @@ class SuggestionsView(ZipperView):
 class PatientsView(ZipperView):
     endpoint = "POST /patients"
 
-    @extend_schema(
-        tags=TAG,
+    @zipper_schema(
         summary="Take a Doctolib patient into lemniscus (create, merge or confirm the link)",
+        errors=(*WRITES, 404, 409),
+        examples=PATIENT_EXAMPLES,
         request=PatientTakeInInput,
         responses={200: PatientSyncOutput, 201: PatientSyncOutput},
     )
@@ -185,9 +190,10 @@ class PatientDetailView(ZipperView):
             exc.extra["link_url"] = page_urls.patient_link_url(doctolib_patient_id)
             raise
 
-    @extend_schema(
-        tags=TAG,
+    @zipper_schema(
         summary="Patienty-Akte in lemniscus öffnen",
+        errors=(404, 422),
+        examples=[PROBLEM_EXAMPLE],
         responses=inline_serializer(
             "ZipperPatient",
             {
@@ -210,9 +216,9 @@ class PatientDetailView(ZipperView):
             }
         )
 
-    @extend_schema(
-        tags=TAG,
+    @zipper_schema(
         summary="Doctolib's current view of a linked patient",
+        errors=(*WRITES, 404),
         request=ZipperPatientFields,
         responses=inline_serializer(
             "ZipperPatientPushResult",
@@ -247,7 +253,9 @@ class PatientDetailView(ZipperView):
 
         return self.write(request, work)
 
-    @extend_schema(tags=TAG, summary="Remove the link (the record stays)", responses={204: None})
+    @zipper_schema(
+        summary="Remove the link (the record stays)", responses={204: None}, errors=(404, 422)
+    )
     def delete(self, request, doctolib_patient_id):
         def work():
             self._linked(doctolib_patient_id)
@@ -263,9 +271,9 @@ class PatientDetailView(ZipperView):
 class LinksView(ZipperView):
     endpoint = "POST /links"
 
-    @extend_schema(
-        tags=TAG,
+    @zipper_schema(
         summary="A record sent from lemniscus now exists in Doctolib",
+        errors=(*WRITES, 404, 409),
         request=LinkInput,
         responses={
             200: LinkInput,
@@ -298,9 +306,9 @@ class LinksView(ZipperView):
 class ChangesView(ZipperView):
     endpoint = "GET /changes"
 
-    @extend_schema(
-        tags=TAG,
+    @zipper_schema(
         summary="Change feed (lemniscus → Doctolib)",
+        errors=(422,),
         parameters=[
             OpenApiParameter("after", OpenApiTypes.STR),
             OpenApiParameter("limit", OpenApiTypes.INT),
@@ -391,9 +399,10 @@ class AppointmentView(ZipperView):
     endpoint = "/appointments/{doctolib_appointment_id}"
     path_ids = ("doctolib_appointment_id",)
 
-    @extend_schema(
-        tags=TAG,
+    @zipper_schema(
         summary="Termin in lemniscus speichern (save now)",
+        errors=(*WRITES, 409),
+        examples=PUSH_EXAMPLES,
         request=AppointmentPayloadInput,
         responses={200: ZipperPushOutput, 201: ZipperPushOutput},
     )
@@ -412,8 +421,10 @@ class AppointmentView(ZipperView):
 
         return self.write(request, work)
 
-    @extend_schema(
-        tags=TAG, summary="An appointment held in lemniscus", responses=ZipperAppointmentOutput
+    @zipper_schema(
+        summary="An appointment held in lemniscus",
+        responses=ZipperAppointmentOutput,
+        errors=(404, 422),
     )
     def get(self, request, doctolib_appointment_id):
         appointment = (
@@ -476,9 +487,9 @@ def preview_answer(plan) -> dict:
 class TransfersView(ZipperView):
     endpoint = "POST /transfers"
 
-    @extend_schema(
-        tags=TAG,
+    @zipper_schema(
         summary="Termin in lemniscus öffnen (stage a transfer for the dialog)",
+        errors=WRITES,
         request=TransferInput,
         responses={201: ZipperTransferOutput},
     )
@@ -508,9 +519,9 @@ class TransfersView(ZipperView):
 class TransferCommitView(ZipperView):
     endpoint = "POST /transfers/{transfer_id}/commit"
 
-    @extend_schema(
-        tags=TAG,
+    @zipper_schema(
         summary="Commit a staged transfer (as the PUT with the staged payload)",
+        errors=(404, 409, 422),
         request=None,
         responses={200: ZipperPushOutput, 201: ZipperPushOutput},
     )
