@@ -66,6 +66,7 @@ class CalendarColumnFactory(factory.django.DjangoModelFactory):
 class ServiceChainFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = ServiceChain
+        skip_postgeneration_save = True  # the hook adds rows; the chain itself is saved
 
     organisation = factory.SubFactory(OrganisationFactory)
     description = factory.Sequence(lambda n: f"Behandlung {n}")
