@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
@@ -7,6 +8,7 @@ from appointments.api import AppointmentViewSet, CalendarColumnViewSet
 from billing.api import InvoiceViewSet, ServiceChainViewSet
 from doctolib_bridge.api import SyncLogViewSet
 from lemniscus import views
+from lemniscus.bench_views import BenchInsertView
 from patients.api import PatientViewSet
 
 # Trailing slash optional: `/api/v1/invoices/{id}/issue` and `.../issue/` both work.
@@ -30,5 +32,8 @@ urlpatterns = [
     re_path(r"^api/", views.api_not_found),
     path("healthz", views.healthz, name="healthz"),
 ]
+
+if settings.BENCH_BASELINE:  # the benchmark's baseline (bench/zipper.py), never in production
+    urlpatterns.append(path("bench/insert", BenchInsertView.as_view()))
 
 handler500 = "lemniscus.views.server_error"
