@@ -64,6 +64,9 @@ class Organisation(PublicModel):
         default=24,
         help_text="0: keine Erinnerungs-E-Mails.",
     )
+    # Set when the appointments were handed over to Doctolib ("Export erstellen und
+    # Termine löschen"); from then on lemniscus sends no appointment notifications.
+    handover_at = models.DateTimeField("Übergabe an Doctolib", null=True, blank=True)
 
     class Meta:
         verbose_name = "Organisation"
