@@ -6,6 +6,7 @@ from datetime import datetime
 
 from django.db import IntegrityError, transaction
 
+from appointments import tasks
 from appointments.models import (
     Appointment,
     AppointmentSource,
@@ -166,6 +167,7 @@ def appointment_create(
     )
     appointment._history_user = actor
     appointment.save()
+    tasks.send_confirmation_task.delay_on_commit(appointment.pk)
     return appointment
 
 

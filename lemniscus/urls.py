@@ -31,6 +31,7 @@ urlpatterns = [
     path("api/zipper/v1/", include("doctolib_bridge.zipper.urls")),
     re_path(r"^api/", views.api_not_found),
     path("healthz", views.healthz, name="healthz"),
+    path("absage/", include("appointments.urls")),
 ]
 
 if settings.BENCH_BASELINE:  # the benchmark's baseline (bench/zipper.py), never in production
