@@ -48,7 +48,7 @@ def wait_for(condition, timeout: float = 30.0, interval: float = 0.2):
 
 
 class Worker:
-    def __init__(self, redis_url: str, queue: str):
+    def __init__(self, redis_url: str, queue: str, extra_env: dict[str, str] | None = None):
         self.queue = queue
         env = {
             **os.environ,
@@ -56,6 +56,7 @@ class Worker:
             "REDIS_URL": redis_url,
             "SECRET_KEY": os.environ.get("SECRET_KEY", "test-only-secret-key"),
             "CELERY_TASK_DEFAULT_QUEUE": queue,
+            **(extra_env or {}),
         }
         self.log = open(ROOT / f".pytest_cache/worker-{queue}.log", "w")  # noqa: SIM115
         self.process = subprocess.Popen(
@@ -85,7 +86,13 @@ class Worker:
 
 
 @pytest.fixture
-def celery_worker(redis_url, transactional_db):
+def worker_env() -> dict[str, str]:
+    """More environment for the worker process; override it in a test module."""
+    return {}
+
+
+@pytest.fixture
+def celery_worker(redis_url, transactional_db, worker_env):
     """Starts a worker; tasks queued in this test go to it through Redis."""
     if connection.vendor != "postgresql":
         pytest.skip("a worker process needs the PostgreSQL test database")
@@ -95,7 +102,7 @@ def celery_worker(redis_url, transactional_db):
         k: celery_app.conf[k] for k in ("task_always_eager", "broker_url", "task_default_queue")
     }
     celery_app.conf.update(task_always_eager=False, broker_url=redis_url, task_default_queue=queue)
-    worker = Worker(redis_url, queue)
+    worker = Worker(redis_url, queue, worker_env)
     try:
         wait_for(
             lambda: celery_app.control.ping(destination=None, timeout=0.5),
