@@ -5,6 +5,7 @@ background tasks in-process. `DATABASE_URL` switches to PostgreSQL, `REDIS_URL`
 to Celery on Redis.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -60,10 +61,13 @@ INSTALLED_APPS = [
     "billing",
     "tokens",
     "doctolib_bridge",
+    "web",
+    "axes",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -72,7 +76,22 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes asks
 ]
+
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # throttles failed logins first
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Failed logins: after 5 for one e-mail address from one IP address the login is
+# locked for 15 minutes; a successful login resets the count.
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = timedelta(minutes=15)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_USERNAME_FORM_FIELD = "username"  # the login form's field (it holds the e-mail)
+AXES_LOCKOUT_TEMPLATE = "web/locked.html"
+AXES_VERBOSE = False
 
 ROOT_URLCONF = "lemniscus.urls"
 
@@ -119,6 +138,11 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# WhiteNoise serves what collectstatic gathered (the Docker image runs it).
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
 MEDIA_ROOT = env.str("MEDIA_ROOT", default=str(BASE_DIR / "media"))
 
 REDIS_URL = env.str("REDIS_URL", default="")
@@ -191,7 +215,9 @@ LOGGING = {
     },
 }
 
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "/anmelden/"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/anmelden/"
 
 if not DEBUG:
     SESSION_COOKIE_SECURE = PUBLIC_BASE_URL.startswith("https://")

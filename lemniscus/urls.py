@@ -7,6 +7,7 @@ from rest_framework.routers import DefaultRouter
 from appointments.api import AppointmentViewSet, CalendarColumnViewSet
 from billing.api import InvoiceViewSet, ServiceChainViewSet
 from doctolib_bridge.api import SyncLogViewSet
+from doctolib_bridge.export_api import ExportViewSet
 from lemniscus import views
 from lemniscus.bench_views import BenchInsertView
 from patients.api import PatientViewSet
@@ -22,6 +23,7 @@ router.register("invoices", InvoiceViewSet, basename="invoice")
 router.register("calendar-columns", CalendarColumnViewSet, basename="calendar-column")
 router.register("appointments", AppointmentViewSet, basename="appointment")
 router.register("sync-log", SyncLogViewSet, basename="sync-log")
+router.register("exports", ExportViewSet, basename="export")
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -31,6 +33,7 @@ urlpatterns = [
     path("api/zipper/v1/", include("doctolib_bridge.zipper.urls")),
     re_path(r"^api/", views.api_not_found),
     path("healthz", views.healthz, name="healthz"),
+    path("", include("web.urls")),
     path("absage/", include("appointments.urls")),
 ]
 

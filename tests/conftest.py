@@ -24,6 +24,20 @@ def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _no_login_throttling(settings, request):
+    """django-axes needs the request in authenticate(), which the test client's
+    login() does not pass. Tests of the throttling mark themselves `throttling`."""
+    if "throttling" not in request.keywords:
+        settings.AXES_ENABLED = False
+
+
+@pytest.fixture(autouse=True)
+def _media_in_tmp(settings, tmp_path):
+    """Files the code stores (the handover's CSV files) go to the test's own folder."""
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+
+
 @pytest.fixture
 def organisation(db):
     return OrganisationFactory(name="Praxis am See")

@@ -1,0 +1,41 @@
+"""What every staff page shares: login, the caller's organisation, rights."""
+
+from django.contrib import messages
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import redirect
+
+from lemniscus.errors import DomainError
+from organisations.models import Role
+
+
+class StaffPageMixin(LoginRequiredMixin):
+    """A page for a logged-in member of an organisation. `right` (an
+    organisations.models.Right) is needed for the page; `admin_only` for admins."""
+
+    right: str | None = None
+    admin_only = False
+
+    def dispatch(self, request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return self.handle_no_permission()
+        user = request.user
+        if user.organisation_id is None:
+            raise PermissionDenied("Ihr Benutzer gehört zu keiner Organisation.")
+        if self.admin_only and user.role != Role.ADMIN:
+            raise PermissionDenied("Diese Seite sehen nur Organisations-Admins.")
+        if self.right and not user.has_right(self.right):
+            raise PermissionDenied("Dafür fehlt Ihnen das Recht.")
+        self.organisation = user.organisation
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["organisation"] = self.organisation
+        return context
+
+
+def domain_error_message(request, exc: DomainError, fallback_url: str):
+    """Show a domain error as a German message and go back."""
+    messages.error(request, exc.detail)
+    return redirect(fallback_url)
