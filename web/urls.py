@@ -1,11 +1,14 @@
 from django.contrib.auth import views as auth_views
-from django.urls import path, reverse_lazy
+from django.urls import include, path, reverse_lazy
 
 from web.forms import LoginForm
 from web.views import auth, start
 
 urlpatterns = [
     path("", start.StartView.as_view(), name="start"),
+    path("", include("web.urls_akten")),
+    path("", include("web.urls_kalender")),
+    path("", include("web.urls_abrechnung")),
     path(
         "anmelden/",
         auth_views.LoginView.as_view(

@@ -1,0 +1,3 @@
+"""Staff pages: abrechnung. Included from web/urls.py."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Staff pages: akten. Included from web/urls.py."""
+
+urlpatterns: list = []

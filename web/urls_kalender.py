@@ -1,0 +1,3 @@
+"""Staff pages: kalender. Included from web/urls.py."""
+
+urlpatterns: list = []
