@@ -14,7 +14,10 @@ What it measures, on a fresh PostgreSQL database it fills itself:
    name is asked for as often as it occurs), plus the hottest prefixes ("m", "s",
    "sch", ...); first name and birth date of the drawn patient in 80 % of requests.
    Reported overall and per prefix length, with the slowest prefixes and their
-   match counts, and EXPLAIN ANALYZE of the slowest one-letter search.
+   match counts, and EXPLAIN ANALYZE of the one-letter prefix with most matches.
+   The organisation also holds 200,000 lemniscus appointments, 12 a day per
+   calendar column (the PUT's collision check reads them), 1,000 linked patients,
+   five service chains and three columns linked to Doctolib agendas.
 2. Appointment PUTs (PUT /api/zipper/v1/appointments/{id}) through gunicorn
    (`-w 4`, sync workers, DEBUG off) on PostgreSQL, in one run with the baseline:
    POST /bench/insert (lemniscus/bench_views.py), a bare DRF view on the same stack
@@ -26,7 +29,14 @@ What it measures, on a fresh PostgreSQL database it fills itself:
    machine does hits all three alike. Every response is checked (status and
    `outcome`); anything else is counted as a failure, never as throughput.
    Reported: requests/s, p50 and p99 latency, PUT/baseline ratio (target >= 0.5).
-3. SQL queries of one PUT (create and update) and of one baseline request.
+3. In-process, one request at a time (django.test.Client, no HTTP server): the SQL
+   queries of one PUT create / update and of one baseline request (as the test's
+   django_assert_max_num_queries counts them), and their median times: the work
+   per request without concurrency.
+
+The machine's CPU is split into the processes under test (this one, gunicorn,
+PostgreSQL) and everything else; when other processes ran, the report says how
+much, since they lower the absolute figures (the interleaved ratio less so).
 
 Run (from the project root; about 3 minutes on 2 cores):
 
@@ -162,6 +172,81 @@ def cpu_busy() -> tuple[int, int]:
         numbers = [int(n) for n in stat.readline().split()[1:]]
     idle = numbers[3] + numbers[4]  # idle + iowait
     return sum(numbers) - idle, sum(numbers)
+
+
+def process_ticks(pid: int) -> int:
+    """User + system CPU ticks of a process (0 once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return 0
+    return int(fields[11]) + int(fields[12])
+
+
+def processes_under_test(server_pid: int | None) -> set[int]:
+    """This process, the gunicorn master and its workers, and every PostgreSQL process
+    except client backends of other databases."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE backend_type = 'client backend' "
+            "AND datname IS DISTINCT FROM current_database()"
+        )
+        foreign = {row[0] for row in cursor.fetchall()}
+    pids = {os.getpid()}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            comm = (entry / "comm").read_text().strip()
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            continue
+        pid = int(entry.name)
+        in_server = server_pid is not None and server_pid in (pid, parent)
+        if in_server or (comm == "postgres" and pid not in foreign):
+            pids.add(pid)
+    return pids
+
+
+class CpuMeter:
+    """The machine's CPU between enter and exit, split into the processes under test
+    and everything else (the machine may be shared: other processes slow the
+    benchmark down, and `others` says how much they ran)."""
+
+    def __init__(self, server_pid: int | None = None):
+        self.server_pid = server_pid
+        self.ticks = {"busy": 0, "total": 0, "ours": 0}
+
+    def __enter__(self):
+        self.before = {pid: process_ticks(pid) for pid in processes_under_test(self.server_pid)}
+        self.machine = cpu_busy()
+        return self
+
+    def __exit__(self, *exc):
+        busy, total = cpu_busy()
+        after = {pid: process_ticks(pid) for pid in processes_under_test(self.server_pid)}
+        ours = sum(ticks - self.before.get(pid, 0) for pid, ticks in after.items())
+        self.ticks = {
+            "busy": busy - self.machine[0],
+            "total": total - self.machine[1],
+            "ours": max(0, ours),
+        }
+
+    def shares(self) -> dict:
+        return cpu_shares([self.ticks])
+
+
+def cpu_shares(ticks: list[dict]) -> dict:
+    busy, total, ours = (sum(t[key] for t in ticks) for key in ("busy", "total", "ours"))
+    total = max(1, total)
+    return {
+        "machine_busy": round(busy / total, 3),
+        "under_test": round(min(ours, busy) / total, 3),
+        "others": round(max(0, busy - ours) / total, 3),
+    }
 
 
 def free_port() -> int:
@@ -436,15 +521,16 @@ def measure_suggestions(fixture: Fixture, queries: list[dict]) -> dict:
     modes = {"view": through_view, "stack": through_stack, "selector": selector_only}
     timings: dict[str, list[float]] = {}
     statuses: Counter = Counter()
-    for mode, call in modes.items():
-        for params in queries[:20]:  # warm-up: connections, caches, code paths
-            call(params)
-        timings[mode] = []
-        for params in queries:
-            started = time.perf_counter()
-            status = call(params)
-            timings[mode].append(time.perf_counter() - started)
-            statuses[(mode, status)] += 1
+    with CpuMeter() as meter:
+        for mode, call in modes.items():
+            for params in queries[:20]:  # warm-up: connections, caches, code paths
+                call(params)
+            timings[mode] = []
+            for params in queries:
+                started = time.perf_counter()
+                status = call(params)
+                timings[mode].append(time.perf_counter() - started)
+                statuses[(mode, status)] += 1
     bad = {f"{mode} {status}": n for (mode, status), n in statuses.items() if status != 200}
 
     view_times = timings["view"]
@@ -491,13 +577,17 @@ def measure_suggestions(fixture: Fixture, queries: list[dict]) -> dict:
         "view_by_prefix_length": by_length,
         "slowest_prefixes": slowest_prefixes,
         "non_200": bad,
+        "cpu": meter.shares(),
         "explain": {"params": sample, "sql": search_sql, "plan": plan},
     }
 
 
-def measure_query_counts(fixture: Fixture, bodies: list[dict]) -> dict:
-    """SQL queries of one PUT create, one PUT update and one baseline insert, outside
-    any transaction, as Django's CaptureQueriesContext counts them."""
+def measure_in_process(fixture: Fixture, bodies: list[dict], repeats: int) -> dict:
+    """One request at a time through django.test.Client, no HTTP server: the SQL
+    queries of one PUT create, PUT update and baseline insert (outside any
+    transaction, as CaptureQueriesContext counts them: BEGIN and COMMIT included),
+    and the median time of `repeats` of each (the work per request, without
+    concurrency)."""
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
@@ -506,29 +596,50 @@ def measure_query_counts(fixture: Fixture, bodies: list[dict]) -> dict:
     auth = {"HTTP_AUTHORIZATION": f"Bearer {fixture.raw_token}"}
 
     def put(doctolib_id, body):
-        with CaptureQueriesContext(connection) as captured:
-            response = client.put(
-                f"/api/zipper/v1/appointments/{doctolib_id}",
-                json.dumps(body),
-                content_type="application/json",
-                **auth,
-            )
-        return response.status_code, len(captured.captured_queries)
+        return client.put(
+            f"/api/zipper/v1/appointments/{doctolib_id}",
+            json.dumps(body),
+            content_type="application/json",
+            **auth,
+        ).status_code
 
-    put("qc-warm", bodies[0])
-    created = put("qc-1", bodies[1])
-    updated = put("qc-1", {**bodies[1], "note": "Abfrage-Zählung"})
-    with CaptureQueriesContext(connection) as captured:
-        baseline = client.post(
+    def baseline(_number):
+        return client.post(
             "/bench/insert",
             json.dumps({"organisation_id": fixture.organisation.pk}),
             content_type="application/json",
         ).status_code
-    return {
-        "put_create": {"status": created[0], "queries": created[1]},
-        "put_update": {"status": updated[0], "queries": updated[1]},
-        "baseline": {"status": baseline, "queries": len(captured.captured_queries)},
+
+    calls = {
+        "baseline": (baseline, 201),
+        "put_create": (lambda n: put(f"seq-{n}", bodies[n % len(bodies)]), 201),
+        "put_update": (
+            lambda n: put(f"seq-{n}", {**bodies[n % len(bodies)], "note": f"Änderung {n}"}),
+            200,
+        ),
     }
+    results = {}
+    with CpuMeter() as meter:
+        for name, (call, expected) in calls.items():
+            call(repeats)  # warm-up
+            connection.queries_log.clear()  # a full log (maxlen) would capture nothing
+            with CaptureQueriesContext(connection) as captured:
+                status = call(repeats + 1)
+            timings, statuses = [], Counter()
+            for number in range(repeats):
+                started = time.perf_counter()
+                statuses[call(number)] += 1
+                timings.append(time.perf_counter() - started)
+            results[name] = {
+                "queries": len(captured.captured_queries),
+                "query_status": status,
+                "statuses": {str(k): v for k, v in statuses.items()},
+                "failed": sum(n for k, n in statuses.items() if k != expected)
+                + (status != expected),
+                **summary(timings),
+            }
+    results["cpu"] = meter.shares()
+    return results
 
 
 # -- 2. load through gunicorn ---------------------------------------------------
@@ -629,7 +740,7 @@ class ThreadStats:
     errors: Counter = field(default_factory=Counter)
 
 
-def run_slice(*, port: int, seconds: float, concurrency: int, next_request, check) -> dict:
+def run_slice(*, server: "Gunicorn", seconds: float, concurrency: int, next_request, check) -> dict:
     """`concurrency` threads send `next_request()` -> (method, path, body, headers) for
     `seconds`; a 2xx answer counts only when `check(status, body)` returns None (else
     the returned label is counted as unexpected). Returns the raw measurements."""
@@ -637,7 +748,7 @@ def run_slice(*, port: int, seconds: float, concurrency: int, next_request, chec
     stats = [ThreadStats() for _ in range(concurrency)]
 
     def worker(own: ThreadStats):
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
         while time.monotonic() < deadline:
             method, path, body, headers = next_request()
             started = time.perf_counter()
@@ -659,14 +770,12 @@ def run_slice(*, port: int, seconds: float, concurrency: int, next_request, chec
         conn.close()
 
     threads = [threading.Thread(target=worker, args=(own,)) for own in stats]
-    load_before = os.getloadavg()[0]
-    busy0, total0 = cpu_busy()
-    cpu0, wall0 = time.process_time(), time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    busy1, total1 = cpu_busy()
+    with CpuMeter(server.process.pid) as meter:
+        cpu0, wall0 = time.process_time(), time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
     merged = ThreadStats()
     for own in stats:
         merged.latencies += own.latencies
@@ -676,8 +785,7 @@ def run_slice(*, port: int, seconds: float, concurrency: int, next_request, chec
         "stats": merged,
         "wall": time.perf_counter() - wall0,
         "generator_cpu": time.process_time() - cpu0,
-        "busy": (busy1 - busy0, total1 - total0),
-        "load_average_before": round(load_before, 2),
+        "cpu": meter.ticks,
     }
 
 
@@ -689,7 +797,6 @@ def phase_summary(slices: list[dict]) -> dict:
         name: sum((getattr(one["stats"], name) for one in slices), Counter())
         for name in ("non_2xx", "unexpected", "errors")
     }
-    busy = sum(one["busy"][0] for one in slices), sum(one["busy"][1] for one in slices)
     return {
         "seconds": round(wall, 2),
         "ok": len(latencies),
@@ -700,8 +807,7 @@ def phase_summary(slices: list[dict]) -> dict:
             round(len(one["stats"].latencies) / one["wall"], 1) for one in slices
         ],
         **summary(latencies),
-        "machine_cpu_busy": round(busy[0] / max(1, busy[1]), 3),
-        "load_average_before": [one["load_average_before"] for one in slices],
+        "cpu": cpu_shares([one["cpu"] for one in slices]),
         "load_generator_cpu_s": round(sum(one["generator_cpu"] for one in slices), 2),
     }
 
@@ -760,7 +866,7 @@ def measure_load(fixture: Fixture, bodies: list[dict], args, env: dict) -> dict:
         for next_request, check in phases.values():
             # warm-up: every worker's DB connection and code paths, and ids to update
             run_slice(
-                port=server.port,
+                server=server,
                 seconds=args.warmup,
                 concurrency=args.concurrency,
                 next_request=next_request,
@@ -773,7 +879,7 @@ def measure_load(fixture: Fixture, bodies: list[dict], args, env: dict) -> dict:
             for name, (next_request, check) in phases.items():
                 slices[name].append(
                     run_slice(
-                        port=server.port,
+                        server=server,
                         seconds=args.seconds / args.rounds,
                         concurrency=args.concurrency,
                         next_request=next_request,
@@ -800,7 +906,11 @@ def verdict(met: bool, failures: int = 0) -> str:
 
 
 def table(results: dict) -> list[list[str]]:
-    suggestions, load, queries = results["suggestions"], results["load"], results["queries"]
+    suggestions, load, in_process = (
+        results["suggestions"],
+        results["load"],
+        results["in_process"],
+    )
     view = suggestions["modes"]["view"]
     base = load["baseline"]
     rows = [
@@ -869,12 +979,25 @@ def table(results: dict) -> list[list[str]]:
                 "",
             ]
         )
-    create, update = queries["put_create"]["queries"], queries["put_update"]["queries"]
+    for name, label in (("put_create", "create"), ("put_update", "update")):
+        ours, baseline = in_process[name], in_process["baseline"]
+        failures = ours["failed"] + baseline["failed"]
+        rows.append(
+            [
+                f"one PUT {label} at a time, in-process p50 (ms)",
+                f"{ours['p50_ms']:.1f}",
+                f"{baseline['p50_ms']:.1f}",
+                f"{ours['p50_ms'] / baseline['p50_ms']:.1f}x",
+                "-",
+                verdict(True, failures) if failures else "",
+            ]
+        )
+    create, update = in_process["put_create"]["queries"], in_process["put_update"]["queries"]
     rows.append(
         [
             "SQL queries of one PUT, create / update",
             f"{create} / {update}",
-            str(queries["baseline"]["queries"]),
+            str(in_process["baseline"]["queries"]),
             "-",
             f"<= {PUT_QUERY_BOUND} (test)",
             verdict(max(create, update) <= PUT_QUERY_BOUND),
@@ -919,12 +1042,14 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20, help="per load phase, in all")
     parser.add_argument("--rounds", type=int, default=4, help="interleaved rounds of phases")
     parser.add_argument("--warmup", type=float, default=3, help="seconds before each phase")
+    parser.add_argument("--in-process-repeats", type=int, default=100)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
     parser.add_argument("--seed", type=int, default=20240601)
     parser.add_argument("--drop-after", action="store_true", help="drop the database at the end")
     parser.add_argument("--output", type=Path, default=None, help="JSON result file")
     args = parser.parse_args()
+    os.chdir(ROOT)  # Celery's Django fixup puts the working directory first on sys.path
 
     database_url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL)
     env = server_env(database_url, os.environ.get("SECRET_KEY") or "bench-only-secret-key")
@@ -953,7 +1078,7 @@ def main() -> None:
     print(f"suggestions: {args.requests} requests (+ hot prefixes) x 3 modes", flush=True)
     suggestions = measure_suggestions(fixture, suggestion_requests(fixture, args.requests, rng))
     bodies = appointment_bodies(fixture, rng)
-    queries = measure_query_counts(fixture, bodies)
+    in_process = measure_in_process(fixture, bodies, repeats=args.in_process_repeats)
     print(
         f"load: {args.seconds:g} s per phase, concurrency {args.concurrency}, "
         f"gunicorn -w {args.workers}",
@@ -969,7 +1094,7 @@ def main() -> None:
         "seed_seconds": round(seed_seconds, 1),
         "data": fixture.counts,
         "suggestions": suggestions,
-        "queries": queries,
+        "in_process": in_process,
         "load": load,
     }
     rows = table(results)
@@ -1003,14 +1128,28 @@ def main() -> None:
     for name in phases_of(load):
         phase = load[name]
         print(
-            f"{name}: {phase['ok']} ok, {phase['failed']} failed in {phase['seconds']} s; "
-            f"machine CPU busy {phase['machine_cpu_busy']:.0%}, "
-            f"load generator {phase['load_generator_cpu_s']} CPU s"
+            f"{name}: {phase['ok']} ok, {phase['failed']} failed in {phase['seconds']} s, "
+            f"req/s by round {phase['requests_per_s_by_round']}; machine CPU "
+            f"{phase['cpu']['machine_busy']:.0%} busy, other processes {phase['cpu']['others']:.0%}"
+            f"; load generator {phase['load_generator_cpu_s']} CPU s"
+        )
+    others = max(
+        [suggestions["cpu"]["others"], in_process["cpu"]["others"]]
+        + [load[name]["cpu"]["others"] for name in phases_of(load)]
+    )
+    if others > 0.05:
+        print(
+            f"NOTE: other processes used up to {others:.0%} of the machine's CPU while "
+            "measuring; absolute figures are lower than on an idle machine."
         )
     database = urlsplit(database_url).path.lstrip("/")
     print(f"database {database} {'left in place' if not args.drop_after else 'dropped'}")
     print(f"results: {output} ({results['total_seconds']} s in all)")
-    invalid = suggestions["non_200"] or any(load[name]["failed"] for name in phases_of(load))
+    invalid = (
+        suggestions["non_200"]
+        or any(in_process[name]["failed"] for name in phases_of(load))
+        or any(load[name]["failed"] for name in phases_of(load))
+    )
     if invalid:
         print("INVALID: some requests failed (see the JSON, gunicorn_log_tail)", file=sys.stderr)
     sys.exit(1 if invalid else 0)
