@@ -58,12 +58,13 @@ def _apply_doctolib_view(
     )
 
 
-def _link(patient: Patient, doctolib_patient_id: str) -> None:
-    """Linking sets the "Doctolib" checkbox too (a linked record always has it)."""
+def _link(patient: Patient, doctolib_patient_id: str, actor=None) -> None:
+    """Linking sets the "Doctolib" checkbox too (a linked record always has it). The
+    history names `actor` (a staff member linking on a page), else the Doctolib sync."""
     patient.doctolib_patient_id = doctolib_patient_id
     patient.sync_to_doctolib = True
-    patient._change_reason = DOCTOLIB_SYNC_ACTOR
-    patient._history_user = None
+    patient._change_reason = None if actor else DOCTOLIB_SYNC_ACTOR
+    patient._history_user = actor
     patient.save(update_fields=["doctolib_patient_id", "sync_to_doctolib", "updated_at"])
 
 
@@ -129,9 +130,11 @@ def patient_push(*, organisation, doctolib_patient_id: str, doctolib: dict[str, 
 
 
 @transaction.atomic
-def link_create(*, organisation, patient_id, doctolib_patient_id: str) -> tuple[Patient, bool]:
-    """POST /links: a record sent from lemniscus now exists in Doctolib. Returns the
-    record and whether the link is new."""
+def link_create(
+    *, organisation, patient_id, doctolib_patient_id: str, actor=None
+) -> tuple[Patient, bool]:
+    """POST /links: a record sent from lemniscus now exists in Doctolib; also the staff
+    pages' linking (with `actor`). Returns the record and whether the link is new."""
     patient = access_patient(organisation=organisation, public_id=patient_id, lock=True)
     if patient.doctolib_patient_id == doctolib_patient_id:
         return patient, False
@@ -143,7 +146,7 @@ def link_create(*, organisation, patient_id, doctolib_patient_id: str) -> tuple[
             f"Der Doctolib-Patient {doctolib_patient_id} ist schon mit einer anderen Akte "
             "verknüpft."
         )
-    _link(patient, doctolib_patient_id)
+    _link(patient, doctolib_patient_id, actor)
     return patient, True
 
 
