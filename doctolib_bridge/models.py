@@ -1,4 +1,6 @@
+from django.conf import settings
 from django.db import models
+from django.db.models import Q
 
 from lemniscus.models import TenantModel
 
@@ -140,3 +142,76 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.method} {self.path} {self.key}"
+
+
+class ExportState(models.TextChoices):
+    QUEUED = "queued", "wartet"
+    RUNNING = "running", "läuft"
+    DONE = "done", "fertig"
+    FAILED = "failed", "fehlgeschlagen"
+
+
+class ExportJob(TenantModel):
+    """The initial handover to Doctolib: `patients.csv` and `appointments.csv` made by a
+    background job, optionally removing the exported appointments from the calendar
+    (operations.md, "Initial handover"). The state changes only through
+    `doctolib_bridge.handover.export_transition`."""
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    delete_appointments = models.BooleanField("Termine löschen", default=False)
+    state = models.CharField(
+        "Status", max_length=10, choices=ExportState.choices, default=ExportState.QUEUED
+    )
+    attempts = models.PositiveSmallIntegerField("Läufe", default=0)
+    patients_count = models.PositiveIntegerField("Akten", default=0)
+    appointments_count = models.PositiveIntegerField("Termine", default=0)
+    removed_count = models.PositiveIntegerField("Gelöschte Termine", default=0)
+    error = models.TextField("Fehler", blank=True)
+    started_at = models.DateTimeField("Gestartet", null=True, blank=True)
+    finished_at = models.DateTimeField("Beendet", null=True, blank=True)
+    undone_at = models.DateTimeField("Rückgängig gemacht", null=True, blank=True)
+    undone_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # Set only when the job is done: a file is never offered half written.
+    patients_file = models.FileField("patients.csv", max_length=300, blank=True)
+    appointments_file = models.FileField("appointments.csv", max_length=300, blank=True)
+
+    class Meta:
+        verbose_name = "Export für Doctolib"
+        verbose_name_plural = "Exporte für Doctolib"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organisation"],
+                condition=Q(state__in=["queued", "running"]),
+                name="export_one_active_per_organisation",
+            ),
+        ]
+        indexes = [models.Index(fields=["organisation", "-created_at"], name="export_org_idx")]
+
+    def __str__(self) -> str:
+        return f"Export {self.created_at:%d.%m.%Y %H:%M} ({self.get_state_display()})"
+
+
+class RemovedAppointment(models.Model):
+    """An appointment the handover removed, as it was: every concrete field, so that
+    support can restore it exactly (same key, same public id) within 7 days."""
+
+    job = models.ForeignKey(ExportJob, on_delete=models.PROTECT, related_name="removed")
+    appointment_pk = models.BigIntegerField()
+    appointment_public_id = models.UUIDField()
+    snapshot = models.JSONField(help_text="Every concrete field (attname → value).")
+    # Staged transfers that pointed to the appointment (their link is cleared on removal).
+    transfer_pks = models.JSONField(default=list)
+
+    class Meta:
+        verbose_name = "Übergebener Termin"
+        verbose_name_plural = "Übergebene Termine"
+        constraints = [
+            models.UniqueConstraint(fields=["job", "appointment_pk"], name="removed_once_per_job"),
+        ]
+
+    def __str__(self) -> str:
+        return str(self.appointment_public_id)

@@ -3,7 +3,10 @@
 import logging
 
 from celery import shared_task
+from django.db import OperationalError as DatabaseUnavailable
+from kombu.exceptions import OperationalError as BrokerUnavailable
 
+from doctolib_bridge.handover import EXPORT_TIME_LIMIT, FAILED_INTERNAL, export_fail, export_run
 from doctolib_bridge.reconcile import reconcile_organisation, unscoped_organisations_with_doctolib
 from organisations.models import Organisation
 
@@ -45,3 +48,24 @@ def reconcile_organisation_task(organisation_pk: int, after_pk: int = 0) -> dict
         result.finished,
     )
     return {"checked": result.checked, "set_back": result.set_back, "queued": result.queued}
+
+
+@shared_task(
+    bind=True,
+    name="doctolib_bridge.export_run",
+    time_limit=EXPORT_TIME_LIMIT + 60,
+    soft_time_limit=EXPORT_TIME_LIMIT,
+    autoretry_for=(DatabaseUnavailable, BrokerUnavailable),
+    retry_backoff=True,
+    max_retries=3,
+)
+def export_run_task(self, job_id: int) -> str:
+    """The handover export (doctolib_bridge.handover.export_run). A done or failed job
+    is not run again; transient database or broker errors retry with backoff, and
+    after the last retry the job is marked failed."""
+    try:
+        return export_run(job_id=job_id)
+    except (DatabaseUnavailable, BrokerUnavailable):
+        if self.request.retries >= self.max_retries:
+            export_fail(job_id=job_id, reason=FAILED_INTERNAL)
+        raise

@@ -118,3 +118,23 @@ class RateLimited(DomainError):
 class IdempotencyKeyReused(DomainError):
     status, code, title = 422, "idempotency_key_reused", "Idempotency key reused"
     default_detail = "Dieser Idempotency-Key wurde schon mit einem anderen Inhalt verwendet."
+
+
+class QueueUnavailable(DomainError):
+    status, code, title = 503, "queue_unavailable", "Queue unavailable"
+    default_detail = (
+        "Der Export konnte nicht gestartet werden: die Warteschlange für Hintergrundaufgaben "
+        "ist nicht erreichbar. Bitte versuchen Sie es in einigen Minuten erneut."
+    )
+
+
+class ExportRunning(Conflict):
+    code = "export_running"
+    default_detail = (
+        "Für diese Organisation läuft schon ein Export; bitte warten Sie, bis er fertig ist."
+    )
+
+
+class UndoRefused(Conflict):
+    code = "undo_refused"
+    default_detail = "Das Löschen der Termine kann nicht rückgängig gemacht werden."

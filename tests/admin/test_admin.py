@@ -1,17 +1,23 @@
+from datetime import timedelta
+
 import pytest
 from django.apps import apps
 from django.contrib import admin
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from appointments.models import Appointment, CalendarColumn
 from billing.models import Invoice, InvoiceLine, InvoiceSequence, ServiceChain, ServiceLine
 from billing.services import invoice_create, invoice_issue
+from doctolib_bridge.handover import export_start
 from doctolib_bridge.models import (
     ChangeFeedEntry,
     DoctolibPatientState,
+    ExportJob,
     FeedCounter,
     IdempotencyRecord,
+    RemovedAppointment,
     SyncLogEntry,
     Transfer,
 )
@@ -49,6 +55,8 @@ SEARCHES = {
     DoctolibPatientState: "Müller",
     FeedCounter: "Praxis",
     IdempotencyRecord: "/api/zipper/",
+    ExportJob: "Praxis",
+    RemovedAppointment: "Praxis",
 }
 
 
@@ -89,6 +97,10 @@ def practice(number: int = 0) -> Organisation:
         status=200,
         response_body={},
     )
+    AppointmentFactory(
+        organisation=organisation, patient=patient, start=timezone.now() + timedelta(days=1)
+    )
+    export_start(organisation=organisation, actor=owner, delete_appointments=True)
     return organisation
 
 

@@ -17,7 +17,8 @@ from rest_framework.test import APIClient
 
 from appointments.models import Appointment, CalendarColumn
 from billing.models import Invoice, InvoiceLine, InvoiceStatus, ServiceChain, ServiceLine
-from doctolib_bridge.models import SyncLogEntry
+from doctolib_bridge.handover import export_start
+from doctolib_bridge.models import ExportJob, SyncLogEntry
 from lemniscus.urls import router
 from organisations.models import Right, Role
 from patients.models import Patient
@@ -43,6 +44,7 @@ class Endpoint:
     ok: int  # status for a caller of the organisation with the right
     right: Right | None = None  # the right it needs (docs/decisions.md, "Rights")
     body: dict = field(default_factory=dict)  # "{name}" values likewise
+    admin_only: bool = False  # only the organisation admin role, whatever the rights
 
     @property
     def names_objects(self) -> bool:
@@ -106,10 +108,23 @@ ENDPOINTS = [
     Endpoint("POST", "/api/v1/invoices/{issued}/pay", 200, BILL),
     Endpoint("POST", "/api/v1/invoices/{draft}/cancel", 200, BILL),
     Endpoint("GET", "/api/v1/invoices/{draft}/pdf", 200, BILL),
+    Endpoint("GET", "/api/v1/exports/", 200, admin_only=True),
+    Endpoint("POST", "/api/v1/exports/", 202, body={"delete_appointments": True}, admin_only=True),
+    Endpoint("GET", "/api/v1/exports/{export}/", 200, admin_only=True),
+    Endpoint("GET", "/api/v1/exports/{export}/patients.csv", 200, admin_only=True),
+    Endpoint("GET", "/api/v1/exports/{export}/appointments.csv", 200, admin_only=True),
 ]
 
 # The organisation's rows a denied call must leave alone, with their updated_at.
-TENANT_MODELS = [Patient, CalendarColumn, Appointment, ServiceChain, Invoice, SyncLogEntry]
+TENANT_MODELS = [
+    Patient,
+    CalendarColumn,
+    Appointment,
+    ServiceChain,
+    Invoice,
+    SyncLogEntry,
+    ExportJob,
+]
 
 
 def _invoice(appointment, status):
@@ -157,6 +172,11 @@ def world(organisation):
         "billable": billed(),
         "draft": _invoice(billed(), InvoiceStatus.DRAFT),
         "issued": _invoice(billed(), InvoiceStatus.ISSUED),
+        "export": export_start(
+            organisation=organisation,
+            actor=UserFactory(organisation=organisation, role=Role.ADMIN),
+            delete_appointments=False,
+        ),
     }
 
 
@@ -280,7 +300,7 @@ def test_member_without_the_right_is_refused_and_changes_nothing(endpoint, organ
 
     response = _call(_member(organisation, *others), endpoint, world)
 
-    if endpoint.right:
+    if endpoint.right or endpoint.admin_only:
         assert_problem(response, 403, "permission_denied")
         assert snapshot(organisation) == before
     else:
@@ -291,7 +311,10 @@ def test_member_without_the_right_is_refused_and_changes_nothing(endpoint, organ
 def test_member_with_just_the_right_is_served(endpoint, organisation, world):
     rights = [endpoint.right] if endpoint.right else []
     response = _call(_member(organisation, *rights), endpoint, world)
-    assert response.status_code == endpoint.ok, response.content
+    if endpoint.admin_only:  # no right lets a member in
+        assert_problem(response, 403, "permission_denied")
+    else:
+        assert response.status_code == endpoint.ok, response.content
 
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS, ids=str)

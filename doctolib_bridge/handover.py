@@ -1,0 +1,634 @@
+"""The initial handover to Doctolib (operations.md, "Initial handover to Doctolib").
+
+An organisation admin starts an export job (`export_start`); a worker writes
+`patients.csv` and `appointments.csv` (`export_run`) and, for "Export erstellen und
+Termine löschen", removes exactly the exported appointments in the same step; support
+can undo the removal within 7 days (`export_undo`). Every entry point (staff API,
+Celery task, Django admin) calls these functions.
+"""
+
+import csv
+import logging
+import os
+import shutil
+from array import array
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from itertools import islice
+from pathlib import Path
+
+from celery.exceptions import SoftTimeLimitExceeded
+from django.db import IntegrityError, OperationalError, connection, transaction
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models.fields.files import FieldFile
+from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerUnreachable
+
+from appointments.models import Appointment, AppointmentSource, AppointmentStatus
+from billing.models import InvoiceLine
+from doctolib_bridge.models import ExportJob, ExportState, RemovedAppointment, Transfer
+from lemniscus.errors import (
+    ExportRunning,
+    InvalidStatus,
+    NotFound,
+    PermissionDenied,
+    QueueUnavailable,
+    UndoRefused,
+)
+from lemniscus.tenancy import access, scoped
+from organisations.models import Organisation, Role
+from patients.models import Patient, Salutation
+
+logger = logging.getLogger(__name__)
+
+CHUNK = 2000  # rows per database round trip, read and write alike
+UNDO_DAYS = 7
+# A run that starts this often without finishing (workers killed under it) is given up.
+MAX_RUNS = 5
+# A job still queued or running after this long lost its task (the broker gives a dead
+# worker's task to another after its visibility timeout, 1 h; the task runs at most
+# EXPORT_TIME_LIMIT): starting a new export marks it failed.
+EXPORT_TIME_LIMIT = 1800
+STALE_AFTER = timedelta(hours=2)
+REMOVED_REASON = "Übergabe an Doctolib"
+RESTORED_REASON = "Übergabe rückgängig gemacht"
+
+# The CSV columns, in operations.md's order: (header, Patient field).
+PATIENT_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("lemniscus id", "public_id"),
+    ("Anrede", "salutation"),
+    ("Titel", "title"),
+    ("Vorname", "first_name"),
+    ("Nachname", "last_name"),
+    ("Geburtsdatum", "birth_date"),
+    ("Mobil", "mobile_phone"),
+    ("Festnetz", "landline_phone"),
+    ("E-Mail", "email"),
+    ("Straße", "street"),
+    ("PLZ", "postal_code"),
+    ("Ort", "city"),
+)
+APPOINTMENT_HEADERS: tuple[str, ...] = (
+    "lemniscus id",
+    "Patient lemniscus id",
+    "Nachname",
+    "Vorname",
+    "Geburtsdatum",
+    "Datum",
+    "Beginn",
+    "Dauer (Minuten)",
+    "Kalenderspalte",
+    "Leistungskette",
+    "Anmerkung",
+)
+SALUTATIONS = {Salutation.NONE: "", Salutation.MALE: "Herr", Salutation.FEMALE: "Frau"}
+
+# The one table of allowed state changes; "running" again is the restart of a run
+# whose worker died.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    ExportState.QUEUED: frozenset({ExportState.RUNNING, ExportState.FAILED}),
+    ExportState.RUNNING: frozenset({ExportState.RUNNING, ExportState.DONE, ExportState.FAILED}),
+    ExportState.DONE: frozenset(),
+    ExportState.FAILED: frozenset(),
+}
+ACTIVE_STATES = (ExportState.QUEUED, ExportState.RUNNING)
+
+FAILED_INTERNAL = "Der Export ist wegen eines internen Fehlers abgebrochen. Bitte erneut starten."
+FAILED_TIME = "Der Export hat zu lange gedauert und wurde abgebrochen. Bitte erneut starten."
+FAILED_STALE = (
+    "Der Export kam nicht zu Ende (der Hintergrunddienst hat sich nicht mehr gemeldet). "
+    "Bitte erneut starten."
+)
+FAILED_RUNS = f"Der Export wurde {MAX_RUNS}-mal unterbrochen und deshalb aufgegeben."
+
+
+def export_transition(job: ExportJob, state: str, **fields) -> None:
+    """The one way a job's state changes (saved here): only along TRANSITIONS."""
+    if state not in TRANSITIONS[job.state]:
+        raise InvalidStatus(
+            f"Ein Export im Status „{ExportState(job.state).label}“ kann nicht auf "
+            f"„{ExportState(state).label}“ gesetzt werden."
+        )
+    now = timezone.now()
+    job.state = state
+    if state == ExportState.RUNNING:
+        job.started_at = now
+        job.attempts += 1
+    else:
+        job.finished_at = now
+    for name, value in fields.items():
+        setattr(job, name, value)
+    job.save()
+
+
+def _require_admin(*, actor, organisation) -> None:
+    if (
+        actor is None
+        or not actor.is_active
+        or actor.organisation_id != organisation.pk
+        or actor.role != Role.ADMIN
+    ):
+        raise PermissionDenied(
+            "Exporte für Doctolib dürfen nur Organisations-Admins sehen und starten."
+        )
+
+
+# Reading
+
+
+def export_list(*, organisation) -> QuerySet[ExportJob]:
+    """The organisation's export jobs, newest first."""
+    return scoped(ExportJob, organisation).order_by("-created_at", "-pk")
+
+
+def access_export(*, organisation, public_id, lock: bool = False) -> ExportJob:
+    return access(ExportJob, organisation=organisation, public_id=public_id, lock=lock)
+
+
+def export_file(*, organisation, actor, public_id, name: str) -> FieldFile:
+    """`patients.csv` or `appointments.csv` of a finished job, for an admin of its
+    organisation only; NotFound while the job is not done."""
+    _require_admin(actor=actor, organisation=organisation)
+    job = access_export(organisation=organisation, public_id=public_id)
+    files = {"patients.csv": job.patients_file, "appointments.csv": job.appointments_file}
+    if job.state != ExportState.DONE or not files[name]:
+        raise NotFound("Die Datei gibt es erst, wenn der Export fertig ist.")
+    return files[name]
+
+
+def handover_appointments(*, organisation, cutoff: datetime) -> QuerySet[Appointment]:
+    """ "The appointments to hand over": starting at `cutoff` (today's midnight in the
+    organisation's zone) or later, not cancelled, on no non-cancelled invoice."""
+    return (
+        scoped(Appointment, organisation)
+        .filter(start__gte=cutoff, invoice__isnull=True)
+        .exclude(status=AppointmentStatus.CANCELLED)
+    )
+
+
+def _today_starts(organisation) -> datetime:
+    return datetime.combine(organisation.today(), time.min, tzinfo=organisation.zone)
+
+
+# Starting
+
+
+def export_start(*, organisation, actor, delete_appointments: bool) -> ExportJob:
+    """Create the job and queue its task. Called outside a transaction: the job is
+    committed before its task is sent, so a worker always finds it; if the broker
+    cannot be reached the job is marked failed at once and QueueUnavailable (503)
+    tells the staff member — no job is left waiting for a task that never comes."""
+    from doctolib_bridge.tasks import export_run_task  # the task module imports this one
+
+    _require_admin(actor=actor, organisation=organisation)
+    job = _job_create(organisation=organisation, actor=actor, delete=delete_appointments)
+    try:
+        export_run_task.apply_async((job.pk,))
+    except BrokerUnreachable as exc:
+        logger.error("export job %s: broker unreachable: %s", job.pk, exc)
+        export_fail(job_id=job.pk, reason=QueueUnavailable.default_detail)
+        raise QueueUnavailable() from None
+    job.refresh_from_db()
+    return job
+
+
+@transaction.atomic
+def _job_create(*, organisation, actor, delete: bool) -> ExportJob:
+    stale = scoped(ExportJob, organisation).filter(
+        Q(state=ExportState.QUEUED, created_at__lt=timezone.now() - STALE_AFTER)
+        | Q(state=ExportState.RUNNING, started_at__lt=timezone.now() - STALE_AFTER)
+    )
+    for job in stale.select_for_update():
+        export_transition(job, ExportState.FAILED, error=FAILED_STALE)
+    try:
+        with transaction.atomic():
+            return ExportJob.objects.create(
+                organisation=organisation, created_by=actor, delete_appointments=delete
+            )
+    except IntegrityError:  # the constraint: one queued or running job per organisation
+        raise ExportRunning() from None
+
+
+@transaction.atomic
+def export_fail(*, job_id: int, reason: str) -> None:
+    job = ExportJob.objects.select_for_update().filter(pk=job_id).first()
+    if job is not None and job.state in ACTIVE_STATES:
+        export_transition(job, ExportState.FAILED, error=reason)
+
+
+# Running
+
+
+@dataclass
+class _Written:
+    """What a run wrote: temporary files and, per exported appointment, its key and a
+    fingerprint of what the file says about it (16 bytes a row, not a row object)."""
+
+    patients_path: Path
+    appointments_path: Path
+    patients_count: int = 0
+    ids: array = field(default_factory=lambda: array("q"))
+    fingerprints: array = field(default_factory=lambda: array("q"))
+
+
+def export_run(*, job_id: int) -> str:
+    """Run a job (the Celery task's body); idempotent. A done or failed job is left
+    alone; a running one (its worker died, the broker delivered the task again) starts
+    over from scratch. Until the final transaction nothing is changed; if anything
+    fails before it, no file is offered and the job is failed with a German reason.
+    Transient database errors propagate so that the task retries."""
+    job = _claim(job_id=job_id)
+    if job is None:
+        return "skipped"
+    attempt = job.attempts
+    cutoff = _today_starts(job.organisation)
+    written = None
+    try:
+        written = _write(job=job, cutoff=cutoff)
+        finished = _complete(job=job, attempt=attempt, written=written, cutoff=cutoff)
+    except OperationalError:
+        _discard(job, written)
+        raise
+    except SoftTimeLimitExceeded:
+        _discard(job, written)
+        export_fail(job_id=job.pk, reason=FAILED_TIME)
+        return ExportState.FAILED
+    except Exception:
+        logger.exception("export job %s failed", job.pk)
+        _discard(job, written)
+        export_fail(job_id=job.pk, reason=FAILED_INTERNAL)
+        return ExportState.FAILED
+    if not finished:  # a newer run of the same job took over
+        _discard(job, written)
+        return "superseded"
+    return ExportState.DONE
+
+
+@transaction.atomic
+def _claim(*, job_id: int) -> ExportJob | None:
+    job = (
+        ExportJob.objects.select_for_update(of=("self",))
+        .select_related("organisation")
+        .filter(pk=job_id)
+        .first()
+    )
+    if job is None or job.state not in ACTIVE_STATES:
+        return None
+    if job.attempts >= MAX_RUNS:
+        export_transition(job, ExportState.FAILED, error=FAILED_RUNS)
+        return None
+    _remove_files(job)  # what an interrupted run left behind
+    export_transition(job, ExportState.RUNNING)
+    return job
+
+
+def _storage():
+    return ExportJob._meta.get_field("patients_file").storage
+
+
+def _final_name(job: ExportJob, name: str) -> str:
+    return f"exports/{job.organisation.public_id}/{job.public_id}/{name}"
+
+
+def _temp_path(job: ExportJob, name: str) -> Path:
+    path = Path(_storage().path(f"exports/tmp/{job.public_id}-{job.attempts}-{name}"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _remove_files(job: ExportJob) -> None:
+    """Every file of the job: temporary ones of any run and the final folder."""
+    temp = Path(_storage().path("exports/tmp"))
+    for stale in temp.glob(f"{job.public_id}-*"):
+        stale.unlink(missing_ok=True)
+    shutil.rmtree(Path(_storage().path(_final_name(job, ""))), ignore_errors=True)
+
+
+def _discard(job: ExportJob, written: "_Written | None") -> None:
+    if written is not None:
+        written.patients_path.unlink(missing_ok=True)
+        written.appointments_path.unlink(missing_ok=True)
+
+
+def _csv_writer(handle):
+    return csv.writer(handle, delimiter=";", lineterminator="\r\n")
+
+
+def _date(value: date | None) -> str:
+    return f"{value.day:02}.{value.month:02}.{value.year:04}" if value else ""
+
+
+def _patient_rows(organisation) -> Iterator[list[str]]:
+    names = [name for _, name in PATIENT_COLUMNS]
+    rows = scoped(Patient, organisation).order_by("pk").values_list(*names)
+    for public_id, salutation, title, first, last, birth, *rest in rows.iterator(CHUNK):
+        yield [str(public_id), SALUTATIONS[salutation], title, first, last, _date(birth), *rest]
+
+
+APPOINTMENT_VALUES = (
+    "pk",
+    "public_id",
+    "patient_id",
+    "patient__public_id",
+    "patient__last_name",
+    "patient__first_name",
+    "patient__birth_date",
+    "start",
+    "duration_minutes",
+    "calendar_column_id",
+    "calendar_column__name",
+    "service_chain_id",
+    "service_chain__description",
+    "note",
+)
+
+
+def _fingerprint(patient_id, start, duration, column_id, chain_id, note) -> int:
+    """The appointment's own exported data; a change after it was written makes the
+    removal leave the appointment in place."""
+    return hash((patient_id, start, duration, column_id, chain_id, note))
+
+
+def _write(*, job: ExportJob, cutoff: datetime) -> _Written:
+    """Stream both files into temporary files, row by row."""
+    organisation = job.organisation
+    zone = organisation.zone
+    written = _Written(
+        patients_path=_temp_path(job, "patients.csv"),
+        appointments_path=_temp_path(job, "appointments.csv"),
+    )
+    with written.patients_path.open("w", encoding="utf-8-sig", newline="") as handle:
+        writer = _csv_writer(handle)
+        writer.writerow([header for header, _ in PATIENT_COLUMNS])
+        for row in _patient_rows(organisation):
+            writer.writerow(row)
+            written.patients_count += 1
+
+    rows = (
+        handover_appointments(organisation=organisation, cutoff=cutoff)
+        .order_by("start", "pk")
+        .values_list(*APPOINTMENT_VALUES)
+    )
+    with written.appointments_path.open("w", encoding="utf-8-sig", newline="") as handle:
+        writer = _csv_writer(handle)
+        writer.writerow(APPOINTMENT_HEADERS)
+        for row in rows.iterator(CHUNK):
+            (pk, public_id, patient_id, patient_public_id, last, first, birth) = row[:7]
+            (start, duration, column_id, column, chain_id, chain, note) = row[7:]
+            local = start.astimezone(zone)
+            writer.writerow(
+                [
+                    str(public_id),
+                    str(patient_public_id),
+                    last,
+                    first,
+                    _date(birth),
+                    _date(local),
+                    f"{local.hour:02}:{local.minute:02}",
+                    duration,
+                    column,
+                    chain or "",
+                    note,
+                ]
+            )
+            written.ids.append(pk)
+            written.fingerprints.append(
+                _fingerprint(patient_id, start, duration, column_id, chain_id, note)
+            )
+    return written
+
+
+def _complete(*, job: ExportJob, attempt: int, written: _Written, cutoff: datetime) -> bool:
+    """The one transaction that makes the job count: remove the exported appointments
+    (when asked), mark the handover, offer the files, mark the job done. False when
+    another run of the job took over meanwhile."""
+    storage = _storage()
+    moved: list[Path] = []
+    try:
+        with transaction.atomic():
+            organisation = Organisation.objects.select_for_update().get(pk=job.organisation_id)
+            job = ExportJob.objects.select_for_update().get(pk=job.pk)
+            if job.state != ExportState.RUNNING or job.attempts != attempt:
+                return False
+            removed = 0
+            if job.delete_appointments:
+                removed = _remove(job=job, written=written, cutoff=cutoff)
+            files = {}
+            for name, path in (
+                ("patients.csv", written.patients_path),
+                ("appointments.csv", written.appointments_path),
+            ):
+                final = Path(storage.path(_final_name(job, name)))
+                final.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(path, final)
+                moved.append(final)
+                files[name] = _final_name(job, name)
+            export_transition(
+                job,
+                ExportState.DONE,
+                patients_count=written.patients_count,
+                appointments_count=len(written.ids),
+                removed_count=removed,
+                patients_file=files["patients.csv"],
+                appointments_file=files["appointments.csv"],
+            )
+            if job.delete_appointments:
+                _mark_handover(organisation)
+    except BaseException:
+        for path in moved:
+            path.unlink(missing_ok=True)
+        raise
+    return True
+
+
+def _chunks(values: Iterable, size: int = CHUNK) -> Iterator[list]:
+    iterator = iter(values)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+def _to_json(value):
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
+def _from_json(model_field, value):
+    return None if value is None else model_field.to_python(value)
+
+
+def _remove(*, job: ExportJob, written: _Written, cutoff: datetime) -> int:
+    """Remove exactly the exported appointments that still match the rule and are
+    unchanged since they were written, keeping each one's snapshot for the undo.
+    Appointments still listed on a cancelled invoice stay (the invoice keeps its lines)."""
+    fields = Appointment._meta.concrete_fields
+    attnames = [f.attname for f in fields]
+    history_model = Appointment.history.model
+    tracked = [f.attname for f in history_model.tracked_fields]
+    actor = job.created_by
+    now = timezone.now()
+    removed = 0
+    still_handed_over = handover_appointments(organisation=job.organisation, cutoff=cutoff).exclude(
+        Exists(InvoiceLine.objects.filter(appointment=OuterRef("pk")))
+    )
+    for chunk in _chunks(zip(written.ids, written.fingerprints, strict=True)):
+        exported = dict(chunk)
+        rows = [
+            row
+            for row in still_handed_over.filter(pk__in=list(exported))
+            .select_for_update()
+            .order_by("pk")
+            .values(*attnames)
+            if exported[row["id"]]
+            == _fingerprint(
+                row["patient_id"],
+                row["start"],
+                row["duration_minutes"],
+                row["calendar_column_id"],
+                row["service_chain_id"],
+                row["note"],
+            )
+        ]
+        if not rows:
+            continue
+        pks = [row["id"] for row in rows]
+        transfers: dict[int, list[int]] = {}
+        for transfer_pk, appointment_pk in Transfer.objects.filter(
+            appointment_id__in=pks
+        ).values_list("pk", "appointment_id"):
+            transfers.setdefault(appointment_pk, []).append(transfer_pk)
+        RemovedAppointment.objects.bulk_create(
+            RemovedAppointment(
+                job=job,
+                appointment_pk=row["id"],
+                appointment_public_id=row["public_id"],
+                snapshot={name: _to_json(row[name]) for name in attnames},
+                transfer_pks=transfers.get(row["id"], []),
+            )
+            for row in rows
+        )
+        history_model.objects.bulk_create(
+            history_model(
+                history_date=now,
+                history_type="-",
+                history_user=actor,
+                history_change_reason=REMOVED_REASON,
+                **{name: row[name] for name in tracked},
+            )
+            for row in rows
+        )
+        Transfer.objects.filter(appointment_id__in=pks).update(appointment=None)
+        # Related rows are handled above (tests/jobs/test_handover.py checks that no
+        # other relation exists); the plain DELETE skips per-row signals.
+        Appointment.objects.filter(pk__in=pks)._raw_delete(connection.alias)
+        removed += len(rows)
+    return removed
+
+
+def _mark_handover(organisation: Organisation) -> None:
+    """handover_at: when the latest removal that was not undone finished, or None."""
+    latest = (
+        scoped(ExportJob, organisation)
+        .filter(state=ExportState.DONE, delete_appointments=True, undone_at__isnull=True)
+        .order_by("-finished_at")
+        .values_list("finished_at", flat=True)
+        .first()
+    )
+    organisation.handover_at = latest
+    organisation.save(update_fields=["handover_at", "updated_at"])
+
+
+# Undoing
+
+
+@transaction.atomic
+def export_undo(*, job: ExportJob, actor) -> ExportJob:
+    """Bring the removed appointments back exactly as they were (support, Django
+    admin): within 7 days, for the latest handover only, and only if staff created no
+    appointment in lemniscus since (transfers from Doctolib do not count). Otherwise
+    UndoRefused (409) says why."""
+    organisation = Organisation.objects.select_for_update().get(pk=job.organisation_id)
+    job = ExportJob.objects.select_for_update().get(pk=job.pk)
+    _check_undo(job)
+    try:
+        with transaction.atomic():
+            _restore(job=job, actor=actor)
+            connection.check_constraints(table_names=[Appointment._meta.db_table])
+    except IntegrityError:
+        raise UndoRefused(
+            "Die Termine lassen sich nicht wiederherstellen: inzwischen wurden Akten, "
+            "Kalenderspalten oder Leistungsketten gelöscht, oder Doctolib hat einen der "
+            "Termine erneut übertragen."
+        ) from None
+    job.undone_at = timezone.now()
+    job.undone_by = actor
+    job.save(update_fields=["undone_at", "undone_by", "updated_at"])
+    _mark_handover(organisation)
+    return job
+
+
+def _check_undo(job: ExportJob) -> None:
+    if job.state != ExportState.DONE or not job.delete_appointments:
+        raise UndoRefused(
+            "Nur ein fertiger Export mit Löschen der Termine kann rückgängig gemacht werden."
+        )
+    if job.undone_at:
+        raise UndoRefused("Das Löschen der Termine wurde schon rückgängig gemacht.")
+    if timezone.now() > job.finished_at + timedelta(days=UNDO_DAYS):
+        raise UndoRefused(
+            f"Das Löschen liegt mehr als {UNDO_DAYS} Tage zurück und kann nicht mehr "
+            "rückgängig gemacht werden."
+        )
+    newer = scoped(ExportJob, job.organisation_id).filter(
+        state=ExportState.DONE,
+        delete_appointments=True,
+        undone_at__isnull=True,
+        finished_at__gt=job.finished_at,
+    )
+    if newer.exists():
+        raise UndoRefused("Nur die letzte Übergabe an Doctolib kann rückgängig gemacht werden.")
+    by_staff = {"organisation_id": job.organisation_id, "source": AppointmentSource.LEMNISCUS}
+    created_since = (
+        Appointment.objects.filter(**by_staff, created_at__gt=job.finished_at).exists()
+        or Appointment.history.filter(
+            **by_staff, history_type="+", history_date__gt=job.finished_at
+        ).exists()
+    )
+    if created_since:
+        raise UndoRefused(
+            "Seit der Übergabe wurden in lemniscus Termine angelegt; das Löschen kann "
+            "nicht mehr rückgängig gemacht werden."
+        )
+
+
+def _restore(*, job: ExportJob, actor) -> None:
+    fields = Appointment._meta.concrete_fields
+    for chunk in _chunks(job.removed.order_by("pk").iterator(CHUNK)):
+        appointments = [
+            Appointment(
+                **{
+                    f.attname: (
+                        _from_json(f, r.snapshot[f.attname])
+                        if f.attname in r.snapshot
+                        else f.get_default()
+                    )
+                    for f in fields
+                }
+            )
+            for r in chunk
+        ]
+        originals = [(a.created_at, a.updated_at) for a in appointments]
+        Appointment.objects.bulk_create(appointments)
+        # bulk_create stamps auto_now(_add) fields; put the original times back.
+        for appointment, (created_at, updated_at) in zip(appointments, originals, strict=True):
+            appointment.created_at, appointment.updated_at = created_at, updated_at
+        Appointment.objects.bulk_update(appointments, ["created_at", "updated_at"])
+        Appointment.history.bulk_history_create(
+            appointments, default_user=actor, default_change_reason=RESTORED_REASON
+        )
+        for r in chunk:
+            if r.transfer_pks:
+                Transfer.objects.filter(pk__in=r.transfer_pks).update(
+                    appointment_id=r.appointment_pk
+                )
