@@ -1,3 +1,19 @@
 """Staff pages: akten. Included from web/urls.py."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from web.views import akten, akten_sync
+
+urlpatterns = [
+    path("akten/", akten.AktenListView.as_view(), name="akten"),
+    path("akten/neu/", akten.AkteCreateView.as_view(), name="akte_neu"),
+    path("akten/verknuepfen/", akten.LinkView.as_view(), name="akte_verknuepfen"),
+    path("akten/<uuid:patient_id>/", akten.AkteView.as_view(), name="akte"),
+    path(
+        "akten/<uuid:patient_id>/an-doctolib/",
+        akten.AkteSendView.as_view(),
+        name="akte_an_doctolib",
+    ),
+    path("akten/<uuid:patient_id>/loeschen/", akten.AkteDeleteView.as_view(), name="akte_loeschen"),
+    path("sync-protokoll/", akten_sync.SyncLogView.as_view(), name="sync_protokoll"),
+]

@@ -1,0 +1,332 @@
+"""Akten pages: search and list, a new record, the record (Stammdaten, Doctolib
+actions, history), sending it to Doctolib, deleting it, and linking a Doctolib
+patient (the Zipper contract's `link_url`).
+
+Every member reads records; writing needs the "documentation" right."""
+
+from datetime import date
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.http import Http404
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.cache import patch_vary_headers
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.generic import TemplateView
+
+from doctolib_bridge import services as bridge
+from doctolib_bridge.zipper.serializers import is_doctolib_id
+from lemniscus.errors import DomainError, HasInvoices, LinkConflict, NotFound
+from lemniscus.tenancy import scoped
+from organisations.models import Right
+from patients import selectors, services
+from patients.models import Patient, Salutation
+from web.forms_akten import (
+    DOCTOLIB_LED_HINT,
+    DOCTOLIB_LED_HINT_ID,
+    AktenSearchForm,
+    NewLinkedPatientForm,
+    PatientForm,
+    SuggestionForm,
+)
+from web.mixins import StaffPageMixin
+
+PAGE_SIZE = 50
+
+
+def is_htmx(request) -> bool:
+    """An htmx request for a part of the page (a history restore wants the whole)."""
+    return "HX-Request" in request.headers and "HX-History-Restore-Request" not in request.headers
+
+
+def safe_next(value: str | None) -> str | None:
+    """`next` only as a relative path on this site."""
+    if (
+        value
+        and value.startswith("/")
+        and not value.startswith(("//", "/\\"))
+        and url_has_allowed_host_and_scheme(value, allowed_hosts=None)
+    ):
+        return value
+    return None
+
+
+class AktenPageMixin(StaffPageMixin):
+    """Reading is open to every member; `post` needs the documentation right."""
+
+    def dispatch(self, request, *args, **kwargs):
+        if (
+            request.method == "POST"
+            and request.user.is_authenticated
+            and not request.user.has_right(Right.DOCUMENTATION)
+        ):
+            raise PermissionDenied("Für Änderungen an Akten fehlt Ihnen das Recht.")
+        return super().dispatch(request, *args, **kwargs)
+
+    @property
+    def can_edit(self) -> bool:
+        return self.request.user.has_right(Right.DOCUMENTATION)
+
+    def access_patient(self) -> Patient:
+        try:
+            return selectors.access_patient(
+                organisation=self.organisation, public_id=self.kwargs["patient_id"]
+            )
+        except NotFound:
+            raise Http404("Diese Akte gibt es nicht.") from None
+
+
+class AktenListView(AktenPageMixin, TemplateView):
+    """Search (name, birth date, phone) and the paginated list; htmx asks for the results."""
+
+    def get_template_names(self):
+        return ["web/akten/_results.html" if is_htmx(self.request) else "web/akten/list.html"]
+
+    def get_context_data(self, **kwargs):
+        form = AktenSearchForm(self.request.GET)
+        q = form.cleaned_data["q"] if form.is_valid() else ""
+        patients = selectors.patient_list(organisation=self.organisation, q=q)
+        page = Paginator(patients, PAGE_SIZE).get_page(self.request.GET.get("page"))
+        return super().get_context_data(
+            form=form, q=q, page=page, query=urlencode({"q": q}) if q else "", **kwargs
+        )
+
+    def render_to_response(self, context, **kwargs):
+        response = super().render_to_response(context, **kwargs)
+        patch_vary_headers(response, ["HX-Request"])
+        return response
+
+
+class AkteCreateView(AktenPageMixin, TemplateView):
+    template_name = "web/akten/new.html"
+    right = Right.DOCUMENTATION
+
+    def get(self, request, *args, **kwargs):
+        return self.render_to_response(self.get_context_data(form=PatientForm()))
+
+    def post(self, request, *args, **kwargs):
+        form = PatientForm(request.POST)
+        if not form.is_valid():
+            return self.render_to_response(self.get_context_data(form=form))
+        patient = services.patient_create(
+            organisation=self.organisation, actor=request.user, **form.changes()
+        )
+        messages.success(request, "Die Akte ist angelegt.")
+        return redirect("akte", patient_id=patient.public_id)
+
+
+def _shown(field: str, value) -> str:
+    """A history value as staff read it."""
+    if value is None or value == "":
+        return "—"
+    if field == "sync_to_doctolib":
+        return "ja" if value else "nein"
+    if field == "salutation":
+        return dict(Salutation.choices).get(value, value)
+    if isinstance(value, date):
+        return value.strftime("%d.%m.%Y")
+    return str(value)
+
+
+class AkteView(AktenPageMixin, TemplateView):
+    """The record: Stammdaten form, Doctolib state and actions, history."""
+
+    template_name = "web/akten/record.html"
+
+    def get(self, request, *args, **kwargs):
+        patient = self.access_patient()
+        form = PatientForm(patient=patient, can_edit=self.can_edit)
+        return self.render_to_response(self.get_context_data(patient=patient, form=form))
+
+    def post(self, request, *args, **kwargs):
+        patient = self.access_patient()
+        form = PatientForm(request.POST, patient=patient)
+        if form.is_valid():
+            try:
+                services.patient_update(patient=patient, actor=request.user, **form.changes())
+            except LinkConflict as exc:
+                form.add_error("sync_to_doctolib", exc.detail)
+            except DomainError as exc:
+                form.add_error(None, exc.detail)
+            else:
+                messages.success(request, "Die Stammdaten sind gespeichert.")
+                return redirect("akte", patient_id=patient.public_id)
+        patient = self.access_patient()  # as stored: a refused change left nothing behind
+        return self.render_to_response(self.get_context_data(patient=patient, form=form))
+
+    def get_context_data(self, *, patient, **kwargs):
+        history = selectors.patient_history(patient=patient)
+        for entry in history:
+            for change in entry["changes"]:
+                change["old"] = _shown(change["field"], change["old"])
+                change["new"] = _shown(change["field"], change["new"])
+        return super().get_context_data(
+            patient=patient,
+            history=history,
+            can_edit=self.can_edit,
+            led_hint=DOCTOLIB_LED_HINT,
+            led_hint_id=DOCTOLIB_LED_HINT_ID,
+            **kwargs,
+        )
+
+
+class ConfirmStepView(AktenPageMixin, TemplateView):
+    """GET shows the confirm step (as a part of the record page for htmx, else as a
+    page of its own); POST does it."""
+
+    right = Right.DOCUMENTATION
+    partial_template: str
+
+    def get_template_names(self):
+        partial = self.partial_template
+        return [partial if is_htmx(self.request) else partial.replace("/_", "/")]
+
+    def get(self, request, *args, **kwargs):
+        return self.render_to_response(self.get_context_data(patient=self.access_patient()))
+
+
+class AkteSendView(ConfirmStepView):
+    """The Doctolib icon on a record not linked yet: a warning first, then the checkbox
+    is set and the record goes to the change feed."""
+
+    partial_template = "web/akten/_send_confirm.html"
+
+    def post(self, request, *args, **kwargs):
+        patient = self.access_patient()
+        if patient.sync_to_doctolib:
+            messages.info(request, "Die Akte ist schon für Doctolib vorgesehen.")
+        else:
+            services.patient_update(patient=patient, actor=request.user, sync_to_doctolib=True)
+            messages.success(
+                request,
+                "Die Akte wird an Doctolib übertragen; die Verknüpfung erscheint, sobald "
+                "Doctolib sie angelegt hat.",
+            )
+        return redirect("akte", patient_id=patient.public_id)
+
+
+class AkteDeleteView(ConfirmStepView):
+    partial_template = "web/akten/_delete_confirm.html"
+
+    def get_context_data(self, *, patient, **kwargs):
+        return super().get_context_data(
+            patient=patient, appointment_count=patient.appointments.count(), **kwargs
+        )
+
+    def post(self, request, *args, **kwargs):
+        patient = self.access_patient()
+        try:
+            services.patient_delete(patient=patient, actor=request.user)
+        except HasInvoices as exc:
+            messages.error(request, exc.detail)
+            return redirect("akte", patient_id=patient.public_id)
+        messages.success(request, f"Die Akte „{patient.display_name}“ ist gelöscht.")
+        return redirect("akten")
+
+
+class LinkView(AktenPageMixin, TemplateView):
+    """`/akten/verknuepfen/?doctolib_patient_id=…[&next=…]`: link a Doctolib patient to
+    an existing record found with the suggestion search, or to a new record."""
+
+    right = Right.DOCUMENTATION
+
+    def dispatch(self, request, *args, **kwargs):
+        self.doctolib_patient_id = (request.GET.get("doctolib_patient_id") or "").strip()
+        self.next_url = safe_next(request.GET.get("next"))
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_template_names(self):
+        return ["web/akten/_suggestions.html" if is_htmx(self.request) else "web/akten/link.html"]
+
+    def get(self, request, *args, **kwargs):
+        if not is_doctolib_id(self.doctolib_patient_id):
+            return self.render_to_response(self.get_context_data(invalid_id=True), status=400)
+        search = SuggestionForm(request.GET)
+        initial = {}
+        if search.is_valid():
+            data = search.cleaned_data
+            initial = {
+                "last_name": data["nachname"],
+                "first_name": data["vorname"],
+                "birth_date": data["geburtsdatum"],
+            }
+        return self.render_to_response(
+            self.get_context_data(search=search, form=NewLinkedPatientForm(initial=initial))
+        )
+
+    def post(self, request, *args, **kwargs):
+        if not is_doctolib_id(self.doctolib_patient_id):
+            return self.render_to_response(self.get_context_data(invalid_id=True), status=400)
+        form = None
+        try:
+            if "patient_id" in request.POST:
+                patient, _ = bridge.link_create(
+                    organisation=self.organisation,
+                    patient_id=request.POST["patient_id"],
+                    doctolib_patient_id=self.doctolib_patient_id,
+                    actor=request.user,
+                )
+            else:
+                form = NewLinkedPatientForm(request.POST)
+                if not form.is_valid():
+                    return self.render_to_response(
+                        self.get_context_data(search=SuggestionForm(), form=form)
+                    )
+                with transaction.atomic():
+                    patient = services.patient_create(
+                        organisation=self.organisation, actor=request.user, **form.changes()
+                    )
+                    bridge.link_create(
+                        organisation=self.organisation,
+                        patient_id=patient.public_id,
+                        doctolib_patient_id=self.doctolib_patient_id,
+                        actor=request.user,
+                    )
+        except NotFound:
+            raise Http404("Diese Akte gibt es nicht.") from None
+        except LinkConflict as exc:
+            messages.error(request, exc.detail)
+            return redirect(self.own_url())
+        messages.success(
+            request,
+            f"Die Akte „{patient.display_name}“ ist mit dem Doctolib-Patienten "
+            f"{self.doctolib_patient_id} verknüpft.",
+        )
+        return redirect(self.next_url or reverse("akte", kwargs={"patient_id": patient.public_id}))
+
+    def own_url(self) -> str:
+        query = {"doctolib_patient_id": self.doctolib_patient_id}
+        if self.next_url:
+            query["next"] = self.next_url
+        return f"{reverse('akte_verknuepfen')}?{urlencode(query)}"
+
+    def get_context_data(self, *, search=None, **kwargs):
+        suggestions = []
+        if search is not None and search.is_valid() and search.cleaned_data["nachname"]:
+            data = search.cleaned_data
+            suggestions = selectors.patient_suggestions(
+                organisation=self.organisation,
+                last_name=data["nachname"],
+                first_name=data["vorname"],
+                birth_date=data["geburtsdatum"],
+            )
+        linked = None
+        if is_doctolib_id(self.doctolib_patient_id):
+            linked = (
+                scoped(Patient, self.organisation)
+                .filter(doctolib_patient_id=self.doctolib_patient_id)
+                .first()
+            )
+        return super().get_context_data(
+            doctolib_patient_id=self.doctolib_patient_id,
+            next_url=self.next_url,
+            action_url=self.own_url(),
+            search=search,
+            suggestions=suggestions,
+            linked=linked,
+            **kwargs,
+        )
