@@ -154,9 +154,14 @@ def test_pages_need_a_login(client, patient):
 def test_new_record_is_created_with_normalised_values(staff, admin_user):
     response = staff.post(
         "/akten/neu/",
-        {**STAMMDATEN, "first_name": "  Zoë ", "mobile_phone": "0171 1234567",
-         "email": "Zoe@Example.ORG", "birth_date": "01.02.1980"},
-    )  # fmt: skip
+        {
+            **STAMMDATEN,
+            "first_name": "  Zoë ",
+            "mobile_phone": "0171 1234567",
+            "email": "Zoe@Example.ORG",
+            "birth_date": "01.02.1980",
+        },
+    )
     patient = Patient.objects.get()
     assert response.status_code == 302
     assert response["Location"] == f"/akten/{patient.public_id}/"
@@ -294,10 +299,19 @@ def test_another_organisations_record_is_404_and_stays_unchanged(staff, other_or
 
 def test_history_names_staff_the_doctolib_sync_and_the_reconciliation(staff, patient, admin_user):
     patient_update(patient=patient, actor=admin_user, city="Hamburg")
-    patient_update(patient=patient, reason=DOCTOLIB_SYNC_ACTOR, queue_for_doctolib=False,
-                   mobile_phone="+491719999999")  # fmt: skip
-    patient_update(patient=patient, reason=RECONCILE_ACTOR, queue_for_doctolib=False,
-                   mobile_phone="+491711234567", sync_to_doctolib=True)  # fmt: skip
+    patient_update(
+        patient=patient,
+        reason=DOCTOLIB_SYNC_ACTOR,
+        queue_for_doctolib=False,
+        mobile_phone="+491719999999",
+    )
+    patient_update(
+        patient=patient,
+        reason=RECONCILE_ACTOR,
+        queue_for_doctolib=False,
+        mobile_phone="+491711234567",
+        sync_to_doctolib=True,
+    )
     html = staff.get(f"/akten/{patient.public_id}/").content.decode()
     history = html.split('id="verlauf-heading"')[1]
     rows = history.split("<tr>")[2:]
@@ -371,8 +385,12 @@ def test_delete_asks_first_then_deletes(staff, patient):
 
 def test_delete_of_a_record_with_invoices_is_refused_in_german(staff, patient, admin_user):
     appointment = AppointmentFactory(organisation=patient.organisation, patient=patient)
-    invoice_create(organisation=patient.organisation, actor=admin_user, patient=patient,
-                   appointments=[appointment])  # fmt: skip
+    invoice_create(
+        organisation=patient.organisation,
+        actor=admin_user,
+        patient=patient,
+        appointments=[appointment],
+    )
     before = snapshot(patient)
     response = staff.post(f"/akten/{patient.public_id}/loeschen/", follow=True)
     assert response.redirect_chain[-1][0] == f"/akten/{patient.public_id}/"
@@ -400,15 +418,21 @@ def test_link_page_with_a_bad_doctolib_id_says_so_and_links_nothing(staff, patie
 
 def test_link_page_suggests_records_by_last_name(staff, patient, linked, organisation):
     PatientFactory(organisation=organisation, last_name="Müllerschön", first_name="Zora")
-    PatientFactory(organisation=organisation, last_name="Brandtner", doctolib_patient_id="dl-7",
-                   sync_to_doctolib=True)  # fmt: skip
-    html = staff.get(LINK, {"doctolib_patient_id": "dl-1", "nachname": "mueller",
-                            "vorname": "anna"}).content.decode()  # fmt: skip
+    PatientFactory(
+        organisation=organisation,
+        last_name="Brandtner",
+        doctolib_patient_id="dl-7",
+        sync_to_doctolib=True,
+    )
+    html = staff.get(
+        LINK, {"doctolib_patient_id": "dl-1", "nachname": "mueller", "vorname": "anna"}
+    ).content.decode()
     assert "dl-1" in html
     assert html.index("Müller, Anna") < html.index("Müllerschön, Zora")
     assert html.count("Mit dieser Akte verknüpfen</button>") == 2
-    html = staff.get(LINK, {"doctolib_patient_id": "dl-1", "nachname": "brandt"},
-                     HTTP_HX_REQUEST="true").content.decode()  # fmt: skip
+    html = staff.get(
+        LINK, {"doctolib_patient_id": "dl-1", "nachname": "brandt"}, HTTP_HX_REQUEST="true"
+    ).content.decode()
     assert "<html" not in html
     assert "schon verknüpft mit dl-42" in html
     assert "schon verknüpft mit dl-7" in html
