@@ -54,10 +54,12 @@ class Patient(TenantModel):
             ),
         ]
         indexes = [
+            # On PostgreSQL `last_name_folded` has the "C" collation (migration 0002), so
+            # this one index serves both the prefix LIKE and the ORDER BY of the
+            # suggestion search; an AlterField of that column must keep it.
             models.Index(
-                fields=["organisation", "last_name_folded"],
+                fields=["organisation", "last_name_folded", "id"],
                 name="patient_last_folded_idx",
-                opclasses=["", "varchar_pattern_ops"],
             ),
             models.Index(
                 fields=["organisation", "first_name_folded"],

@@ -100,15 +100,30 @@ def patient_suggestions(
 ) -> list[Patient]:
     """The "Vorschlags-Patient" search: records whose folded last name starts with the
     folded `last_name`, at most ten; equal birth date first, then equal first name,
-    then last name, then id (zipper-api.md)."""
+    then last name, then id (zipper-api.md).
+
+    Three small indexed queries instead of one that ranks every match: the records
+    with the birth date, those with the first name (not the birth date), then the
+    rest in last-name order, each stopping at ten. A one-letter prefix matches a
+    sixth of all records; ranking them all costs a heap fetch per match."""
     folded_last = fold(last_name)
     if not folded_last:
         return []
     folded_first = fold(first_name)
-    qs = scoped(Patient, organisation).filter(last_name_folded__startswith=folded_last)
-    ordering = []
+    matches = scoped(Patient, organisation).filter(last_name_folded__startswith=folded_last)
+    found: list[Patient] = []
+    rest = matches
     if birth_date is not None:
-        ordering.append(Case(When(birth_date=birth_date, then=0), default=1))
-    if folded_first:
-        ordering.append(Case(When(first_name_folded=folded_first, then=0), default=1))
-    return list(qs.order_by(*ordering, "last_name_folded", "id")[:SUGGESTION_LIMIT])
+        same_birth = matches.filter(birth_date=birth_date)
+        ranking = (
+            [Case(When(first_name_folded=folded_first, then=0), default=1)] if folded_first else []
+        )
+        found += same_birth.order_by(*ranking, "last_name_folded", "id")[:SUGGESTION_LIMIT]
+        rest = rest.exclude(birth_date=birth_date)
+    if folded_first and len(found) < SUGGESTION_LIMIT:
+        same_first = rest.filter(first_name_folded=folded_first)
+        found += same_first.order_by("last_name_folded", "id")[: SUGGESTION_LIMIT - len(found)]
+        rest = rest.exclude(first_name_folded=folded_first)
+    if len(found) < SUGGESTION_LIMIT:
+        found += rest.order_by("last_name_folded", "id")[: SUGGESTION_LIMIT - len(found)]
+    return found
