@@ -7,7 +7,7 @@ shows it); `appointment_push` does it."""
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from appointments.models import (
@@ -87,10 +87,10 @@ def match_service_chain(
     return None, ServiceChainMatch.AMBIGUOUS if hits else ServiceChainMatch.NONE
 
 
-def _match_column(organisation, agenda: dict, *, lock: bool) -> CalendarColumn | None:
+def _match_column(organisation, agenda: dict) -> CalendarColumn | None:
+    """Not locked: pushes to one agenda must not queue behind each other. Linking a
+    column by name is a conditional update (see _column_for)."""
     columns = scoped(CalendarColumn, organisation)
-    if lock:
-        columns = columns.select_for_update()
     by_agenda = columns.filter(doctolib_agenda_id=agenda["id"]).first()
     if by_agenda is not None:
         return by_agenda
@@ -147,7 +147,7 @@ def plan_push(*, organisation, doctolib_appointment_id: str, payload: dict, lock
     if lock:
         existing_qs = existing_qs.select_for_update()
     existing = existing_qs.first()
-    column = _match_column(organisation, payload["agenda"], lock=lock)
+    column = _match_column(organisation, payload["agenda"])
     motive = payload["visit_motive"]
     motive_name, sync_id = motive.get("name", ""), motive.get("sync_id", "")
     rematch = (
@@ -216,8 +216,12 @@ def _column_for(organisation, plan: PushPlan) -> CalendarColumn:
             doctolib_agenda_id=agenda["id"],
         )
     if column.doctolib_agenda_id is None:
+        linked = CalendarColumn.objects.filter(
+            pk=column.pk, doctolib_agenda_id__isnull=True
+        ).update(doctolib_agenda_id=agenda["id"], updated_at=timezone.now())
+        if not linked:  # a concurrent push linked it first: match again
+            raise IntegrityError("calendar column linked concurrently")
         column.doctolib_agenda_id = agenda["id"]
-        column.save(update_fields=["doctolib_agenda_id", "updated_at"])
     return column
 
 
@@ -325,11 +329,9 @@ def transfer_preview(*, transfer: Transfer) -> PushPlan:
     )
 
 
-@transaction.atomic
-def transfer_commit(*, organisation, transfer_id) -> tuple[Transfer, PushPlan]:
-    """POST /transfers/{id}/commit: the PUT with the staged payload. Only a successful
-    commit uses the transfer up."""
-    transfer = access_transfer(organisation=organisation, transfer_id=transfer_id, lock=True)
+def transfer_unusable(*, transfer: Transfer) -> TransferExpired | None:
+    """Why the transfer can no longer be committed (already committed, replaced by a
+    newer one, or older than 24 h), or None while it can."""
     if transfer.committed_at is not None:
         extra = {}
         if transfer.appointment is not None:
@@ -337,11 +339,22 @@ def transfer_commit(*, organisation, transfer_id) -> tuple[Transfer, PushPlan]:
                 "appointment_id": str(transfer.appointment.public_id),
                 "url": appointment_url(transfer.appointment),
             }
-        raise TransferExpired("Diese Übertragung wurde schon gespeichert.", **extra)
+        return TransferExpired("Diese Übertragung wurde schon gespeichert.", **extra)
     if transfer.replaced_at is not None:
-        raise TransferExpired("Diese Übertragung wurde durch eine neuere ersetzt.")
+        return TransferExpired("Diese Übertragung wurde durch eine neuere ersetzt.")
     if timezone.now() - transfer.created_at > TRANSFER_LIFETIME:
-        raise TransferExpired("Diese Übertragung ist älter als 24 Stunden.")
+        return TransferExpired("Diese Übertragung ist älter als 24 Stunden.")
+    return None
+
+
+@transaction.atomic
+def transfer_commit(*, organisation, transfer_id) -> tuple[Transfer, PushPlan]:
+    """POST /transfers/{id}/commit: the PUT with the staged payload. Only a successful
+    commit uses the transfer up."""
+    transfer = access_transfer(organisation=organisation, transfer_id=transfer_id, lock=True)
+    refusal = transfer_unusable(transfer=transfer)
+    if refusal is not None:
+        raise refusal
     plan = appointment_push(
         organisation=organisation,
         doctolib_appointment_id=transfer.doctolib_appointment_id,

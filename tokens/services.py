@@ -98,8 +98,9 @@ def token_authenticate(*, raw: str, kind: str) -> Token | None:
     if not raw or not token_is_well_formed(raw):
         return None
     digest = hash_token(raw)
+    related = ["organisation"] if kind == TokenKind.DOCTOLIB else ["user__organisation"]
     token = (
-        Token.objects.select_related("organisation", "user", "user__organisation")
+        Token.objects.select_related(*related)
         .filter(token_hash=digest, revoked_at__isnull=True)
         .first()
     )

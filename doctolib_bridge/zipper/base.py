@@ -92,8 +92,16 @@ class ZipperView(APIView):
 
     def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)
-        if self.organisation is not None:
+        if self.organisation is not None and not getattr(self, "_recorded", False):
             self._record(request, response)
+        return response
+
+    def _work_and_record(self, request, work) -> Response:
+        """A write's own answer is logged in the write's transaction (one commit);
+        a rejected one after its rollback, by finalize_response."""
+        response = work()
+        self._record(request, response)
+        self._recorded = True
         return response
 
     def handle_exception(self, exc):
@@ -143,9 +151,16 @@ class ZipperView(APIView):
         one). With an `Idempotency-Key`, a repeat with the same body gets the first
         answer again (waiting for it while it is still being answered), another body
         a 422."""
+        try:
+            return self._write(request, work)
+        except BaseException:
+            self._recorded = False  # rolled back with the work: finalize_response logs it
+            raise
+
+    def _write(self, request, work) -> Response:
         key = request.headers.get("Idempotency-Key")
         if key is None:
-            return atomic_with_race_retry(work)
+            return atomic_with_race_retry(self._work_and_record, request, work)
         if not key or len(key) > 255:
             raise errors.ValidationFailed(
                 "Der Idempotency-Key muss 1 bis 255 Zeichen lang sein.",
@@ -160,7 +175,9 @@ class ZipperView(APIView):
             "path": request.path,
             "key": key,
         }
-        return atomic_with_race_retry(self._idempotent, identity, body_hash, work)
+        return atomic_with_race_retry(
+            self._idempotent, identity, body_hash, lambda: self._work_and_record(request, work)
+        )
 
     @staticmethod
     def _idempotent(identity: dict, body_hash: str, work) -> Response:

@@ -292,3 +292,20 @@ def test_put_uses_at_most_12_queries(
         assert plugin.put("/appointments/da-1", payload()).status_code == 201
     with django_assert_max_num_queries(12):
         assert plugin.put("/appointments/da-1", payload(note="neu")).status_code == 200
+
+
+def test_a_refused_push_is_logged_once_with_its_code(plugin, linked, osteo, organisation):
+    from doctolib_bridge.models import SyncLogEntry
+
+    plugin.put("/appointments/da-1", payload())
+    appointment = Appointment.objects.get()
+    appointment.invoice = Invoice.objects.create(organisation=organisation, patient=linked)
+    appointment.save()
+    SyncLogEntry.objects.all().delete()
+    plugin.put("/appointments/da-1", payload(note="anders"))
+    entry = SyncLogEntry.objects.get()
+    assert (entry.status, entry.code, entry.doctolib_appointment_id) == (
+        409,
+        "appointment_invoiced",
+        "da-1",
+    )
