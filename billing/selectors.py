@@ -1,12 +1,13 @@
 from collections import defaultdict
 from collections.abc import Iterable
+from datetime import datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import NamedTuple
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, QuerySet
 
-from appointments.models import Appointment
-from billing.models import Invoice, InvoiceLine, ServiceChain
+from appointments.models import Appointment, AppointmentStatus
+from billing.models import Invoice, InvoiceLine, ServiceChain, ServiceLine
 from lemniscus.errors import ValidationFailed
 from lemniscus.tenancy import access, scoped
 
@@ -61,6 +62,23 @@ def access_appointments(*, organisation, public_ids: list) -> list[Appointment]:
     if missing:
         raise ValidationFailed("Einige Termine gibt es nicht.", errors={"appointment_ids": missing})
     return [found[public_id] for public_id in public_ids]
+
+
+def billable_appointments(*, organisation, patient) -> QuerySet[Appointment]:
+    """The patient's appointments a new invoice can take (`services.invoice_create`
+    decides): today or earlier in the organisation's zone, not cancelled, with a chain
+    that has services, on no non-cancelled invoice. Oldest first, with column and chain."""
+    tomorrow = datetime.combine(
+        organisation.today() + timedelta(days=1), time.min, tzinfo=organisation.zone
+    )
+    return (
+        scoped(Appointment, organisation)
+        .filter(patient=patient, start__lt=tomorrow, invoice__isnull=True)
+        .exclude(status=AppointmentStatus.CANCELLED)
+        .filter(Exists(ServiceLine.objects.filter(chain=OuterRef("service_chain"))))
+        .select_related("calendar_column", "service_chain")
+        .order_by("start", "pk")
+    )
 
 
 class VatGroup(NamedTuple):

@@ -1,3 +1,70 @@
-"""Staff pages: abrechnung. Included from web/urls.py."""
+"""Staff pages: abrechnung (Leistungsketten, Rechnungen) and Einstellungen (token
+management, handover export). Included from web/urls.py."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from web.views import abrechnung, einstellungen
+
+urlpatterns = [
+    path("leistungsketten/", abrechnung.ChainListView.as_view(), name="chain_list"),
+    path("leistungsketten/neu/", abrechnung.ChainEditView.as_view(), name="chain_create"),
+    path("leistungsketten/<uuid:id>/", abrechnung.ChainEditView.as_view(), name="chain_edit"),
+    path(
+        "leistungsketten/<uuid:id>/loeschen/",
+        abrechnung.ChainDeleteView.as_view(),
+        name="chain_delete",
+    ),
+    path("rechnungen/", abrechnung.InvoiceListView.as_view(), name="invoice_list"),
+    path("rechnungen/neu/", abrechnung.InvoiceCreateView.as_view(), name="invoice_create"),
+    path("rechnungen/<uuid:id>/", abrechnung.InvoiceDetailView.as_view(), name="invoice_detail"),
+    path(
+        "rechnungen/<uuid:id>/stellen/",
+        abrechnung.InvoiceStatusView.as_view(),
+        {"action": "stellen"},
+        name="invoice_issue",
+    ),
+    path(
+        "rechnungen/<uuid:id>/bezahlt/",
+        abrechnung.InvoiceStatusView.as_view(),
+        {"action": "bezahlt"},
+        name="invoice_pay",
+    ),
+    path(
+        "rechnungen/<uuid:id>/stornieren/",
+        abrechnung.InvoiceCancelView.as_view(),
+        name="invoice_cancel",
+    ),
+    path("rechnungen/<uuid:id>/pdf/", abrechnung.InvoicePdfView.as_view(), name="invoice_pdf"),
+    path("einstellungen/", einstellungen.SettingsView.as_view(), name="settings"),
+    path("einstellungen/tokens/", einstellungen.TokensView.as_view(), name="tokens"),
+    path(
+        "einstellungen/tokens/doctolib/aktivieren/",
+        einstellungen.DoctolibActivateView.as_view(),
+        name="doctolib_activate",
+    ),
+    path(
+        "einstellungen/tokens/doctolib/deaktivieren/",
+        einstellungen.DoctolibDeactivateView.as_view(),
+        name="doctolib_deactivate",
+    ),
+    path(
+        "einstellungen/tokens/<uuid:id>/widerrufen/",
+        einstellungen.TokenRevokeView.as_view(),
+        name="token_revoke",
+    ),
+    path("einstellungen/exporte/", einstellungen.ExportListView.as_view(), name="export_list"),
+    path(
+        "einstellungen/exporte/starten/",
+        einstellungen.ExportStartView.as_view(),
+        name="export_start",
+    ),
+]
+urlpatterns += [
+    path(
+        f"einstellungen/exporte/<uuid:id>/{name}",
+        einstellungen.ExportFileView.as_view(),
+        {"name": name},
+        name=f"export_{name.removesuffix('.csv')}",
+    )
+    for name in einstellungen.EXPORT_FILES
+]

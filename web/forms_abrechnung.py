@@ -1,0 +1,178 @@
+"""Forms of the billing pages (Leistungsketten, Rechnungen) and of token management.
+
+Text is taken as the APIs take it (lemniscus.text.clean); the rules themselves stay
+in billing.services and tokens.services."""
+
+from decimal import Decimal
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from billing.models import InvoiceStatus
+from lemniscus.tenancy import parse_public_id
+from lemniscus.text import clean
+from organisations.models import User
+
+MAX_SERVICES = 100
+
+
+class CleanCharField(forms.CharField):
+    """NFC-normalised and trimmed text; optional unless said otherwise."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("strip", False)
+        super().__init__(**kwargs)
+
+    def to_python(self, value):
+        return clean(super().to_python(value))
+
+
+# Leistungsketten
+
+
+class ServiceChainForm(forms.Form):
+    description = CleanCharField(
+        label="Beschreibung",
+        max_length=200,
+        required=True,
+        help_text="Ohne Synchronisationskennung muss sie genau so heißen wie der "
+        "Besuchsgrund in Doctolib, inklusive Groß- und Kleinschreibung.",
+    )
+    notes = CleanCharField(
+        label="Anmerkungen",
+        max_length=20000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Hier steht die Synchronisationskennung, z. B. #Osteopathie, als "
+        "eigenes Wort (durch Leerzeichen oder Zeilenumbruch getrennt).",
+    )
+
+
+class ServiceForm(forms.Form):
+    code = CleanCharField(label="Ziffer", max_length=32)
+    name = CleanCharField(label="Leistung", max_length=200, required=True)
+    price = forms.DecimalField(
+        label="Preis (netto, €)",
+        max_digits=10,
+        decimal_places=2,
+        min_value=0,
+        localize=True,
+        widget=forms.TextInput(attrs={"inputmode": "decimal", "size": 8}),
+    )
+    vat_rate = forms.DecimalField(
+        label="USt-Satz (%)",
+        max_digits=5,
+        decimal_places=2,
+        min_value=0,
+        max_value=Decimal("99.99"),
+        initial=Decimal("0"),
+        localize=True,
+        error_messages={"max_value": "Höchstens 99,99 %%."},
+        widget=forms.TextInput(attrs={"inputmode": "decimal", "size": 5}),
+    )
+    minutes = forms.IntegerField(
+        label="Minuten", min_value=0, max_value=1440, initial=0, required=False
+    )
+
+    def clean_minutes(self):
+        return self.cleaned_data["minutes"] or 0
+
+
+class BaseServiceFormSet(forms.BaseFormSet):
+    """The chain's services as rows; empty new rows are left out, rows marked
+    "Entfernen" are dropped. At least one service must remain."""
+
+    def services(self) -> list[dict]:
+        return [
+            {name: value for name, value in form.cleaned_data.items() if name != "DELETE"}
+            for form in self.forms
+            if form.cleaned_data and not form.cleaned_data.get("DELETE")
+        ]
+
+    def clean(self):
+        if not any(self.errors) and not self.services():
+            raise ValidationError("Die Leistungskette braucht mindestens eine Leistung.")
+
+
+ServiceFormSet = forms.formset_factory(
+    ServiceForm,
+    formset=BaseServiceFormSet,
+    extra=1,
+    can_delete=True,
+    max_num=MAX_SERVICES,
+    absolute_max=MAX_SERVICES,
+    validate_max=True,
+)
+
+
+# Rechnungen
+
+
+class InvoiceFilterForm(forms.Form):
+    status = forms.ChoiceField(
+        label="Status", choices=[("", "alle"), *InvoiceStatus.choices], required=False
+    )
+
+
+class PatientSearchForm(forms.Form):
+    q = CleanCharField(
+        label="Akte suchen",
+        max_length=100,
+        help_text="Name, Geburtsdatum (TT.MM.JJJJ) oder Telefonnummer",
+        widget=forms.TextInput(attrs={"type": "search", "autocomplete": "off"}),
+    )
+
+
+class PublicIdsField(forms.MultipleChoiceField):
+    """Appointment ids as ticked; any well-formed id is taken, the service decides
+    whether the appointment can be billed (and says why not)."""
+
+    def valid_value(self, value):
+        return parse_public_id(value) is not None
+
+    def clean(self, value):
+        return list(dict.fromkeys(parse_public_id(v) for v in super().clean(value)))
+
+
+class InvoiceCreateForm(forms.Form):
+    appointments = PublicIdsField(
+        label="Termine",
+        error_messages={
+            "required": "Bitte wählen Sie mindestens einen Termin.",
+            "invalid_choice": "Unbekannter Termin: %(value)s",
+        },
+    )
+    diagnosis = CleanCharField(
+        label="Diagnose",
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Optional; steht auf der Rechnung (private Krankenversicherungen fragen "
+        "oft danach).",
+    )
+
+
+# Token management
+
+
+class ApiTokenForm(forms.Form):
+    user = forms.ModelChoiceField(
+        label="Benutzer",
+        queryset=User.objects.none(),
+        empty_label="Bitte wählen",
+        help_text="Der Token handelt mit den Rechten dieses Benutzers.",
+        error_messages={"invalid_choice": "Kein aktiver Benutzer dieser Organisation."},
+    )
+    name = CleanCharField(
+        label="Bezeichnung",
+        max_length=100,
+        help_text="Optional, z. B. wofür der Token gedacht ist.",
+    )
+
+    def __init__(self, *args, organisation, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["user"].queryset = User.objects.filter(
+            organisation=organisation, is_active=True
+        ).order_by("last_name", "first_name", "email")
+        self.fields["user"].label_from_instance = lambda user: (
+            f"{user.display_name} ({user.email})" if user.display_name != user.email else user.email
+        )

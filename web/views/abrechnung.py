@@ -1,0 +1,318 @@
+"""Staff pages of the billing area: Leistungsketten and Rechnungen. Views only
+translate between forms and billing.selectors / billing.services; domain errors
+become German messages next to what caused them."""
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.views import View
+from django.views.generic import TemplateView
+
+from billing import selectors, services
+from billing.models import InvoiceStatus
+from billing.pdf import invoice_pdf
+from lemniscus.errors import DomainError, NotFound, ValidationFailed
+from lemniscus.tenancy import scoped
+from organisations.models import Right
+from patients.selectors import access_patient, patient_list
+from web.forms_abrechnung import (
+    InvoiceCreateForm,
+    InvoiceFilterForm,
+    PatientSearchForm,
+    ServiceChainForm,
+    ServiceFormSet,
+)
+from web.mixins import StaffPageMixin
+
+INVOICES_PER_PAGE = 50
+PATIENT_MATCHES = 20
+
+
+def found(lookup, **kwargs):
+    """The object a selector's `access_…` finds; another organisation's or a missing
+    one is the 404 page."""
+    try:
+        return lookup(**kwargs)
+    except NotFound:
+        raise Http404 from None
+
+
+# Leistungsketten
+
+
+class ChainListView(StaffPageMixin, TemplateView):
+    """Every member sees the chains; changing them needs the billing right."""
+
+    template_name = "web/abrechnung/chain_list.html"
+
+    def get_context_data(self, **kwargs):
+        chains = selectors.service_chain_list(organisation=self.organisation)
+        return super().get_context_data(
+            chains=chains.order_by("description", "id"),
+            can_edit=self.request.user.has_right(Right.BILLING),
+            **kwargs,
+        )
+
+
+class ChainEditView(StaffPageMixin, View):
+    """A new chain (no id) or an existing one: description, notes, services."""
+
+    right = Right.BILLING
+    template_name = "web/abrechnung/chain_edit.html"
+
+    def get(self, request, id=None):
+        chain = self._chain(id)
+        if chain is None:
+            form, formset = ServiceChainForm(), ServiceFormSet(prefix="services")
+        else:
+            form = ServiceChainForm(
+                initial={"description": chain.description, "notes": chain.notes}
+            )
+            formset = ServiceFormSet(
+                prefix="services",
+                initial=[
+                    {f: getattr(s, f) for f in ("code", "name", "price", "vat_rate", "minutes")}
+                    for s in chain.services.all()
+                ],
+            )
+        return self._render(chain, form, formset)
+
+    def post(self, request, id=None):
+        chain = self._chain(id)
+        form = ServiceChainForm(request.POST)
+        if "add_row" in request.POST:  # without JavaScript: one more empty row
+            data = request.POST.copy()
+            total = "services-TOTAL_FORMS"
+            data[total] = str(int(data.get(total) or 0) + 1)
+            return self._render(chain, form, ServiceFormSet(data, prefix="services"))
+        formset = ServiceFormSet(request.POST, prefix="services")
+        if not (form.is_valid() and formset.is_valid()):
+            return self._render(chain, form, formset, status=422)
+        fields = {**form.cleaned_data, "services": formset.services()}
+        if chain is None:
+            chain = services.service_chain_create(organisation=self.organisation, **fields)
+            messages.success(request, f"Die Leistungskette „{chain}“ wurde angelegt.")
+        else:
+            chain = services.service_chain_update(chain=chain, **fields)
+            messages.success(request, f"Die Leistungskette „{chain}“ wurde gespeichert.")
+        return redirect("chain_edit", id=chain.public_id)
+
+    def _chain(self, id):
+        if id is None:
+            return None
+        return found(selectors.access_service_chain, organisation=self.organisation, public_id=id)
+
+    def _render(self, chain, form, formset, status=200):
+        context = {"organisation": self.organisation, "chain": chain, "form": form}
+        return render(
+            self.request, self.template_name, {**context, "formset": formset}, status=status
+        )
+
+
+class ChainDeleteView(StaffPageMixin, View):
+    """Ask first; a chain that appointments use is refused (409 chain_in_use)."""
+
+    right = Right.BILLING
+    template_name = "web/abrechnung/chain_delete.html"
+
+    def get(self, request, id):
+        chain = self._chain(id)
+        context = {"organisation": self.organisation, "chain": chain}
+        return render(request, self.template_name, context)
+
+    def post(self, request, id):
+        chain = self._chain(id)
+        try:
+            services.service_chain_delete(chain=chain)
+        except DomainError as exc:
+            messages.error(request, exc.detail)
+            return redirect("chain_edit", id=chain.public_id)
+        messages.success(request, f"Die Leistungskette „{chain}“ wurde gelöscht.")
+        return redirect("chain_list")
+
+    def _chain(self, id):
+        return found(selectors.access_service_chain, organisation=self.organisation, public_id=id)
+
+
+# Rechnungen
+
+
+class InvoiceListView(StaffPageMixin, TemplateView):
+    right = Right.BILLING
+    template_name = "web/abrechnung/invoice_list.html"
+
+    def get_context_data(self, **kwargs):
+        form = InvoiceFilterForm(self.request.GET or None)
+        invoices = selectors.invoice_list(organisation=self.organisation).prefetch_related(None)
+        if form.is_valid() and form.cleaned_data["status"]:
+            invoices = invoices.filter(status=form.cleaned_data["status"])
+        page = Paginator(invoices, INVOICES_PER_PAGE).get_page(self.request.GET.get("seite"))
+        query = self.request.GET.copy()
+        query.pop("seite", None)
+        return super().get_context_data(form=form, page=page, query=query.urlencode(), **kwargs)
+
+
+class InvoiceCreateView(StaffPageMixin, View):
+    """`?patient={id}`: the patient's billable appointments to tick; without a
+    patient, a search for the record."""
+
+    right = Right.BILLING
+    template_name = "web/abrechnung/invoice_create.html"
+
+    def get(self, request):
+        patient = self._patient()
+        if patient is None:
+            return self._search()
+        return self._render(patient, InvoiceCreateForm())
+
+    def post(self, request):
+        patient = self._patient()
+        if patient is None:
+            raise Http404
+        form = InvoiceCreateForm(request.POST)
+        if not form.is_valid():
+            return self._render(patient, form, status=422)
+        ids = form.cleaned_data["appointments"]
+        try:
+            invoice = services.invoice_create(
+                organisation=self.organisation,
+                actor=request.user,
+                patient=patient,
+                appointments=selectors.access_appointments(
+                    organisation=self.organisation, public_ids=ids
+                ),
+                diagnosis=form.cleaned_data["diagnosis"],
+            )
+        except ValidationFailed as exc:
+            form.add_error(None, exc.detail)
+            return self._render(patient, form, reasons=_reasons(exc), status=422)
+        messages.success(request, "Der Rechnungsentwurf wurde erstellt.")
+        return redirect("invoice_detail", id=invoice.public_id)
+
+    def _patient(self):
+        public_id = self.request.GET.get("patient")
+        if not public_id:
+            return None
+        return found(access_patient, organisation=self.organisation, public_id=public_id)
+
+    def _search(self):
+        form = PatientSearchForm(self.request.GET or None)
+        patients = []
+        if form.is_valid() and form.cleaned_data["q"]:
+            found_patients = patient_list(organisation=self.organisation, q=form.cleaned_data["q"])
+            patients = list(found_patients[:PATIENT_MATCHES])
+        context = {"organisation": self.organisation, "search": form, "patients": patients}
+        return render(self.request, self.template_name, context)
+
+    def _render(self, patient, form, *, reasons=None, status=200):
+        """The billable appointments as rows; after a refusal also the ticked ones
+        that are no longer billable, each with the service's reasons."""
+        reasons = reasons or {}
+        rows = selectors.billable_appointments(organisation=self.organisation, patient=patient)
+        if reasons:
+            refused = scoped(rows.model, self.organisation).filter(public_id__in=list(reasons))
+            rows = rows | refused.select_related("calendar_column", "service_chain")
+        ticked = {str(v) for v in form["appointments"].value() or []}
+        rows = [(a, str(a.public_id) in ticked, reasons.pop(str(a.public_id), [])) for a in rows]
+        for unshown in reasons.values():  # ids that name no appointment of ours
+            for reason in unshown:
+                form.add_error(None, reason)
+        context = {"organisation": self.organisation, "patient": patient, "form": form}
+        context["rows"] = rows
+        return render(self.request, self.template_name, context, status=status)
+
+
+def _reasons(exc: ValidationFailed) -> dict[str, list[str]]:
+    """`errors.appointment_ids` of a refused invoice, `"<id>: <reason>"` each
+    (docs/decisions.md, "Invoice creation errors"), by appointment id."""
+    reasons: dict[str, list[str]] = {}
+    for entry in (exc.errors or {}).get("appointment_ids", []):
+        public_id, _, reason = entry.partition(": ")
+        reasons.setdefault(public_id, []).append(reason)
+    return reasons
+
+
+class InvoiceMixin(StaffPageMixin):
+    right = Right.BILLING
+
+    def invoice(self):
+        return found(
+            selectors.access_invoice, organisation=self.organisation, public_id=self.kwargs["id"]
+        )
+
+
+class InvoiceDetailView(InvoiceMixin, TemplateView):
+    template_name = "web/abrechnung/invoice_detail.html"
+
+    def get_context_data(self, **kwargs):
+        invoice = self.invoice()
+        lines = list(invoice.lines.all())
+        allowed = services.TRANSITIONS[invoice.status]
+        return super().get_context_data(
+            invoice=invoice,
+            lines=lines,
+            vat_groups=selectors.vat_breakdown(lines),
+            can_issue=InvoiceStatus.ISSUED in allowed,
+            can_pay=InvoiceStatus.PAID in allowed,
+            can_cancel=InvoiceStatus.CANCELLED in allowed,
+            **kwargs,
+        )
+
+
+class InvoiceStatusView(InvoiceMixin, View):
+    """POST: issue (`stellen`) or mark paid (`bezahlt`); a refused change (409
+    invalid_status, e.g. a second click) is a German message and changes nothing."""
+
+    ACTIONS = {
+        "stellen": (services.invoice_issue, "Die Rechnung {number} wurde gestellt."),
+        "bezahlt": (services.invoice_pay, "Die Rechnung {number} ist als bezahlt markiert."),
+    }
+
+    def post(self, request, id, action):
+        change, done = self.ACTIONS[action]
+        try:
+            invoice = change(invoice=self.invoice(), actor=request.user)
+        except DomainError as exc:
+            messages.error(request, exc.detail)
+        else:
+            messages.success(request, done.format(number=invoice.number))
+        return redirect("invoice_detail", id=id)
+
+
+class InvoiceCancelView(InvoiceMixin, View):
+    """Ask first: "Stornieren" (issued, paid) or "Entwurf verwerfen" (draft)."""
+
+    template_name = "web/abrechnung/invoice_cancel.html"
+
+    def get(self, request, id):
+        context = {"organisation": self.organisation, "invoice": self.invoice()}
+        return render(request, self.template_name, context)
+
+    def post(self, request, id):
+        invoice = self.invoice()
+        was_draft = invoice.status == InvoiceStatus.DRAFT
+        try:
+            invoice = services.invoice_cancel(invoice=invoice, actor=request.user)
+        except DomainError as exc:
+            messages.error(request, exc.detail)
+        else:
+            messages.success(
+                request,
+                "Der Entwurf wurde verworfen; seine Termine sind wieder abrechenbar."
+                if was_draft
+                else f"Die Rechnung {invoice.number} wurde storniert; ihre Termine sind "
+                "wieder abrechenbar.",
+            )
+        return redirect("invoice_detail", id=id)
+
+
+class InvoicePdfView(InvoiceMixin, View):
+    def get(self, request, id):
+        invoice = self.invoice()
+        name = f"Rechnung-{invoice.number}.pdf" if invoice.number else "Rechnungsentwurf.pdf"
+        return HttpResponse(
+            invoice_pdf(invoice),
+            content_type="application/pdf",
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
