@@ -154,6 +154,8 @@ def export_file(*, organisation, actor, public_id, name: str) -> FieldFile:
     files = {"patients.csv": job.patients_file, "appointments.csv": job.appointments_file}
     if job.state != ExportState.DONE or not files[name]:
         raise NotFound("Die Datei gibt es erst, wenn der Export fertig ist.")
+    if not files[name].storage.exists(files[name].name):
+        raise NotFound("Die Datei ist nicht mehr vorhanden; bitte den Export erneut starten.")
     return files[name]
 
 

@@ -568,8 +568,9 @@ def test_a_job_that_lost_its_task_does_not_block_new_exports(organisation, admin
     assert "nicht zu Ende" in lost.error
 
 
-def _fresh_producers():
-    """Producers are pooled per app; made again, they connect to the broker now set."""
+def fresh_producers():
+    """Producers are pooled per app, and any task sent (in-process ones too) makes the
+    pool: made again, they connect to the broker configured now."""
     celery_app._pool = None
     celery_app.amqp._producer_pool = None
 
@@ -579,10 +580,10 @@ def broker_down():
     """The broker is a closed port: queuing fails like an unreachable Redis."""
     saved = {k: celery_app.conf[k] for k in ("task_always_eager", "broker_url")}
     celery_app.conf.update(task_always_eager=False, broker_url="redis://127.0.0.1:1/0")
-    _fresh_producers()
+    fresh_producers()
     yield
     celery_app.conf.update(saved)
-    _fresh_producers()
+    fresh_producers()
 
 
 def test_unreachable_queue_is_a_clear_error_and_leaves_no_waiting_job(
@@ -635,6 +636,15 @@ def test_files_are_not_found_until_the_job_is_done(api, organisation):
     assert detail["files"] == {"patients": None, "appointments": None}
     for name in ("patients.csv", "appointments.csv"):
         assert_problem(api.get(f"/api/v1/exports/{job.public_id}/{name}"), 404, "not_found")
+
+
+def test_a_file_gone_from_the_storage_is_404_not_500(api, organisation, admin_user):
+    job = export(organisation, admin_user)
+    Path(job.patients_file.path).unlink()
+
+    response = api.get(f"/api/v1/exports/{job.public_id}/patients.csv")
+
+    assert "nicht mehr vorhanden" in assert_problem(response, 404, "not_found")["detail"]
 
 
 def test_a_second_export_while_one_runs_is_409(api, organisation):
