@@ -38,3 +38,15 @@ LEMNISCUS_LED_FIELDS: tuple[str, ...] = tuple(
 def doctolib_led_fields_for(patient) -> list[str]:
     """The fields Doctolib leads for this record: none unless it is linked."""
     return list(DOCTOLIB_LED_FIELDS) if patient.doctolib_patient_id else []
+
+
+# What a push of a Doctolib appointment overwrites (zipper-api.md, "PUT /appointments"):
+# staff change these in Doctolib and transfer the appointment again; status and
+# service chain stay theirs to edit in lemniscus.
+DOCTOLIB_OWNED_APPOINTMENT_FIELDS: tuple[str, ...] = (
+    "patient",
+    "calendar_column",
+    "start",
+    "duration_minutes",
+    "note",
+)
