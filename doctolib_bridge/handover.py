@@ -213,9 +213,12 @@ def _job_create(*, organisation, actor, delete: bool) -> ExportJob:
 
 
 @transaction.atomic
-def export_fail(*, job_id: int, reason: str) -> None:
+def export_fail(*, job_id: int, reason: str, attempt: int | None = None) -> None:
+    """Fail a queued or running job; with `attempt`, only if no newer run took over."""
     job = ExportJob.objects.select_for_update().filter(pk=job_id).first()
-    if job is not None and job.state in ACTIVE_STATES:
+    if job is None or job.state not in ACTIVE_STATES:
+        return
+    if attempt is None or job.attempts == attempt:
         export_transition(job, ExportState.FAILED, error=reason)
 
 
@@ -245,24 +248,23 @@ def export_run(*, job_id: int) -> str:
         return "skipped"
     attempt = job.attempts
     cutoff = _today_starts(job.organisation)
-    written = None
     try:
         written = _write(job=job, cutoff=cutoff)
         finished = _complete(job=job, attempt=attempt, written=written, cutoff=cutoff)
     except OperationalError:
-        _discard(job, written)
+        _discard(job)
         raise
     except SoftTimeLimitExceeded:
-        _discard(job, written)
-        export_fail(job_id=job.pk, reason=FAILED_TIME)
+        _discard(job)
+        export_fail(job_id=job.pk, reason=FAILED_TIME, attempt=attempt)
         return ExportState.FAILED
     except Exception:
         logger.exception("export job %s failed", job.pk)
-        _discard(job, written)
-        export_fail(job_id=job.pk, reason=FAILED_INTERNAL)
+        _discard(job)
+        export_fail(job_id=job.pk, reason=FAILED_INTERNAL, attempt=attempt)
         return ExportState.FAILED
     if not finished:  # a newer run of the same job took over
-        _discard(job, written)
+        _discard(job)
         return "superseded"
     return ExportState.DONE
 
@@ -294,9 +296,16 @@ def _final_name(job: ExportJob, name: str) -> str:
 
 
 def _temp_path(job: ExportJob, name: str) -> Path:
+    """This run's temporary file (`job` as claimed by the run)."""
     path = Path(_storage().path(f"exports/tmp/{job.public_id}-{job.attempts}-{name}"))
     path.parent.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def _discard(job: ExportJob) -> None:
+    """This run's temporary files, whatever it got to write."""
+    for name in ("patients.csv", "appointments.csv"):
+        _temp_path(job, name).unlink(missing_ok=True)
 
 
 def _remove_files(job: ExportJob) -> None:
@@ -305,12 +314,6 @@ def _remove_files(job: ExportJob) -> None:
     for stale in temp.glob(f"{job.public_id}-*"):
         stale.unlink(missing_ok=True)
     shutil.rmtree(Path(_storage().path(_final_name(job, ""))), ignore_errors=True)
-
-
-def _discard(job: ExportJob, written: "_Written | None") -> None:
-    if written is not None:
-        written.patients_path.unlink(missing_ok=True)
-        written.appointments_path.unlink(missing_ok=True)
 
 
 def _csv_writer(handle):

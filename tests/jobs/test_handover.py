@@ -303,13 +303,14 @@ def test_every_relation_to_appointments_is_handled_by_the_removal():
     }
 
 
-def test_a_failure_before_the_final_step_leaves_nothing(
-    organisation, admin_user, mixed, monkeypatch
+@pytest.mark.parametrize("step", ["_fingerprint", "_remove"])  # while writing, in the final step
+def test_a_failure_before_the_end_leaves_nothing(
+    organisation, admin_user, mixed, monkeypatch, step
 ):
-    def broken(**kwargs):
+    def broken(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(handover, "_remove", broken)
+    monkeypatch.setattr(handover, step, broken)
     before = every_field(Appointment.objects)
 
     job = export(organisation, admin_user, delete=True)
