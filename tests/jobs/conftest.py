@@ -85,6 +85,13 @@ class Worker:
         self.log.close()
 
 
+def _fresh_producers():
+    """Connections and producers are pooled per app (an earlier in-process task may
+    have made them for memory://); made again, they use the broker now set."""
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None
+
+
 @pytest.fixture
 def worker_env() -> dict[str, str]:
     """More environment for the worker process; override it in a test module."""
@@ -102,6 +109,7 @@ def celery_worker(redis_url, transactional_db, worker_env):
         k: celery_app.conf[k] for k in ("task_always_eager", "broker_url", "task_default_queue")
     }
     celery_app.conf.update(task_always_eager=False, broker_url=redis_url, task_default_queue=queue)
+    _fresh_producers()
     worker = Worker(redis_url, queue, worker_env)
     try:
         wait_for(
@@ -112,3 +120,4 @@ def celery_worker(redis_url, transactional_db, worker_env):
     finally:
         worker.stop()
         celery_app.conf.update(saved)
+        _fresh_producers()
