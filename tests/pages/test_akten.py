@@ -460,6 +460,7 @@ def test_linking_an_existing_record_goes_to_it(staff, patient, admin_user):
         ("//evil.example/x", None),
         ("/\\evil.example", None),
         ("uebertragungen/abc/", None),
+        ("/x\r\nSet-Cookie: a=b", None),
     ],
 )
 def test_linking_follows_only_a_relative_next(staff, patient, next_url, lands_on):

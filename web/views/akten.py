@@ -44,9 +44,10 @@ def is_htmx(request) -> bool:
 
 
 def safe_next(value: str | None) -> str | None:
-    """`next` only as a relative path on this site."""
+    """`next` only as a relative path on this site (no control characters either)."""
     if (
         value
+        and value.isprintable()
         and value.startswith("/")
         and not value.startswith(("//", "/\\"))
         and url_has_allowed_host_and_scheme(value, allowed_hosts=None)
