@@ -273,13 +273,11 @@ def send_due_reminders(*, time_budget: float = 180.0) -> int:
     run holds is skipped. A refused recipient is skipped for this run; other
     delivery errors end the run (the task retries). Returns how many went out."""
     deadline = time.monotonic() + time_budget
-    sent, skipped = 0, set()
+    due, sent, skipped = due_reminders(), 0, set()
     while time.monotonic() < deadline:
         try:
             with transaction.atomic():
-                appointment = _locked(
-                    due_reminders().exclude(pk__in=skipped), skip_locked=True
-                ).first()
+                appointment = _locked(due.exclude(pk__in=skipped), skip_locked=True).first()
                 if appointment is None:
                     return sent
                 if not notification_allowed(appointment):

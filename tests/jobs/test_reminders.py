@@ -1,11 +1,14 @@
 """Confirmation and reminder e-mails: who gets one, what it says, once only."""
 
 import re
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from smtplib import SMTPRecipientsRefused, SMTPServerDisconnected
 
 import pytest
 from django.core.mail import EmailMultiAlternatives
+from django.db import connection
 from django.utils import timezone
 
 from appointments.models import Appointment, AppointmentSource, AppointmentStatus
@@ -289,3 +292,38 @@ def test_task_does_not_retry_a_bug(organisation, mailoutbox, monkeypatch):
     assert calls == [1]
     appointment.refresh_from_db()
     assert appointment.confirmation_sent_at is None
+
+
+# Two runs at once (PostgreSQL: row locks)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_overlapping_runs_send_each_reminder_once(organisation, mailoutbox, monkeypatch):
+    for n in range(8):
+        planned(organisation, hours=2 + n, email=f"p{n}@example.org")
+    send = EmailMultiAlternatives.send
+
+    def slow(message, *args, **kwargs):
+        time.sleep(0.05)  # hold the row lock while the other run looks for work
+        return send(message, *args, **kwargs)
+
+    monkeypatch.setattr(EmailMultiAlternatives, "send", slow)
+    counts = []
+
+    def run():
+        try:
+            counts.append(send_due_reminders())
+        finally:
+            connection.close()
+
+    runs = [threading.Thread(target=run) for _ in range(2)]
+    for thread in runs:
+        thread.start()
+    for thread in runs:
+        thread.join()
+
+    recipients = [m.to[0] for m in mailoutbox]
+    assert sorted(recipients) == [f"p{n}@example.org" for n in range(8)]
+    assert sum(counts) == 8
+    assert Appointment.objects.filter(reminder_sent_at__isnull=True).count() == 0
