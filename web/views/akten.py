@@ -56,6 +56,21 @@ def safe_next(value: str | None) -> str | None:
     return None
 
 
+class PartialMixin:
+    """htmx asks for `partial_template_name`, a part of the page; the same URL without
+    htmx answers the whole page (`template_name`)."""
+
+    partial_template_name: str
+
+    def get_template_names(self):
+        return [self.partial_template_name if is_htmx(self.request) else self.template_name]
+
+    def render_to_response(self, context, **kwargs):
+        response = super().render_to_response(context, **kwargs)
+        patch_vary_headers(response, ["HX-Request"])
+        return response
+
+
 class AktenPageMixin(StaffPageMixin):
     """Reading is open to every member; `post` needs the documentation right."""
 
@@ -81,11 +96,11 @@ class AktenPageMixin(StaffPageMixin):
             raise Http404("Diese Akte gibt es nicht.") from None
 
 
-class AktenListView(AktenPageMixin, TemplateView):
+class AktenListView(PartialMixin, AktenPageMixin, TemplateView):
     """Search (name, birth date, phone) and the paginated list; htmx asks for the results."""
 
-    def get_template_names(self):
-        return ["web/akten/_results.html" if is_htmx(self.request) else "web/akten/list.html"]
+    template_name = "web/akten/list.html"
+    partial_template_name = "web/akten/_results.html"
 
     def get_context_data(self, **kwargs):
         form = AktenSearchForm(self.request.GET)
@@ -95,11 +110,6 @@ class AktenListView(AktenPageMixin, TemplateView):
         return super().get_context_data(
             form=form, q=q, page=page, query=urlencode({"q": q}) if q else "", **kwargs
         )
-
-    def render_to_response(self, context, **kwargs):
-        response = super().render_to_response(context, **kwargs)
-        patch_vary_headers(response, ["HX-Request"])
-        return response
 
 
 class AkteCreateView(AktenPageMixin, TemplateView):
@@ -175,16 +185,11 @@ class AkteView(AktenPageMixin, TemplateView):
         )
 
 
-class ConfirmStepView(AktenPageMixin, TemplateView):
+class ConfirmStepView(PartialMixin, AktenPageMixin, TemplateView):
     """GET shows the confirm step (as a part of the record page for htmx, else as a
     page of its own); POST does it."""
 
     right = Right.DOCUMENTATION
-    partial_template: str
-
-    def get_template_names(self):
-        partial = self.partial_template
-        return [partial if is_htmx(self.request) else partial.replace("/_", "/")]
 
     def get(self, request, *args, **kwargs):
         return self.render_to_response(self.get_context_data(patient=self.access_patient()))
@@ -194,7 +199,8 @@ class AkteSendView(ConfirmStepView):
     """The Doctolib icon on a record not linked yet: a warning first, then the checkbox
     is set and the record goes to the change feed."""
 
-    partial_template = "web/akten/_send_confirm.html"
+    template_name = "web/akten/send_confirm.html"
+    partial_template_name = "web/akten/_send_confirm.html"
 
     def post(self, request, *args, **kwargs):
         patient = self.access_patient()
@@ -211,7 +217,8 @@ class AkteSendView(ConfirmStepView):
 
 
 class AkteDeleteView(ConfirmStepView):
-    partial_template = "web/akten/_delete_confirm.html"
+    template_name = "web/akten/delete_confirm.html"
+    partial_template_name = "web/akten/_delete_confirm.html"
 
     def get_context_data(self, *, patient, **kwargs):
         return super().get_context_data(
@@ -229,19 +236,18 @@ class AkteDeleteView(ConfirmStepView):
         return redirect("akten")
 
 
-class LinkView(AktenPageMixin, TemplateView):
+class LinkView(PartialMixin, AktenPageMixin, TemplateView):
     """`/akten/verknuepfen/?doctolib_patient_id=…[&next=…]`: link a Doctolib patient to
     an existing record found with the suggestion search, or to a new record."""
 
     right = Right.DOCUMENTATION
+    template_name = "web/akten/link.html"
+    partial_template_name = "web/akten/_suggestions.html"
 
     def dispatch(self, request, *args, **kwargs):
         self.doctolib_patient_id = (request.GET.get("doctolib_patient_id") or "").strip()
         self.next_url = safe_next(request.GET.get("next"))
         return super().dispatch(request, *args, **kwargs)
-
-    def get_template_names(self):
-        return ["web/akten/_suggestions.html" if is_htmx(self.request) else "web/akten/link.html"]
 
     def get(self, request, *args, **kwargs):
         if not is_doctolib_id(self.doctolib_patient_id):
