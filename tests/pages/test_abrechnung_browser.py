@@ -1,0 +1,79 @@
+"""Billing pages in a real Chromium: an invoice from the record search to its PDF,
+and editing a service chain's services."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+from playwright.sync_api import expect
+
+from billing.models import Invoice, InvoiceStatus
+from tests.factories import AppointmentFactory, PatientFactory, ServiceChainFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+KG = ("X1501", "Krankengymnastik", Decimal("32.50"), Decimal("0.00"), 25)
+OIL = ("W1", "Massageöl", Decimal("8.40"), Decimal("19.00"), 0)
+
+
+def test_create_issue_and_download_an_invoice(page, logged_in, admin_user, organisation):
+    patient = PatientFactory(organisation=organisation, first_name="Erika", last_name="Muster")
+    chain = ServiceChainFactory(organisation=organisation, description="KG", services=[KG])
+    for days in (2, 1):
+        AppointmentFactory(
+            organisation=organisation,
+            patient=patient,
+            service_chain=chain,
+            start=timezone.now() - timedelta(days=days),
+        )
+    logged_in(page, admin_user).goto("/rechnungen/")
+
+    page.get_by_role("link", name="Neue Rechnung").click()
+    page.get_by_label("Akte suchen").fill("Must")  # htmx: results as you type
+    page.get_by_role("link", name="Muster, Erika").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Neue Rechnung für Erika Muster")
+    page.get_by_role("checkbox").first.check()
+    page.get_by_label("Diagnose").fill("M54.5")
+    page.get_by_role("button", name="Rechnung erstellen").click()
+
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Rechnungsentwurf")
+    expect(page.locator("table.abr-lines")).to_contain_text("Krankengymnastik")
+    page.get_by_role("button", name="Rechnung stellen").click()
+    invoice = Invoice.objects.get()
+    assert invoice.status == InvoiceStatus.ISSUED and invoice.locked_appointments.count() == 1
+    expect(page.get_by_role("heading", level=1)).to_contain_text(f"Rechnung {invoice.number}")
+    expect(page.get_by_role("status")).to_contain_text("wurde gestellt")
+
+    with page.expect_download() as download:
+        page.get_by_role("link", name="PDF herunterladen").click()
+    assert download.value.suggested_filename == f"Rechnung-{invoice.number}.pdf"
+    with open(download.value.path(), "rb") as handle:
+        assert handle.read(4) == b"%PDF"
+
+
+def test_edit_the_services_of_a_chain(page, logged_in, admin_user, organisation):
+    chain = ServiceChainFactory(
+        organisation=organisation, description="Massage", services=[KG, OIL]
+    )
+    logged_in(page, admin_user).goto("/leistungsketten/")
+
+    page.get_by_role("link", name="Massage").click()
+    page.get_by_label("Leistung entfernen").nth(1).check()  # the oil goes
+    page.locator('[name="services-0-price"]').fill("35,00")
+    page.get_by_role("button", name="Leistung hinzufügen").click()  # in the page, no reload
+    row = page.locator("tr.abr-service-row").nth(3)
+    expect(row.get_by_label("Ziffer")).to_be_focused()
+    row.get_by_label("Ziffer").fill("X0106")
+    row.get_by_label("Leistung", exact=True).fill("Wärmepackung")
+    row.get_by_label("Preis (netto, €)").fill("12,40")
+    row.get_by_label("Minuten").fill("10")
+    page.get_by_role("button", name="Speichern").click()
+
+    expect(page.get_by_role("status")).to_contain_text(
+        "Die Leistungskette „Massage“ wurde gespeichert."
+    )
+    assert [(s.code, s.name, s.price, s.minutes) for s in chain.services.all()] == [
+        ("X1501", "Krankengymnastik", Decimal("35.00"), 25),
+        ("X0106", "Wärmepackung", Decimal("12.40"), 10),
+    ]
