@@ -1,6 +1,7 @@
 """Billing pages in a real Chromium: an invoice from the record search to its PDF,
 and editing a service chain's services."""
 
+import re
 from datetime import timedelta
 from decimal import Decimal
 
@@ -50,6 +51,13 @@ def test_create_issue_and_download_an_invoice(page, logged_in, admin_user, organ
     assert download.value.suggested_filename == f"Rechnung-{invoice.number}.pdf"
     with open(download.value.path(), "rb") as handle:
         assert handle.read(4) == b"%PDF"
+
+    page.get_by_role("link", name="Rechnungen", exact=True).first.click()
+    page.get_by_label("Status").select_option(label="bezahlt")  # htmx: the list alone
+    expect(page).to_have_url(re.compile(r"status=paid"))
+    expect(page.locator("#rechnungen")).to_contain_text("Keine Rechnungen in diesem Status.")
+    page.get_by_label("Status").select_option(label="gestellt")
+    expect(page.get_by_role("link", name=invoice.number)).to_be_visible()
 
 
 def test_edit_the_services_of_a_chain(page, logged_in, admin_user, organisation):
