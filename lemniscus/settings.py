@@ -165,6 +165,9 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+if env.str("EMAIL_URL", default=""):
+    # e.g. smtp+tls://user:password@mail.example.org:587 (django-environ's format)
+    vars().update(env.email_url("EMAIL_URL"))
 EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default="")  # for the file-based backend
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="praxis@localhost")
 
