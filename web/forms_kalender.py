@@ -87,7 +87,7 @@ class AppointmentForm(forms.Form):
         label="Akte",
         queryset=Patient.objects.none(),
         empty_label=None,
-        widget=forms.Select(attrs={"size": 6}),
+        widget=forms.Select(attrs={"size": 5}),
         help_text="Erst im Feld „Akte suchen“ Name, Geburtsdatum oder Telefonnummer "
         "eingeben, dann die Akte hier auswählen.",
         error_messages={
@@ -105,14 +105,13 @@ class AppointmentForm(forms.Form):
         label="Beginn",
         input_formats=["%Y-%m-%dT%H:%M", "%d.%m.%Y %H:%M"],
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
-        help_text="Datum und Uhrzeit in der Zeitzone der Praxis.",
+        help_text="In der Zeitzone der Praxis.",
         error_messages={"invalid": "Bitte Datum und Uhrzeit angeben (TT.MM.JJJJ HH:MM)."},
     )
     duration_minutes = forms.IntegerField(
         label="Dauer (Minuten)",
         min_value=1,
         max_value=1440,
-        widget=forms.NumberInput(attrs={"step": 5}),
     )
     service_chain = PublicIdChoiceField(
         label="Leistungskette",
