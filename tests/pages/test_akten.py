@@ -375,7 +375,7 @@ def test_delete_asks_first_then_deletes(staff, patient):
     url = f"/akten/{patient.public_id}/loeschen/"
     html = staff.get(url).content.decode()
     assert "Akte endgültig löschen?" in html
-    assert "und ihre 1 Termin werden gelöscht" in html
+    assert "Müller, Anna“ und ihr Termin werden gelöscht" in html
     assert Patient.objects.filter(pk=patient.pk).exists()
     response = staff.post(url, follow=True)
     assert response.redirect_chain[-1][0] == "/akten/"
