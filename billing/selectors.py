@@ -4,7 +4,7 @@ from datetime import datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import NamedTuple
 
-from django.db.models import Exists, OuterRef, Prefetch, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 
 from appointments.models import Appointment, AppointmentStatus
 from billing.models import Invoice, InvoiceLine, ServiceChain, ServiceLine
@@ -64,18 +64,23 @@ def access_appointments(*, organisation, public_ids: list) -> list[Appointment]:
     return [found[public_id] for public_id in public_ids]
 
 
-def billable_appointments(*, organisation, patient) -> QuerySet[Appointment]:
+def billable_appointments(*, organisation, patient, including=()) -> QuerySet[Appointment]:
     """The patient's appointments a new invoice can take (`services.invoice_create`
     decides): today or earlier in the organisation's zone, not cancelled, with a chain
-    that has services, on no non-cancelled invoice. Oldest first, with column and chain."""
+    that has services, on no non-cancelled invoice. `including`: public ids of further
+    appointments of the organisation to list with them (those a refusal named).
+    Oldest first, with column and chain."""
     tomorrow = datetime.combine(
         organisation.today() + timedelta(days=1), time.min, tzinfo=organisation.zone
     )
+    billable = (
+        Q(patient=patient, start__lt=tomorrow, invoice__isnull=True)
+        & ~Q(status=AppointmentStatus.CANCELLED)
+        & Q(Exists(ServiceLine.objects.filter(chain=OuterRef("service_chain"))))
+    )
     return (
         scoped(Appointment, organisation)
-        .filter(patient=patient, start__lt=tomorrow, invoice__isnull=True)
-        .exclude(status=AppointmentStatus.CANCELLED)
-        .filter(Exists(ServiceLine.objects.filter(chain=OuterRef("service_chain"))))
+        .filter(billable | Q(public_id__in=list(including)))
         .select_related("calendar_column", "service_chain")
         .order_by("start", "pk")
     )

@@ -13,7 +13,7 @@ from billing import selectors, services
 from billing.models import InvoiceStatus
 from billing.pdf import invoice_pdf
 from lemniscus.errors import DomainError, NotFound, ValidationFailed
-from lemniscus.tenancy import scoped
+from lemniscus.tenancy import parse_public_id
 from organisations.models import Right
 from patients.selectors import access_patient, patient_list
 from web.forms_abrechnung import (
@@ -209,17 +209,22 @@ class InvoiceCreateView(StaffPageMixin, View):
         """The billable appointments as rows; after a refusal also the ticked ones
         that are no longer billable, each with the service's reasons."""
         reasons = reasons or {}
-        rows = selectors.billable_appointments(organisation=self.organisation, patient=patient)
-        if reasons:
-            refused = scoped(rows.model, self.organisation).filter(public_id__in=list(reasons))
-            rows = rows | refused.select_related("calendar_column", "service_chain")
+        rows = selectors.billable_appointments(
+            organisation=self.organisation,
+            patient=patient,
+            including=[uid for uid in map(parse_public_id, reasons) if uid],
+        )
         ticked = {str(v) for v in form["appointments"].value() or []}
         rows = [(a, str(a.public_id) in ticked, reasons.pop(str(a.public_id), [])) for a in rows]
         for unshown in reasons.values():  # ids that name no appointment of ours
             for reason in unshown:
                 form.add_error(None, reason)
-        context = {"organisation": self.organisation, "patient": patient, "form": form}
-        context["rows"] = rows
+        context = {
+            "organisation": self.organisation,
+            "patient": patient,
+            "form": form,
+            "rows": rows,
+        }
         return render(self.request, self.template_name, context, status=status)
 
 
