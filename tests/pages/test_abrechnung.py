@@ -554,3 +554,16 @@ def test_invoice_page_shows_lines_and_totals_in_constant_queries(
 
     for fact in ("Krankengymnastik", "40,90 €", "USt 19 % auf 8,40 €", "1,60 €", "42,50 €"):
         assert fact in page
+
+
+def test_chain_page_queries_do_not_grow_with_services(
+    biller, organisation, django_assert_max_num_queries
+):
+    small = ServiceChainFactory(organisation=organisation, services=KG)
+    large = ServiceChainFactory(organisation=organisation, services=KG * 80)
+
+    with django_assert_max_num_queries(5):
+        biller.get(f"/leistungsketten/{small.public_id}/")
+    with django_assert_max_num_queries(5):
+        page = text(biller.get(f"/leistungsketten/{large.public_id}/"))
+    assert 'name="services-79-name"' in page
