@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from appointments.models import Appointment, AppointmentStatus
+from appointments.models import Appointment, AppointmentSource, AppointmentStatus
 
 PX_PER_MINUTE = 1.2
 MIN_BLOCK_PX = 20
@@ -25,6 +25,10 @@ def lock_reason(appointment: Appointment) -> str:
 
 @dataclass
 class Block:
+    """One appointment in a lane; what the template shows is prepared here (a week
+    holds hundreds of blocks, and Python formats them far faster than template
+    filters)."""
+
     appointment: Appointment
     start: datetime  # local
     end: datetime  # local
@@ -42,12 +46,68 @@ class Block:
         return self.appointment.status == AppointmentStatus.CANCELLED
 
     @property
-    def left(self) -> float:
-        return round(100 * self.lane / self.lanes, 3)
+    def doctolib(self) -> bool:
+        return self.appointment.source == AppointmentSource.DOCTOLIB
 
     @property
-    def width(self) -> float:
-        return round(100 / self.lanes, 3)
+    def href(self) -> str:
+        return f"/termine/{self.appointment.public_id}/"
+
+    @property
+    def time(self) -> str:
+        return f"{self.start:%H:%M}"
+
+    @property
+    def name(self) -> str:
+        return self.appointment.patient.display_name
+
+    @property
+    def sub(self) -> str:
+        chain = self.appointment.service_chain
+        return f"{chain.description if chain else 'keine Leistungskette'} · {self.minutes} Min."
+
+    @property
+    def minutes(self) -> int:
+        return self.appointment.duration_minutes
+
+    @property
+    def invoice_label(self) -> str:
+        return f"Rechnung {self.appointment.invoice.number or '(Entwurf)'}" if self.lock else ""
+
+    @property
+    def title(self) -> str:
+        marks = [
+            text
+            for flag, text in (
+                (self.doctolib, "aus Doctolib"),
+                (self.colliding, "Überschneidung"),
+                (self.cancelled, "abgesagt"),
+                (self.lock, self.lock),
+            )
+            if flag
+        ]
+        return " · ".join([f"{self.time}–{self.end:%H:%M} {self.name}", self.sub, *marks])
+
+    @property
+    def css(self) -> str:
+        classes = ["kal-appt"]
+        for flag, name in (
+            (self.doctolib, "kal-doctolib"),
+            (self.colliding, "kal-collision"),
+            (self.cancelled, "kal-cancelled"),
+            (self.lock, "kal-locked"),
+        ):
+            if flag:
+                classes.append(name)
+        return " ".join(classes)
+
+    @property
+    def style(self) -> str:
+        left, width = 100 * self.lane / self.lanes, 100 / self.lanes
+        return (
+            f"top: {self.top:.1f}px; height: {self.height:.1f}px; "
+            f"left: {left:.3f}%; width: {width:.3f}%"
+        )
 
 
 @dataclass
@@ -63,16 +123,22 @@ class Grid:
     hour_from: int
     hour_to: int
 
-    hour_px = 60 * PX_PER_MINUTE
-
     @property
-    def height(self) -> float:
-        return (self.hour_to - self.hour_from) * 60 * PX_PER_MINUTE
+    def style(self) -> str:
+        """The grid's CSS variables: lanes, the height of an hour and of the day."""
+        hours = self.hour_to - self.hour_from
+        return (
+            f"--lanes: {len(self.lanes)}; --hour: {60 * PX_PER_MINUTE:.1f}px; "
+            f"--day: {hours * 60 * PX_PER_MINUTE:.1f}px"
+        )
 
     @property
     def hours(self) -> list[dict]:
         return [
-            {"label": f"{hour:02d}:00", "top": (hour - self.hour_from) * 60 * PX_PER_MINUTE}
+            {
+                "label": f"{hour:02d}:00",
+                "style": f"top: {(hour - self.hour_from) * 60 * PX_PER_MINUTE:.1f}px",
+            }
             for hour in range(self.hour_from, self.hour_to)
         ]
 

@@ -1,0 +1,330 @@
+"""Staff pages benchmark: render times and SQL queries of the busiest pages.
+
+Target (issue 5): the week view of a calendar column with 200 appointments renders
+in under 150 ms in the view. Also measured, for comparison: the day view of all
+columns of that Monday, and the records list /akten/ with 50 rows (the page size).
+
+Data, on a fresh PostgreSQL database it fills itself: one XL organisation with
+2,000 patients, five service chains, three calendar columns and a year of
+appointments in every column (about 15,000), among them the measured week of the
+first column: 200 appointments Monday to Saturday, 07:00 to 19:00 in Berlin, 20 to 60
+minutes each (so some overlap and are marked as collisions), a sixth from Doctolib,
+a tenth cancelled, a tenth on an issued invoice, a fifth without chain.
+
+Each page is timed in two ways, `--renders` times after a warm-up:
+- view: RequestFactory -> the page's view -> rendered HTML (what "in the view"
+  means; the logged-in user is loaded before the clock starts, as the middleware
+  would have done);
+- stack: django.test.Client with a session: the view plus middleware and routing.
+Reported: p50, p95 and max in ms, and the SQL queries of one render (each way).
+Every response is checked (status 200 and the number of appointments or rows).
+
+Run (from the project root; about a minute):
+
+    .venv/bin/python bench/pages.py
+    .venv/bin/python bench/pages.py --renders 50      # a quick look
+
+The database is BENCH_PAGES_DATABASE_URL (default
+postgres://postgres@127.0.0.1:5432/lemniscus_bench_pages); its name must contain
+"bench": it is dropped and created anew (`--drop-after` drops it at the end).
+Prints one table and writes everything to bench/results/pages-<date>.json.
+"""
+
+import argparse
+import json
+import os
+import random
+import re
+import sys
+import time
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as clock_time
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.zipper import drop_database, environment, recreate_database, summary  # noqa: E402
+
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/lemniscus_bench_pages"
+TARGET_MS = 150.0
+ZONE = ZoneInfo("Europe/Berlin")
+MONDAY = date(2026, 3, 2)
+WEEK_APPOINTMENTS = 200
+PATIENTS = 2000
+CHAINS = ("Krankengymnastik", "Manuelle Therapie", "Osteopathie", "Lymphdrainage", "Massage")
+COLUMNS = ("Anna Schneider", "Jonas Weber", "Raum 2")
+OTHER_PER_COLUMN_DAY = 16  # the rest of the year, every column
+
+
+def local(day: date, minutes: int) -> datetime:
+    return datetime.combine(day, clock_time(0), tzinfo=ZONE) + timedelta(minutes=minutes)
+
+
+def day_slots(count: int, rng: random.Random) -> list[tuple[int, int]]:
+    """`count` (start minute, duration) pairs spread over 07:00-19:00."""
+    step = 12 * 60 / count
+    return [
+        (7 * 60 + round(n * step / 5) * 5, rng.choice((20, 30, 30, 45, 60))) for n in range(count)
+    ]
+
+
+def seed(rng: random.Random) -> dict:
+    from django.db import transaction
+
+    from appointments.models import Appointment, AppointmentSource, AppointmentStatus
+    from billing.models import Invoice, InvoiceStatus
+    from organisations.demo import FEMALE_FIRST_NAMES, LAST_NAMES, MALE_FIRST_NAMES
+    from organisations.models import Organisation, Plan, Role, User
+    from patients.models import Patient
+    from tests.factories import CalendarColumnFactory, ServiceChainFactory
+
+    with transaction.atomic():
+        organisation = Organisation.objects.create(name="Praxis Benchmark", plan=Plan.XL)
+        user = User.objects.create_user(
+            "bench@praxis.test", "bench", organisation=organisation, role=Role.ADMIN
+        )
+        patients = []
+        for n in range(PATIENTS):
+            patient = Patient(
+                organisation=organisation,
+                first_name=rng.choice(FEMALE_FIRST_NAMES + MALE_FIRST_NAMES),
+                last_name=rng.choice(LAST_NAMES),
+                birth_date=date(1940, 1, 1) + timedelta(days=rng.randrange(80 * 365)),
+                mobile_phone=f"+49171{n:07d}",
+                city="Berlin",
+            )
+            patient.refresh_search_keys()
+            patients.append(patient)
+        Patient.objects.bulk_create(patients, batch_size=1000)
+        chains = [ServiceChainFactory(organisation=organisation, description=d) for d in CHAINS]
+        columns = [CalendarColumnFactory(organisation=organisation, name=n) for n in COLUMNS]
+
+        def appointment(column, start, minutes, n, week: bool) -> Appointment:
+            doctolib = week and n % 6 == 1
+            return Appointment(
+                organisation=organisation,
+                patient=rng.choice(patients),
+                calendar_column=column,
+                service_chain=None if n % 5 == 4 else chains[n % len(chains)],
+                start=start.astimezone(UTC),
+                duration_minutes=minutes,
+                status=AppointmentStatus.CANCELLED if week and n % 10 == 3 else "done",
+                source=AppointmentSource.DOCTOLIB if doctolib else AppointmentSource.LEMNISCUS,
+                doctolib_appointment_id=f"da-{n}" if doctolib else None,
+            )
+
+        rows = []
+        per_day = -(-WEEK_APPOINTMENTS // 6)
+        for offset in range(6):
+            for minute, minutes in day_slots(per_day, rng):
+                if len(rows) < WEEK_APPOINTMENTS:
+                    rows.append(
+                        appointment(
+                            columns[0], local(MONDAY + timedelta(offset), minute), minutes,
+                            len(rows), week=True,
+                        )
+                    )  # fmt: skip
+        week = Appointment.objects.bulk_create(rows)
+        invoices = Invoice.objects.bulk_create(
+            Invoice(
+                organisation=organisation,
+                patient=row.patient,
+                status=InvoiceStatus.ISSUED,
+                number=f"2026-{n + 1:04d}",
+            )
+            for n, row in enumerate(week[::10])
+        )
+        for row, invoice in zip(week[::10], invoices, strict=True):
+            row.invoice = invoice
+        Appointment.objects.bulk_update(week[::10], ["invoice"])
+
+        others = []
+        for offset in range(-182, 183):
+            day = MONDAY + timedelta(days=offset)
+            for index, column in enumerate(columns):
+                if (index == 0 and 0 <= offset < 7) or day.weekday() == 6:
+                    continue
+                for minute, minutes in day_slots(OTHER_PER_COLUMN_DAY, rng):
+                    others.append(appointment(column, local(day, minute), minutes, 0, False))
+        Appointment.objects.bulk_create(others, batch_size=2000)
+    return {
+        "organisation": organisation,
+        "user": user,
+        "column": columns[0],
+        "counts": {
+            "patients": PATIENTS,
+            "columns": len(columns),
+            "appointments": len(week) + len(others),
+            "week_appointments": len(week),
+            "invoiced_in_week": len(invoices),
+        },
+    }
+
+
+def pages(fixture: dict) -> dict:
+    from web.views.akten import AktenListView
+    from web.views.kalender import KalenderView
+
+    column = fixture["column"].public_id
+    appointment_blocks = re.compile(r'<li class="kal-appt')
+    record_rows = re.compile(r'<td><a href="/akten/[0-9a-f-]{36}/">')
+    return {
+        "week_view_200": (
+            KalenderView,
+            f"/kalender/?datum={MONDAY}&spalte={column}&ansicht=woche",
+            appointment_blocks,
+            WEEK_APPOINTMENTS,
+        ),
+        "day_view_all_columns": (
+            KalenderView,
+            f"/kalender/?datum={MONDAY}",
+            appointment_blocks,
+            None,
+        ),
+        "akten_50_rows": (AktenListView, "/akten/", record_rows, 50),
+    }
+
+
+class QueryCounter:
+    """Counts the SQL statements run inside it (an execute wrapper: unlike the query
+    log, the test client's request_started does not reset it)."""
+
+    def __init__(self):
+        self.count = 0
+
+    def __call__(self, execute, sql, params, many, context):
+        self.count += 1
+        return execute(sql, params, many, context)
+
+
+def measure(fixture: dict, renders: int) -> dict:
+    from django.contrib.messages.storage.fallback import FallbackStorage
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.db import connection
+    from django.test import Client, RequestFactory
+
+    from organisations.models import User
+
+    factory = RequestFactory(HTTP_HOST="127.0.0.1")
+    client = Client(HTTP_HOST="127.0.0.1")
+    client.force_login(fixture["user"])
+    user_pk = fixture["user"].pk
+
+    def through_view(view, path):
+        request = factory.get(path)
+        request.user = User.objects.get(pk=user_pk)  # the middleware's part, not timed
+        request.session = SessionStore()
+        request._messages = FallbackStorage(request)
+        counter = QueryCounter()
+        started = time.perf_counter()
+        with connection.execute_wrapper(counter):
+            response = view(request)
+            response.render()
+        return time.perf_counter() - started, response, counter.count
+
+    def through_stack(view, path):
+        counter = QueryCounter()
+        started = time.perf_counter()
+        with connection.execute_wrapper(counter):
+            response = client.get(path)
+        return time.perf_counter() - started, response, counter.count
+
+    results = {}
+    for name, (view_class, path, marker, expected) in pages(fixture).items():
+        view = view_class.as_view()
+        entry = {"path": path}
+        for mode, call in (("view", through_view), ("stack", through_stack)):
+            for _ in range(10):  # warm-up
+                call(view, path)
+            timings, queries, failures, shown = [], set(), 0, set()
+            for _ in range(renders):
+                elapsed, response, count = call(view, path)
+                timings.append(elapsed)
+                queries.add(count)
+                rows = len(marker.findall(response.content.decode()))
+                shown.add(rows)
+                failures += response.status_code != 200 or expected not in (None, rows)
+            entry[mode] = {
+                "queries": sorted(queries),
+                "shown": sorted(shown),
+                "failed": failures,
+                **summary(timings),
+            }
+        results[name] = entry
+    return results
+
+
+def print_table(results: dict) -> None:
+    rows = [["page", "mode", "shown", "queries", "p50 ms", "p95 ms", "max ms", "failed"]]
+    for name, entry in results["pages"].items():
+        for mode in ("view", "stack"):
+            m = entry[mode]
+            rows.append(
+                [name, mode, "/".join(map(str, m["shown"])), "/".join(map(str, m["queries"])),
+                 f"{m['p50_ms']:.1f}",
+                 f"{m['p95_ms']:.1f}", f"{m['max_ms']:.1f}", str(m["failed"])]
+            )  # fmt: skip
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+    week = results["pages"]["week_view_200"]["view"]
+    verdict = "met" if week["p95_ms"] < TARGET_MS and not week["failed"] else "NOT met"
+    print(f"target: week view with 200 appointments p95 < {TARGET_MS:.0f} ms in the view: "
+          f"{week['p95_ms']:.1f} ms, {verdict}")  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--renders", type=int, default=200, help="timed renders per page and mode")
+    parser.add_argument("--seed", type=int, default=20260302)
+    parser.add_argument("--drop-after", action="store_true", help="drop the database at the end")
+    parser.add_argument("--output", type=Path, default=None, help="JSON result file")
+    args = parser.parse_args()
+    os.chdir(ROOT)
+
+    database_url = os.environ.get("BENCH_PAGES_DATABASE_URL", DEFAULT_DATABASE_URL)
+    os.environ.pop("REDIS_URL", None)
+    os.environ.update(
+        DJANGO_SETTINGS_MODULE="lemniscus.settings",
+        DATABASE_URL=database_url,
+        SECRET_KEY=os.environ.get("SECRET_KEY") or "bench-only-secret-key",
+        DEBUG="off",
+        ALLOWED_HOSTS="127.0.0.1",
+        LOG_LEVEL="WARNING",
+    )
+    print(f"database {database_url.rsplit('/', 1)[1]}: drop, create, migrate", flush=True)
+    recreate_database(database_url)
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", verbosity=0)
+    started = time.monotonic()
+    fixture = seed(random.Random(args.seed))
+    seed_seconds = time.monotonic() - started
+    print(f"seeded {fixture['counts']} in {seed_seconds:.0f} s", flush=True)
+    results = {
+        "command": " ".join([".venv/bin/python", "bench/pages.py", *sys.argv[1:]]),
+        "date": datetime.now(ZONE).isoformat(timespec="seconds"),
+        "config": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+        "environment": environment(database_url),
+        "data": fixture["counts"],
+        "seed_seconds": round(seed_seconds, 1),
+        "pages": measure(fixture, args.renders),
+    }
+    print_table(results)
+    output = args.output or ROOT / "bench" / "results" / f"pages-{date.today()}.json"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    print(f"written to {output.relative_to(ROOT) if output.is_relative_to(ROOT) else output}")
+    if args.drop_after:
+        from django.db import connections
+
+        connections.close_all()
+        drop_database(database_url)
+
+
+if __name__ == "__main__":
+    main()
