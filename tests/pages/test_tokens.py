@@ -5,6 +5,7 @@ downloads; other organisations, bad input, query counts."""
 from datetime import timedelta
 
 import pytest
+from django.test import Client
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerUnreachable
 
@@ -53,7 +54,7 @@ def doctolib_token(organisation):
     return token
 
 
-def at(organisation, days: int):
+def in_days(days: int):
     return timezone.now() + timedelta(days=days)
 
 
@@ -111,9 +112,7 @@ def test_activation_below_plan_xl_is_refused(admin, organisation):
     assert "data-doctolib-activate" not in page
 
 
-def test_activation_needs_csrf(client, admin_user):
-    from django.test import Client
-
+def test_activation_needs_csrf(admin_user):
     browser = Client(enforce_csrf_checks=True)
     browser.force_login(admin_user)
 
@@ -241,7 +240,7 @@ def test_tokens_page_queries_do_not_grow(
 
 def test_export_without_deleting(admin, organisation):
     patient = PatientFactory(organisation=organisation, last_name="Muster")
-    AppointmentFactory(organisation=organisation, patient=patient, start=at(organisation, 2))
+    AppointmentFactory(organisation=organisation, patient=patient, start=in_days(2))
 
     page = text(admin.post("/einstellungen/exporte/starten/", follow=True))
 
@@ -260,8 +259,8 @@ def test_export_without_deleting(admin, organisation):
 
 
 def test_export_with_deleting_warns_first(admin, organisation):
-    AppointmentFactory(organisation=organisation, start=at(organisation, 2))
-    AppointmentFactory(organisation=organisation, start=at(organisation, -2))
+    AppointmentFactory(organisation=organisation, start=in_days(2))
+    AppointmentFactory(organisation=organisation, start=in_days(-2))
 
     confirm = text(admin.get("/einstellungen/exporte/starten/"))
     assert "keine Termin-Benachrichtigungen mehr" in confirm
