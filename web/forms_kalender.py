@@ -9,7 +9,7 @@ from billing.models import ServiceChain
 from doctolib_bridge.fields import DOCTOLIB_OWNED_APPOINTMENT_FIELDS
 from lemniscus.tenancy import parse_public_id, scoped
 from lemniscus.text import clean
-from lemniscus.times import TimeError, parse_aware
+from lemniscus.times import EARLIEST_YEAR, LATEST_YEAR, TimeError, parse_aware
 from patients.models import Patient
 
 VIEWS = [("tag", "Tag"), ("woche", "Woche")]
@@ -73,6 +73,12 @@ class CalendarNavigationForm(forms.Form):
     def __init__(self, *args, organisation, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["spalte"].queryset = columns_of(organisation)
+
+    def clean_datum(self):
+        day = self.cleaned_data["datum"]
+        if day is not None and not EARLIEST_YEAR <= day.year <= LATEST_YEAR:
+            raise forms.ValidationError(self.fields["datum"].error_messages["invalid"])
+        return day
 
     def value(self, name: str):
         """The cleaned value of a field, or None when it is missing or invalid."""

@@ -197,6 +197,15 @@ def test_bad_date_and_view_fall_back_with_a_german_notice(client, user, organisa
     assert "Unbekannte Ansicht; gezeigt wird der Tag." in text
 
 
+@pytest.mark.parametrize("datum", ["0001-01-01", "9999-12-31"])
+def test_dates_out_of_range_fall_back_to_today(client, user, organisation, column, datum):
+    response = client.get(f"/kalender/?datum={datum}&ansicht=woche")
+    assert response.status_code == 200
+    assert response.context["day"] == organisation.today()
+    assert "Kein gültiges Datum; gezeigt wird heute." in response.content.decode()
+    assert client.get(f"/kalender/neu/?datum={datum}").status_code == 200
+
+
 @pytest.mark.parametrize("spalte", ["other", "kaputt"])
 def test_column_of_another_organisation_or_malformed_is_404(
     client, user, other_organisation, spalte
