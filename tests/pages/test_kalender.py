@@ -103,6 +103,16 @@ def test_day_view_shows_appointments_in_the_organisations_zone(
     assert "kal-doctolib" not in text and "kal-collision" not in text
 
 
+def test_times_are_in_the_organisations_own_zone(client, user, organisation, column, patient):
+    organisation.time_zone = "America/New_York"
+    organisation.save()
+    appointment(organisation, column, patient, start=utc(14))  # 09:00 in New York
+    text = client.get(f"/kalender/?datum={DAY}").content.decode()
+    assert "<b>09:00</b> Mustermann, Max" in text
+    client.post("/kalender/neu/", create_body(patient, column, start="2026-03-02T11:00"))
+    assert Appointment.objects.filter(start=utc(16)).exists()
+
+
 def test_marks_doctolib_collisions_and_cancelled(client, user, organisation, column, patient):
     other_column = CalendarColumnFactory(organisation=organisation, name="Raum 2")
     from_doctolib = appointment(
@@ -406,6 +416,19 @@ def test_search_as_you_type_lists_own_records_only(
         f"{patient.birth_date:%d.%m.%Y})</option>\n"
     )
     assert "Keine Akte gefunden" in client.get("/kalender/akten-suche/?q=zzz").content.decode()
+
+
+@pytest.mark.parametrize("rows", [1, 20])
+def test_create_form_queries_do_not_grow_with_records_columns_or_chains(
+    client, user, organisation, django_assert_max_num_queries, rows
+):
+    for n in range(rows):
+        PatientFactory(organisation=organisation, last_name=f"Muster{n:02d}")
+        CalendarColumnFactory(organisation=organisation)
+        ServiceChainFactory(organisation=organisation)
+    with django_assert_max_num_queries(6):
+        response = client.get("/kalender/neu/?q=muster")
+    assert response.content.decode().count("(geb. ") == rows
 
 
 def test_search_needs_the_appointments_right(client, organisation):
