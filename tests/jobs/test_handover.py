@@ -10,13 +10,14 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.db import OperationalError
 from django.db.models import ForeignObjectRel
 from django.utils import timezone
 
 from appointments.models import Appointment, AppointmentSource, AppointmentStatus
 from appointments.services import appointment_create, appointment_delete
 from billing.models import Invoice, InvoiceLine, InvoiceStatus
-from doctolib_bridge import handover
+from doctolib_bridge import handover, tasks
 from doctolib_bridge.fields import SYNCED_PATIENT_FIELDS
 from doctolib_bridge.handover import export_run, export_start, export_undo
 from doctolib_bridge.models import ExportJob, ExportState, RemovedAppointment, Transfer
@@ -391,6 +392,32 @@ def test_a_run_superseded_by_a_newer_run_offers_nothing(
     assert (job.state, job.removed_count) == (ExportState.RUNNING, 0)
     assert Appointment.objects.count() == len(mixed)
     assert [p for p in Path(settings.MEDIA_ROOT).rglob("*") if p.is_file()] == []
+
+
+def test_the_task_retries_database_errors_and_then_fails_the_job(organisation, monkeypatch):
+    job = ExportJob.objects.create(organisation=organisation)
+    calls = []
+
+    def database_gone(*, job_id):
+        calls.append(job_id)
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(tasks, "export_run", database_gone)
+    monkeypatch.setitem(celery_app.conf, "task_eager_propagates", False)
+
+    result = tasks.export_run_task.apply((job.pk,))  # the retries run in-process too
+
+    assert isinstance(result.result, OperationalError)
+    assert len(calls) == 1 + tasks.export_run_task.max_retries
+    job.refresh_from_db()
+    assert (job.state, job.error) == (ExportState.FAILED, handover.FAILED_INTERNAL)
+
+
+def test_the_task_does_not_run_a_done_job_again(organisation, admin_user, anna):
+    job = export(organisation, admin_user)
+
+    assert tasks.export_run_task.apply((job.pk,)).get() == "skipped"
+    assert ExportJob.objects.get(pk=job.pk).attempts == 1
 
 
 def test_state_changes_only_along_the_table(organisation):
