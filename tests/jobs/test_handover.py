@@ -34,6 +34,7 @@ from tests.factories import (
     ServiceChainFactory,
     UserFactory,
 )
+from tests.jobs.conftest import _fresh_producers
 
 pytestmark = pytest.mark.django_db
 
@@ -596,22 +597,15 @@ def test_a_job_that_lost_its_task_does_not_block_new_exports(organisation, admin
     assert "nicht zu Ende" in lost.error
 
 
-def fresh_producers():
-    """Producers are pooled per app, and any task sent (in-process ones too) makes the
-    pool: made again, they connect to the broker configured now."""
-    celery_app._pool = None
-    celery_app.amqp._producer_pool = None
-
-
 @pytest.fixture
 def broker_down():
     """The broker is a closed port: queuing fails like an unreachable Redis."""
     saved = {k: celery_app.conf[k] for k in ("task_always_eager", "broker_url")}
     celery_app.conf.update(task_always_eager=False, broker_url="redis://127.0.0.1:1/0")
-    fresh_producers()
+    _fresh_producers()
     yield
     celery_app.conf.update(saved)
-    fresh_producers()
+    _fresh_producers()
 
 
 def test_unreachable_queue_is_a_clear_error_and_leaves_no_waiting_job(

@@ -19,7 +19,6 @@ from doctolib_bridge.models import ExportJob, ExportState
 from tests.conftest import assert_problem
 from tests.factories import AppointmentFactory, PatientFactory
 from tests.jobs.conftest import Worker, _test_database_url, wait_for
-from tests.jobs.test_handover import fresh_producers
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -28,20 +27,6 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 def worker_env(settings) -> dict[str, str]:
     """The worker stores the files where this test reads them."""
     return {"MEDIA_ROOT": settings.MEDIA_ROOT}
-
-
-@pytest.fixture
-def worker(fresh_pool, celery_worker):
-    return celery_worker
-
-
-@pytest.fixture
-def fresh_pool():
-    """Set up before the worker fixture points the app at Redis: tasks are then sent
-    there, not through producers pooled for the in-process broker of earlier tests."""
-    fresh_producers()
-    yield
-    fresh_producers()
 
 
 @pytest.fixture
@@ -70,7 +55,9 @@ def _files() -> list[Path]:
     return sorted(p for p in Path(settings.MEDIA_ROOT).rglob("*") if p.is_file())
 
 
-def test_export_runs_on_a_real_worker_and_the_files_download(worker, api, organisation, ahead):
+def test_export_runs_on_a_real_worker_and_the_files_download(
+    celery_worker, api, organisation, ahead
+):
     response = api.post("/api/v1/exports/", {"delete_appointments": True}, format="json")
 
     assert response.status_code == 202, response.content
@@ -113,7 +100,7 @@ def _redeliver_unacknowledged(redis_url: str, queue: str) -> int:
 
 
 def test_a_worker_killed_mid_export_offers_nothing_and_the_next_worker_finishes_it(
-    worker, worker_env, redis_url, api, organisation, ahead
+    celery_worker, worker_env, redis_url, api, organisation, ahead
 ):
     # The final step of the export locks the organisation row: holding it stops the
     # worker after both files are written, before anything is removed or offered.
@@ -126,7 +113,7 @@ def test_a_worker_killed_mid_export_offers_nothing_and_the_next_worker_finishes_
     wait_for(lambda: _waiting_for_a_lock(holder.info.backend_pid), timeout=60)
     assert len(_files()) == 2  # the two temporary files
 
-    worker.kill()
+    celery_worker.kill()
     holder.rollback()
     holder.close()
 
@@ -140,8 +127,8 @@ def test_a_worker_killed_mid_export_offers_nothing_and_the_next_worker_finishes_
     assert_problem(api.get(f"/api/v1/exports/{job_id}/appointments.csv"), 404, "not_found")
     assert Appointment.objects.filter(organisation=organisation).count() == 20
 
-    assert _redeliver_unacknowledged(redis_url, worker.queue) == 1
-    second = Worker(redis_url, worker.queue, worker_env)
+    assert _redeliver_unacknowledged(redis_url, celery_worker.queue) == 1
+    second = Worker(redis_url, celery_worker.queue, worker_env)
     try:
         wait_for(lambda: _job(job_id).state == ExportState.DONE, timeout=60)
     finally:
