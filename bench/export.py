@@ -53,7 +53,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/lemniscus_bench_export"
+from bench.common import (  # noqa: E402
+    TABLE_HEADER,
+    database_url,
+    drop_database,
+    environment,
+    memory_kb,
+    print_table,
+    recreate_database,
+    verdict,
+    write_results,
+)
+
 TIME_TARGET_RATIO = 3.0
 MEMORY_TARGET_MB = 200
 BATCH = 5000
@@ -92,13 +103,6 @@ ORDER BY a.start, a.id
 """
 
 
-def database_url() -> str:
-    url = os.environ.get("BENCH_EXPORT_DATABASE_URL", DEFAULT_DATABASE_URL)
-    if "bench" not in url.rsplit("/", 1)[-1]:
-        sys.exit(f"refusing to drop {url}: the database name must contain 'bench'")
-    return url
-
-
 def django_setup(url: str, media: str) -> None:
     os.environ.update(
         DATABASE_URL=url,
@@ -122,16 +126,6 @@ def backend_cpu(pid: int) -> float:
 def own_cpu() -> float:
     times = os.times()
     return times.user + times.system
-
-
-def memory_kb(key: str) -> int:
-    """VmRSS (now) or VmHWM (peak) of this process. The peak is the process's own since
-    exec, unlike ru_maxrss, which on Linux can carry the RSS of the parent that forked it."""
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith(f"{key}:"):
-                return int(line.split()[1])
-    return 0
 
 
 # -- the subprocess: one export_run as a worker runs it ---------------------------
@@ -175,15 +169,6 @@ def run_export(url: str, media: str, job_id: int) -> dict:
 
 
 # -- filling the database ---------------------------------------------------------
-
-
-def recreate_database(url: str) -> None:
-    import psycopg
-
-    base, name = url.rsplit("/", 1)
-    with psycopg.connect(f"{base}/postgres", autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.execute(f'CREATE DATABASE "{name}"')
 
 
 def fill(patients: int, appointments: int):
@@ -305,6 +290,7 @@ def main() -> None:
     parser.add_argument("--appointments", type=int, default=300_000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--drop-after", action="store_true")
+    parser.add_argument("--output", type=Path, default=None, help="JSON result file")
     parser.add_argument("--child-job", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
 
@@ -313,7 +299,7 @@ def main() -> None:
         child(args.child_job)
         return
 
-    url = database_url()
+    url = database_url("BENCH_EXPORT_DATABASE_URL", "lemniscus_bench_export")
     media = tempfile.mkdtemp(prefix="bench-export-")
     recreate_database(url)
     django_setup(url, media)
@@ -355,9 +341,22 @@ def main() -> None:
     best_copy = min(copies, key=lambda c: c["seconds"])
     best_export = min(exports, key=lambda e: e["seconds"])
     peak_mb = max(e["peak_rss_kb"] for e in [*exports, removal]) / 1024
+    loaded_mb = min(e["rss_before_kb"] for e in [*exports, removal]) / 1024
     ratio = best_export["seconds"] / best_copy["seconds"]
-    result = {
-        "date": date.today().isoformat(),
+    rows = table(
+        args,
+        best_copy=best_copy,
+        best_export=best_export,
+        removal={**removal, "removed": removal_job.removed_count},
+        undo_seconds=undo_seconds,
+        peak_mb=peak_mb,
+        loaded_mb=loaded_mb,
+        same=all(same.values()),
+    )
+    results = {
+        "command": " ".join([".venv/bin/python", "bench/export.py", *sys.argv[1:]]),
+        "config": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+        "environment": environment(url),
         "patients": args.patients,
         "appointments": args.appointments,
         "exported_rows": counts,
@@ -370,10 +369,7 @@ def main() -> None:
         "ratio_export_to_copy": round(ratio, 2),
         "removal": {**removal, "removed": removal_job.removed_count},
         "undo_seconds": round(undo_seconds, 2),
-        "targets": {
-            "time": "met" if ratio <= TIME_TARGET_RATIO else "MISSED",
-            "memory": "met" if peak_mb < MEMORY_TARGET_MB else "MISSED",
-        },
+        "table": rows,
     }
     print()
     print(f"{'(best round)':26}{'wall s':>8}{'CPU s':>8}{'DB CPU s':>10}{'peak RSS MB':>13}")
@@ -387,27 +383,67 @@ def main() -> None:
             f"{label:26}{row['seconds']:8.2f}{row['cpu_seconds']:8.2f}"
             f"{row['db_cpu_seconds']:10.2f}{rss}"
         )
-    print(f"{'undo (restore)':26}{undo_seconds:8.2f}")
-    targets = result["targets"]
-    print(f"export / COPY: {ratio:.2f}x (target <= {TIME_TARGET_RATIO}x: {targets['time']})")
-    print(f"peak RSS {peak_mb:.0f} MB (target < {MEMORY_TARGET_MB} MB: {targets['memory']})")
-    print(f"same rows as COPY: {same}")
-    out = ROOT / "bench" / "results" / f"export-{result['date']}.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"written to {out.relative_to(ROOT)}")
+    print()
+    print_table(rows)
+    out = write_results("export", results, args.output)
+    print(f"written to {out}")
 
     if args.drop_after:
         from django.db import connections
 
         connections.close_all()
-        import psycopg
-
-        base, name = url.rsplit("/", 1)
-        with psycopg.connect(f"{base}/postgres", autocommit=True) as admin_connection:
-            admin_connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        drop_database(url)
     if not all(same.values()):
-        sys.exit("the export's rows differ from COPY's")
+        sys.exit("INVALID: the export's rows differ from COPY's")
+
+
+def table(args, *, best_copy, best_export, removal, undo_seconds, peak_mb, loaded_mb, same):
+    ratio = best_export["seconds"] / best_copy["seconds"]
+    invalid = 0 if same else 1
+    return [
+        TABLE_HEADER,
+        [
+            f"handover export, {args.patients:,} patients + {args.appointments:,} "
+            "appointments (s, best round)",
+            f"{best_export['seconds']:.2f}",
+            f"{best_copy['seconds']:.2f} (COPY)",
+            f"{ratio:.2f}x",
+            f"<= {TIME_TARGET_RATIO:g}x COPY",
+            verdict(ratio <= TIME_TARGET_RATIO, invalid),
+        ],
+        [
+            "  CPU s of the export process / of its PostgreSQL backend",
+            f"{best_export['cpu_seconds']:.2f} / {best_export['db_cpu_seconds']:.2f}",
+            f"{best_copy['cpu_seconds']:.2f} / {best_copy['db_cpu_seconds']:.2f}",
+            "-",
+            "-",
+            "",
+        ],
+        [
+            "export worker peak RSS (MB; baseline: the process before the export)",
+            f"{peak_mb:.0f}",
+            f"{loaded_mb:.0f}",
+            "-",
+            f"< {MEMORY_TARGET_MB} MB",
+            verdict(peak_mb < MEMORY_TARGET_MB),
+        ],
+        [
+            f"export with removal of {removal['removed']:,} appointments (s)",
+            f"{removal['seconds']:.2f}",
+            "-",
+            "-",
+            "-",
+            "",
+        ],
+        [
+            f"undo: restore {removal['removed']:,} appointments (s)",
+            f"{undo_seconds:.2f}",
+            "-",
+            "-",
+            "-",
+            "",
+        ],
+    ]
 
 
 if __name__ == "__main__":
