@@ -8,6 +8,7 @@ from kombu.exceptions import OperationalError as BrokerUnavailable
 
 from doctolib_bridge.handover import EXPORT_TIME_LIMIT, FAILED_INTERNAL, export_fail, export_run
 from doctolib_bridge.reconcile import reconcile_organisation, unscoped_organisations_with_doctolib
+from doctolib_bridge.retention import purge_expired
 from organisations.models import Organisation
 
 logger = logging.getLogger(__name__)
@@ -48,6 +49,20 @@ def reconcile_organisation_task(organisation_pk: int, after_pk: int = 0) -> dict
         result.finished,
     )
     return {"checked": result.checked, "set_back": result.set_back, "queued": result.queued}
+
+
+@shared_task(name="doctolib_bridge.purge_expired", time_limit=900, soft_time_limit=840)
+def purge_expired_task() -> dict:
+    """Periodic (Celery beat, daily by default): sync log after 90 days, Idempotency-Key
+    answers after 24 hours, transfers after 7 days (doctolib_bridge.retention)."""
+    purged = purge_expired()
+    logger.info(
+        "purge sync_log=%s idempotency=%s transfers=%s",
+        purged.sync_log,
+        purged.idempotency,
+        purged.transfers,
+    )
+    return vars(purged)
 
 
 @shared_task(

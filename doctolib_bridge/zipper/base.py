@@ -5,7 +5,6 @@ answer leaves, rejected ones too."""
 
 import hashlib
 import json
-from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -16,6 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from doctolib_bridge.models import IdempotencyRecord, SyncLogEntry
+from doctolib_bridge.retention import IDEMPOTENCY_TTL
 from doctolib_bridge.zipper import ratelimit
 from doctolib_bridge.zipper.serializers import is_doctolib_id
 from lemniscus import errors
@@ -25,7 +25,6 @@ from tokens.authentication import bearer_from
 from tokens.models import TokenKind
 from tokens.services import token_authenticate
 
-IDEMPOTENCY_TTL = timedelta(hours=24)
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
