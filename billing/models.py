@@ -83,6 +83,9 @@ class Invoice(TenantModel):
     diagnosis = models.TextField("Diagnose", blank=True)
     # Snapshot of Organisation.small_business when the lines were made (§ 19 UStG).
     small_business = models.BooleanField(default=False)
+    # The practice's and the patient's data as they stood when the invoice was issued
+    # (billing.parties); null while a draft, whose PDF shows the current data.
+    parties = models.JSONField(null=True, blank=True, editable=False)
     net_total = models.DecimalField(default=Decimal("0.00"), **MONEY)
     vat_total = models.DecimalField(default=Decimal("0.00"), **MONEY)
     total = models.DecimalField(default=Decimal("0.00"), **MONEY)

@@ -7,6 +7,7 @@ from django.template.loader import render_to_string
 from weasyprint import HTML
 
 from billing.models import Invoice, InvoiceStatus
+from billing.parties import invoice_parties
 from billing.selectors import vat_breakdown
 from patients.models import Salutation
 
@@ -61,22 +62,22 @@ def _tax_note(invoice: Invoice, groups) -> str:
 
 
 def invoice_context(invoice: Invoice) -> dict:
-    organisation = invoice.organisation
-    patient = invoice.patient
+    organisation = invoice.organisation  # its zone and payment term
+    sender, patient = invoice_parties(invoice)
     lines = list(invoice.lines.all())
     groups = vat_breakdown(lines)
     address, greeting = _recipient(patient)
     return {
         "invoice": invoice,
-        "organisation": organisation,
+        "organisation": sender,
         "mark": MARKS.get(invoice.status, ""),
         "title": f"Rechnung {invoice.number}" if invoice.number else "Rechnungsentwurf",
         "sender": " · ".join(
             part
             for part in (
-                organisation.name,
-                organisation.street,
-                f"{organisation.postal_code} {organisation.city}".strip(),
+                sender.name,
+                sender.street,
+                f"{sender.postal_code} {sender.city}".strip(),
             )
             if part
         ),
@@ -122,7 +123,7 @@ def invoice_context(invoice: Invoice) -> dict:
         "vat_total": _eur(invoice.vat_total),
         "total": _eur(invoice.total),
         "tax_note": _tax_note(invoice, groups),
-        "iban": _iban(organisation.iban),
+        "iban": _iban(sender.iban),
     }
 
 

@@ -22,6 +22,7 @@ from billing.models import (
     ServiceChain,
     ServiceLine,
 )
+from billing.parties import parties_snapshot
 from billing.selectors import vat_breakdown
 from lemniscus.errors import ChainInUse, InvalidStatus, NotFound, ValidationFailed
 
@@ -233,7 +234,7 @@ def invoice_set_status(*, invoice: Invoice, status: str, actor) -> Invoice:
     number and frees the appointments for a new invoice."""
     invoice = (
         Invoice.objects.select_for_update(of=("self",))
-        .select_related("organisation")
+        .select_related("organisation", "patient")
         .get(pk=invoice.pk)
     )
     if status not in TRANSITIONS[invoice.status]:
@@ -247,6 +248,7 @@ def invoice_set_status(*, invoice: Invoice, status: str, actor) -> Invoice:
         invoice.due_date = invoice.issue_date + timedelta(days=organisation.payment_term_days)
         invoice.number = _next_number(organisation=organisation, year=invoice.issue_date.year)
         invoice.issued_at = now
+        invoice.parties = parties_snapshot(organisation=organisation, patient=invoice.patient)
     elif status == InvoiceStatus.PAID:
         invoice.paid_at = now
     elif status == InvoiceStatus.CANCELLED:

@@ -136,3 +136,33 @@ def test_pdf_renders(draft):
     fresh = access_invoice(organisation=draft.organisation, public_id=draft.public_id)
 
     assert invoice_pdf(fresh).startswith(b"%PDF-")
+
+
+def test_an_issued_invoice_keeps_the_parties_it_was_issued_to(
+    organisation, admin_user, patient, draft
+):
+    """§ 14 UStG / GoBD: an issued invoice never changes. Later edits of the practice
+    or the patient show on drafts, not on what was issued."""
+    issued = services.invoice_issue(invoice=draft, actor=admin_user)
+    organisation.street, organisation.iban = "Neue Allee 9", "DE02120300000000202051"
+    organisation.save()
+    patient.last_name, patient.street = "Umbenannt", "Umzugsweg 3"
+    patient.save()
+    later = AppointmentFactory(
+        organisation=organisation,
+        patient=patient,
+        service_chain=ServiceChainFactory(organisation=organisation),
+        status="done",
+    )
+    new_draft = services.invoice_create(
+        organisation=organisation, patient=patient, appointments=[later], actor=admin_user
+    )
+
+    before = _text(issued)
+    assert "Seestraße 1" in before and "Hauptstraße 5" in before
+    assert "DE89 3704 0044 0532 0130 00" in before
+    assert "Neue Allee" not in before and "Umbenannt" not in before
+    now = _text(new_draft)
+    assert "Neue Allee 9" in now and "Umzugsweg 3" in now and "Umbenannt" in now
+    cancelled = services.invoice_cancel(invoice=issued, actor=admin_user)
+    assert "Hauptstraße 5" in _text(cancelled) and "Umzugsweg" not in _text(cancelled)
