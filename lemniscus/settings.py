@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "simple_history",
     "django_celery_beat",
+    "localflavor",  # IBAN and BIC fields with German messages
     "organisations",
     "patients",
     "appointments",

@@ -21,9 +21,9 @@ class OrganisationAdmin(GermanLabelsAdmin):
         column("time_zone", "Zeitzone"),
         CREATED_COLUMN,
     )
-    list_filter = ("plan", "small_business")
+    list_filter = ("plan", "small_business", ("handover_at", admin.EmptyFieldListFilter))
     search_fields = ("name", "orga_id", "city", "email", "owner_name")
-    readonly_fields = ("orga_id", "public_id", "created_at", "updated_at")
+    readonly_fields = ("orga_id", "public_id", "handover_at", "created_at", "updated_at")
     labels = {"name": "Name", "plan": "Abo", "time_zone": "Zeitzone"}
     fieldsets = (
         (None, {"fields": ("name", "plan", "time_zone")}),
@@ -44,6 +44,16 @@ class OrganisationAdmin(GermanLabelsAdmin):
                     "small_business",
                     "payment_term_days",
                 )
+            },
+        ),
+        (
+            "Terminbenachrichtigungen",
+            {
+                "fields": ("reminder_hours_before", "handover_at"),
+                "description": "Ab der Übergabe an Doctolib verschickt lemniscus keine "
+                "Terminbenachrichtigungen mehr; rückgängig machen lässt sie sich nur mit "
+                "der Aktion „Löschen der Termine rückgängig machen“ bei den "
+                "Export-Aufträgen (7 Tage lang).",
             },
         ),
         ("Kennungen", {"fields": ("orga_id", "public_id", "created_at", "updated_at")}),

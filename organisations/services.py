@@ -86,3 +86,44 @@ def organisation_set_plan(*, organisation: Organisation, plan: str) -> Organisat
         organisation.plan = plan
         organisation.save(update_fields=["plan", "updated_at"])
     return organisation
+
+
+# What an organisation admin edits on the page "Praxisdaten" (Einstellungen): the
+# letterhead and bank details of the invoices, the payment term and the reminders.
+PRACTICE_FIELDS = (
+    "name",
+    "owner_name",
+    "street",
+    "postal_code",
+    "city",
+    "phone",
+    "email",
+    "tax_number",
+    "iban",
+    "bic",
+    "bank_account_holder",
+    "small_business",
+    "payment_term_days",
+    "reminder_hours_before",
+)
+
+
+@transaction.atomic
+def organisation_update_practice(*, organisation: Organisation, data: dict) -> Organisation:
+    """Saves the practice data (PRACTICE_FIELDS; others in `data` are refused).
+    Invoices already issued keep what they showed when they were issued only as far
+    as their PDF is kept; the next PDF uses the new data."""
+    unknown = set(data) - set(PRACTICE_FIELDS)
+    if unknown:
+        raise ValueError(f"not practice fields: {sorted(unknown)}")
+    if not clean(data.get("name", organisation.name)):
+        raise ValidationFailed(
+            "Der Name der Praxis fehlt.", errors={"name": ["Der Name der Praxis fehlt."]}
+        )
+    organisation = Organisation.objects.select_for_update().get(pk=organisation.pk)
+    changed = [name for name, value in data.items() if getattr(organisation, name) != value]
+    for name in changed:
+        setattr(organisation, name, data[name])
+    if changed:
+        organisation.save(update_fields=[*changed, "updated_at"])
+    return organisation

@@ -10,22 +10,10 @@ from django.core.exceptions import ValidationError
 
 from billing.models import InvoiceStatus
 from lemniscus.tenancy import parse_public_id
-from lemniscus.text import clean
 from organisations.models import User
+from web.fields import CleanCharField
 
 MAX_SERVICES = 100
-
-
-class CleanCharField(forms.CharField):
-    """NFC-normalised and trimmed text; optional unless said otherwise."""
-
-    def __init__(self, **kwargs):
-        kwargs.setdefault("required", False)
-        kwargs.setdefault("strip", False)
-        super().__init__(**kwargs)
-
-    def to_python(self, value):
-        return clean(super().to_python(value))
 
 
 # Leistungsketten

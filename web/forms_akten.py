@@ -10,22 +10,11 @@ from doctolib_bridge.fields import doctolib_led_fields_for
 from lemniscus.phones import normalize_phone
 from lemniscus.text import clean
 from patients.models import Salutation
+from web.fields import CleanCharField
 
 DOCTOLIB_LED_HINT = "Diese Felder führt Doctolib; Änderungen bitte in Doctolib vornehmen."
 DOCTOLIB_LED_HINT_ID = "doctolib-led-hint"
 DATE_INPUT_FORMATS = ["%Y-%m-%d", "%d.%m.%Y"]
-
-
-class CleanCharField(forms.CharField):
-    """NFC-normalised and trimmed text; optional unless said otherwise."""
-
-    def __init__(self, **kwargs):
-        kwargs.setdefault("required", False)
-        kwargs.setdefault("strip", False)
-        super().__init__(**kwargs)
-
-    def to_python(self, value):
-        return clean(super().to_python(value))
 
 
 class PhoneField(CleanCharField):

@@ -36,6 +36,7 @@ urlpatterns = [
     ),
     path("rechnungen/<uuid:id>/pdf/", abrechnung.InvoicePdfView.as_view(), name="invoice_pdf"),
     path("einstellungen/", einstellungen.SettingsView.as_view(), name="settings"),
+    path("einstellungen/praxis/", einstellungen.PracticeView.as_view(), name="practice"),
     path("einstellungen/tokens/", einstellungen.TokensView.as_view(), name="tokens"),
     path(
         "einstellungen/tokens/doctolib/aktivieren/",

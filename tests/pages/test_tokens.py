@@ -21,6 +21,8 @@ pytestmark = pytest.mark.django_db
 
 ADMIN_PAGES = [
     ("get", "/einstellungen/"),
+    ("get", "/einstellungen/praxis/"),
+    ("post", "/einstellungen/praxis/"),
     ("get", "/einstellungen/tokens/"),
     ("post", "/einstellungen/tokens/"),
     ("post", "/einstellungen/tokens/doctolib/aktivieren/"),

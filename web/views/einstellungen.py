@@ -1,6 +1,7 @@
-"""Einstellungen (organisation admins only): the tiles and token management with the
-initial handover export (operations.md, "Token management" and "Initial handover").
-Views call tokens.services and doctolib_bridge.handover; nothing is decided here."""
+"""Einstellungen (organisation admins only): the tiles, the practice data, and token
+management with the initial handover export (operations.md, "Token management" and
+"Initial handover"). Views call organisations.services, tokens.services and
+doctolib_bridge.handover; nothing is decided here."""
 
 from urllib.parse import urlsplit
 
@@ -14,10 +15,12 @@ from django.views.generic import TemplateView
 from doctolib_bridge import handover
 from doctolib_bridge.models import ExportState
 from lemniscus.errors import DomainError, NotFound
+from organisations.services import PRACTICE_FIELDS, organisation_update_practice
 from tokens import selectors
 from tokens.models import TokenKind
 from tokens.services import token_create, token_revoke
 from web.forms_abrechnung import ApiTokenForm
+from web.forms_einstellungen import PracticeForm
 from web.mixins import StaffPageMixin
 
 EXPORTS_SHOWN = 20
@@ -36,6 +39,34 @@ class AdminPageMixin(StaffPageMixin):
 
 class SettingsView(AdminPageMixin, TemplateView):
     template_name = "web/einstellungen/index.html"
+
+
+class PracticeView(AdminPageMixin, View):
+    """Praxisdaten: letterhead and bank details of the invoices, payment term, and
+    when reminders go out. Invalid input: 422 with the form's German messages."""
+
+    template_name = "web/einstellungen/praxis.html"
+
+    def get(self, request):
+        organisation = self.organisation
+        initial = {name: getattr(organisation, name) for name in PRACTICE_FIELDS}
+        return self._render(PracticeForm(initial=initial))
+
+    def post(self, request):
+        form = PracticeForm(request.POST)
+        if not form.is_valid():
+            return self._render(form, status=422)
+        try:
+            organisation_update_practice(organisation=self.organisation, data=form.cleaned_data)
+        except DomainError as exc:
+            form.add_error(None, exc.detail)
+            return self._render(form, status=422)
+        messages.success(request, "Die Praxisdaten sind gespeichert.")
+        return redirect("practice")
+
+    def _render(self, form, *, status=200):
+        context = {"organisation": self.organisation, "form": form}
+        return render(self.request, self.template_name, context, status=status)
 
 
 def export_context(organisation) -> dict:

@@ -1,0 +1,74 @@
+"""Forms of the Einstellungen pages: the practice data ("Praxisdaten")."""
+
+from django import forms
+from localflavor.generic.forms import BICFormField, IBANFormField
+
+from lemniscus.phones import normalize_phone
+from web.fields import CleanCharField
+
+MAX_REMINDER_HOURS = 168  # a week ahead
+MAX_PAYMENT_TERM_DAYS = 120
+
+
+class PracticeForm(forms.Form):
+    """What an organisation admin edits: the letterhead and bank details the invoices
+    print, the payment term, and when appointment reminders go out
+    (organisations.services.PRACTICE_FIELDS)."""
+
+    name = CleanCharField(label="Name der Praxis", max_length=200, required=True)
+    owner_name = CleanCharField(label="Inhaber/in", max_length=200)
+    street = CleanCharField(label="Straße und Hausnummer", max_length=200)
+    postal_code = CleanCharField(label="PLZ", max_length=10)
+    city = CleanCharField(label="Ort", max_length=100)
+    phone = CleanCharField(
+        label="Telefon", max_length=40, widget=forms.TextInput(attrs={"type": "tel"})
+    )
+    email = forms.EmailField(label="E-Mail", max_length=254, required=False)
+    tax_number = CleanCharField(
+        label="Steuernummer oder USt-IdNr.",
+        max_length=32,
+        help_text="Steht auf jeder Rechnung (§ 14 Abs. 4 UStG).",
+    )
+    iban = IBANFormField(label="IBAN", required=False)
+    bic = BICFormField(label="BIC", required=False)
+    bank_account_holder = CleanCharField(label="Kontoinhaber/in", max_length=200)
+    small_business = forms.BooleanField(
+        label="Kleinunternehmer (§ 19 UStG)",
+        required=False,
+        help_text="Neue Rechnungen weisen dann keine Umsatzsteuer aus.",
+    )
+    payment_term_days = forms.IntegerField(
+        label="Zahlungsziel (Tage)", min_value=0, max_value=MAX_PAYMENT_TERM_DAYS
+    )
+    reminder_hours_before = forms.IntegerField(
+        label="Terminerinnerung (Stunden vorher)",
+        min_value=0,
+        max_value=MAX_REMINDER_HOURS,
+        help_text=(
+            "Wann die Erinnerungs-E-Mail mit dem Absage-Link vor einem Termin verschickt "
+            "wird; 0: keine Erinnerungen. Nach der Übergabe an Doctolib verschickt "
+            "lemniscus keine Terminbenachrichtigungen mehr."
+        ),
+    )
+
+    GROUPS = (
+        (
+            "Briefkopf der Rechnungen",
+            ("name", "owner_name", "street", "postal_code", "city", "phone", "email", "tax_number"),
+        ),
+        (
+            "Bankverbindung und Zahlung",
+            ("iban", "bic", "bank_account_holder", "payment_term_days", "small_business"),
+        ),
+        ("Terminerinnerungen", ("reminder_hours_before",)),
+    )
+
+    def groups(self):
+        """(legend, bound fields) per fieldset of the page."""
+        return [(legend, [self[name] for name in names]) for legend, names in self.GROUPS]
+
+    def clean_phone(self):
+        return normalize_phone(self.cleaned_data["phone"])
+
+    def clean_email(self):
+        return self.cleaned_data["email"].strip().lower()
