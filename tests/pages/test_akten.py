@@ -194,7 +194,7 @@ def test_new_record_with_the_doctolib_checkbox_goes_to_the_change_feed(staff):
 )
 def test_new_record_bad_input_says_so_in_german_and_creates_nothing(staff, changes, message):
     response = staff.post("/akten/neu/", {**STAMMDATEN, **changes})
-    assert response.status_code == 200
+    assert response.status_code == 422
     assert escape(message) in response.content.decode()
     assert not Patient.objects.exists()
 
@@ -231,7 +231,7 @@ def test_record_bad_input_says_so_in_german_and_changes_nothing(staff, patient):
     response = staff.post(
         f"/akten/{patient.public_id}/", form_data(patient, city="Hamburg", mobile_phone="abc")
     )
-    assert response.status_code == 200
+    assert response.status_code == 422
     assert "Keine gültige Telefonnummer." in response.content.decode()
     assert snapshot(patient) == before
 
@@ -266,7 +266,7 @@ def test_clearing_the_checkbox_of_a_linked_record_is_refused_in_german(staff, li
     data = form_data(linked, city="Hamburg")
     del data["sync_to_doctolib"]
     response = staff.post(f"/akten/{linked.public_id}/", data)
-    assert response.status_code == 200
+    assert response.status_code == 422
     assert escape("das Häkchen „Doctolib“ bleibt gesetzt") in response.content.decode()
     assert snapshot(linked) == before
 
@@ -528,7 +528,7 @@ def test_new_record_for_a_linked_doctolib_patient_is_refused_and_not_created(sta
 
 def test_new_record_for_a_doctolib_patient_with_bad_input_creates_nothing(staff):
     response = staff.post(LINK + "?doctolib_patient_id=dl-9", {**STAMMDATEN, "last_name": ""})
-    assert response.status_code == 200
+    assert response.status_code == 422
     assert "Dieses Feld ist zwingend erforderlich." in response.content.decode()
     assert not Patient.objects.exists()
 

@@ -122,7 +122,7 @@ class AkteCreateView(AktenPageMixin, TemplateView):
     def post(self, request, *args, **kwargs):
         form = PatientForm(request.POST)
         if not form.is_valid():
-            return self.render_to_response(self.get_context_data(form=form))
+            return self.render_to_response(self.get_context_data(form=form), status=422)
         patient = services.patient_create(
             organisation=self.organisation, actor=request.user, **form.changes()
         )
@@ -167,7 +167,9 @@ class AkteView(AktenPageMixin, TemplateView):
                 messages.success(request, "Die Stammdaten sind gespeichert.")
                 return redirect("akte", patient_id=patient.public_id)
         patient = self.access_patient()  # as stored: a refused change left nothing behind
-        return self.render_to_response(self.get_context_data(patient=patient, form=form))
+        return self.render_to_response(
+            self.get_context_data(patient=patient, form=form), status=422
+        )
 
     def get_context_data(self, *, patient, **kwargs):
         history = selectors.patient_history(patient=patient)
@@ -281,7 +283,7 @@ class LinkView(PartialMixin, AktenPageMixin, TemplateView):
                 form = NewLinkedPatientForm(request.POST)
                 if not form.is_valid():
                     return self.render_to_response(
-                        self.get_context_data(search=SuggestionForm(), form=form)
+                        self.get_context_data(search=SuggestionForm(), form=form), status=422
                     )
                 with transaction.atomic():
                     patient = services.patient_create(
