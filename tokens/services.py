@@ -86,9 +86,13 @@ def token_create(*, organisation, kind: str, user=None, created_by=None, name: s
 
 
 def token_revoke(*, token: Token) -> Token:
-    if token.revoked_at is None:
-        token.revoked_at = timezone.now()
-        token.save(update_fields=["revoked_at", "updated_at"])
+    """Revokes at once; revoking twice (or twice at the same moment) keeps the first
+    time: the update only touches a token not revoked yet."""
+    now = timezone.now()
+    Token.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
+        revoked_at=now, updated_at=now
+    )
+    token.refresh_from_db(fields=["revoked_at", "updated_at"])
     return token
 
 

@@ -57,6 +57,16 @@ def test_a_revoked_token_fails(admin_user, organisation):
     assert Token.objects.get(pk=token.pk).revoked_at is not None
 
 
+def test_revoking_again_keeps_the_first_revocation_time(admin_user, organisation):
+    token, _ = token_create(organisation=organisation, kind=TokenKind.API, user=admin_user)
+    first = token_revoke(token=token).revoked_at
+    stale = Token.objects.get(pk=token.pk)
+    stale.revoked_at = None  # as a second request holding the token from before
+
+    assert token_revoke(token=stale).revoked_at == first
+    assert Token.objects.get(pk=token.pk).revoked_at == first
+
+
 def test_a_revoked_token_is_401_on_the_api(admin_user, organisation, client):
     token, raw = token_create(organisation=organisation, kind=TokenKind.API, user=admin_user)
     headers = {"Authorization": f"Bearer {raw}"}
