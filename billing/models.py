@@ -66,7 +66,8 @@ class InvoiceStatus(models.TextChoices):
 
 class Invoice(TenantModel):
     """An invoice. Issued ones are never deleted; a wrong one is cancelled (Storno)
-    and keeps its number."""
+    and keeps its number. Cancelling an issued or paid one also gives it the number
+    and date of its cancellation document (Stornorechnung, `ST-YYYY-NNNN`)."""
 
     patient = models.ForeignKey(
         "patients.Patient", on_delete=models.PROTECT, related_name="invoices"
@@ -80,6 +81,10 @@ class Invoice(TenantModel):
     issued_at = models.DateTimeField(null=True, blank=True)
     paid_at = models.DateTimeField(null=True, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
+    # The Stornorechnung's number and date (organisation's zone); null unless an
+    # issued or paid invoice was cancelled (a discarded draft has none).
+    cancellation_number = models.CharField("Storno-Nr.", max_length=16, null=True, blank=True)
+    cancellation_date = models.DateField("Stornodatum", null=True, blank=True)
     diagnosis = models.TextField("Diagnose", blank=True)
     # Snapshot of Organisation.small_business when the lines were made (§ 19 UStG).
     small_business = models.BooleanField(default=False)
@@ -109,6 +114,22 @@ class Invoice(TenantModel):
                 | Q(status__in=["issued", "paid"], number__isnull=False)
                 | Q(status="cancelled"),
                 name="invoice_number_iff_issued",
+            ),
+            models.UniqueConstraint(
+                fields=["organisation", "cancellation_number"],
+                condition=Q(cancellation_number__isnull=False),
+                name="invoice_cancellation_number_unique_per_organisation",
+            ),
+            # Invoices cancelled before cancellation documents existed have neither.
+            models.CheckConstraint(
+                condition=Q(cancellation_number__isnull=True, cancellation_date__isnull=True)
+                | Q(
+                    status="cancelled",
+                    number__isnull=False,
+                    cancellation_number__isnull=False,
+                    cancellation_date__isnull=False,
+                ),
+                name="invoice_cancellation_only_of_issued",
             ),
         ]
         indexes = [models.Index(fields=["organisation", "-created_at"], name="invoice_org_idx")]
@@ -142,12 +163,21 @@ class InvoiceLine(models.Model):
         return f"{self.code} {self.name}".strip()
 
 
+class SequenceKind(models.TextChoices):
+    INVOICE = "invoice", "Rechnungen"
+    CANCELLATION = "cancellation", "Stornorechnungen"
+
+
 class InvoiceSequence(models.Model):
-    """The last number used per organisation and year; locked with select_for_update
-    while an invoice is issued, so numbers stay gapless under concurrency."""
+    """The last number used per organisation, kind (invoices, cancellation documents)
+    and year; locked with select_for_update while an invoice is issued or cancelled,
+    so numbers stay gapless under concurrency."""
 
     organisation = models.ForeignKey(
         "organisations.Organisation", on_delete=models.CASCADE, related_name="+"
+    )
+    kind = models.CharField(
+        "Art", max_length=12, choices=SequenceKind.choices, default=SequenceKind.INVOICE
     )
     year = models.PositiveSmallIntegerField()
     last_number = models.PositiveIntegerField(default=0)
@@ -156,8 +186,10 @@ class InvoiceSequence(models.Model):
         verbose_name = "Rechnungsnummernkreis"
         verbose_name_plural = "Rechnungsnummernkreise"
         constraints = [
-            models.UniqueConstraint(fields=["organisation", "year"], name="sequence_unique"),
+            models.UniqueConstraint(
+                fields=["organisation", "kind", "year"], name="sequence_unique_per_kind"
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.year}: {self.last_number}"
+        return f"{self.get_kind_display()} {self.year}: {self.last_number}"

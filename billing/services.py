@@ -19,6 +19,7 @@ from billing.models import (
     InvoiceLine,
     InvoiceSequence,
     InvoiceStatus,
+    SequenceKind,
     ServiceChain,
     ServiceLine,
 )
@@ -209,19 +210,26 @@ def invoice_create(
     return invoice
 
 
-def _next_number(*, organisation, year: int) -> str:
-    """The next number of the organisation's sequence for `year`, as `YYYY-NNNN`.
+# Invoice numbers are `YYYY-NNNN`, cancellation documents' `ST-YYYY-NNNN`.
+NUMBER_PREFIX = {SequenceKind.INVOICE: "", SequenceKind.CANCELLATION: "ST-"}
+
+
+def _next_number(*, organisation, year: int, kind: str = SequenceKind.INVOICE) -> str:
+    """The next number of the organisation's sequence of `kind` for `year`, as
+    `YYYY-NNNN` (invoices) or `ST-YYYY-NNNN` (cancellation documents).
 
     The sequence row is created race-free (insert-or-nothing against its unique
-    constraint) and then locked: concurrent issuers queue on it, and a rolled back
-    issue gives its number back, so numbers stay gapless."""
+    constraint) and then locked: concurrent callers queue on it, and a rolled back
+    issue or cancellation gives its number back, so numbers stay gapless."""
     InvoiceSequence.objects.bulk_create(
-        [InvoiceSequence(organisation=organisation, year=year)], ignore_conflicts=True
+        [InvoiceSequence(organisation=organisation, kind=kind, year=year)], ignore_conflicts=True
     )
-    sequence = InvoiceSequence.objects.select_for_update().get(organisation=organisation, year=year)
+    sequence = InvoiceSequence.objects.select_for_update().get(
+        organisation=organisation, kind=kind, year=year
+    )
     sequence.last_number += 1
     sequence.save(update_fields=["last_number"])
-    return f"{year}-{sequence.last_number:04d}"
+    return f"{NUMBER_PREFIX[kind]}{year}-{sequence.last_number:04d}"
 
 
 @transaction.atomic
@@ -231,7 +239,9 @@ def invoice_set_status(*, invoice: Invoice, status: str, actor) -> Invoice:
 
     Issuing gives the date (organisation's zone), due date and next number;
     cancelling (Storno of an issued or paid invoice, discarding of a draft) keeps any
-    number and frees the appointments for a new invoice."""
+    number and frees the appointments for a new invoice. The Storno of an issued or
+    paid invoice also gives it the date (organisation's zone) and next number of its
+    cancellation document, from the cancellation sequence of that date's year."""
     invoice = (
         Invoice.objects.select_for_update(of=("self",))
         .select_related("organisation", "patient")
@@ -253,6 +263,14 @@ def invoice_set_status(*, invoice: Invoice, status: str, actor) -> Invoice:
         invoice.paid_at = now
     elif status == InvoiceStatus.CANCELLED:
         invoice.cancelled_at = now
+        if invoice.status != InvoiceStatus.DRAFT:
+            organisation = invoice.organisation
+            invoice.cancellation_date = timezone.localdate(now, organisation.zone)
+            invoice.cancellation_number = _next_number(
+                organisation=organisation,
+                year=invoice.cancellation_date.year,
+                kind=SequenceKind.CANCELLATION,
+            )
         for appointment in invoice.locked_appointments.select_for_update():
             appointment.invoice = None
             appointment._history_user = actor

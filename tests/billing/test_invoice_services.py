@@ -3,11 +3,12 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from appointments.models import Appointment, AppointmentStatus
 from billing import services
-from billing.models import Invoice, InvoiceLine, InvoiceSequence, InvoiceStatus
+from billing.models import Invoice, InvoiceLine, InvoiceSequence, InvoiceStatus, SequenceKind
 from lemniscus.errors import InvalidStatus, NotFound, ValidationFailed
 from tests.billing.conftest import MIXED, THERAPY, make_draft
 from tests.factories import AppointmentFactory, PatientFactory, ServiceChainFactory
@@ -278,7 +279,7 @@ def test_every_status_change_follows_the_table(organisation, admin_user, start, 
     for step in PATHS[start]:
         invoice = ACTIONS[step](invoice=invoice, actor=admin_user)
     before = Invoice.objects.values().get(pk=invoice.pk)
-    used = InvoiceSequence.objects.filter(organisation=organisation).first()
+    sequences = list(InvoiceSequence.objects.order_by("pk").values())
 
     if (start, target) in ALLOWED:
         assert ACTIONS[target](invoice=invoice, actor=admin_user).status == target
@@ -286,9 +287,8 @@ def test_every_status_change_follows_the_table(organisation, admin_user, start, 
     with pytest.raises(InvalidStatus):
         ACTIONS[target](invoice=invoice, actor=admin_user)
     assert Invoice.objects.values().get(pk=invoice.pk) == before
-    assert InvoiceSequence.objects.filter(organisation=organisation).first() == used
-    if used:
-        assert InvoiceSequence.objects.get(pk=used.pk).last_number == used.last_number
+    # Neither an invoice number nor a cancellation number is used up.
+    assert list(InvoiceSequence.objects.order_by("pk").values()) == sequences
 
 
 def test_issuing_twice_uses_no_second_number(organisation, admin_user, draft):
@@ -321,6 +321,7 @@ def test_discarding_a_draft_frees_its_appointments_without_a_number(
 
     assert (cancelled.status, cancelled.number) == (InvoiceStatus.CANCELLED, None)
     assert cancelled.cancelled_at is not None
+    assert (cancelled.cancellation_number, cancelled.cancellation_date) == (None, None)
     assert not Appointment.objects.filter(invoice__isnull=False).exists()
     assert not InvoiceSequence.objects.exists()
     again = _create(organisation, admin_user, patient, appointments)
@@ -382,3 +383,158 @@ def test_exempt_and_taxed_chains_mix(organisation, admin_user, patient):
         Decimal("88.02"),
         Decimal("1363.48"),
     )
+
+
+# Cancellation documents (Stornorechnungen): their own gapless range
+
+
+def _issued(organisation, actor) -> Invoice:
+    return services.invoice_issue(
+        invoice=make_draft(organisation=organisation, actor=actor), actor=actor
+    )
+
+
+def _cancellation_sequence(organisation, year: int) -> InvoiceSequence:
+    return InvoiceSequence.objects.get(
+        organisation=organisation, kind=SequenceKind.CANCELLATION, year=year
+    )
+
+
+@pytest.mark.parametrize("paid", [False, True])
+def test_storno_gets_the_first_cancellation_number_and_keeps_its_invoice_number(
+    organisation, admin_user, frozen_now, paid
+):
+    frozen_now(datetime(2026, 3, 4, 9, 0, tzinfo=UTC))
+    invoice = _issued(organisation, admin_user)
+    if paid:
+        services.invoice_pay(invoice=invoice, actor=admin_user)
+    frozen_now(datetime(2026, 3, 9, 9, 0, tzinfo=UTC))
+
+    cancelled = services.invoice_cancel(invoice=invoice, actor=admin_user)
+
+    assert cancelled.number == "2026-0001"
+    assert cancelled.cancellation_number == "ST-2026-0001"
+    assert cancelled.cancellation_date.isoformat() == "2026-03-09"
+    stored = Invoice.objects.get(pk=invoice.pk)
+    assert (stored.cancellation_number, stored.cancellation_date) == (
+        "ST-2026-0001",
+        cancelled.cancellation_date,
+    )
+    assert stored.history.latest().cancellation_number == "ST-2026-0001"
+    assert sorted(InvoiceSequence.objects.values_list("kind", "year", "last_number")) == [
+        (SequenceKind.CANCELLATION, 2026, 1),
+        (SequenceKind.INVOICE, 2026, 1),
+    ]
+
+
+def test_cancellation_numbers_are_gapless_and_independent_of_invoice_numbers(
+    organisation, admin_user
+):
+    year = organisation.today().year
+    invoices = [_issued(organisation, admin_user) for _ in range(4)]
+
+    numbers = [
+        services.invoice_cancel(invoice=invoice, actor=admin_user).cancellation_number
+        for invoice in (invoices[2], invoices[0], invoices[3])
+    ]
+
+    assert numbers == [f"ST-{year}-0001", f"ST-{year}-0002", f"ST-{year}-0003"]
+    assert [i.number for i in invoices] == [f"{year}-{n:04d}" for n in range(1, 5)]
+    assert _issued(organisation, admin_user).number == f"{year}-0005"
+    assert Invoice.objects.get(pk=invoices[1].pk).cancellation_number is None
+
+
+def test_each_organisation_and_year_has_its_own_cancellation_sequence(
+    organisation, other_organisation, admin_user, frozen_now
+):
+    frozen_now(datetime(2026, 6, 1, 10, 0, tzinfo=UTC))
+    ours = [_issued(organisation, admin_user) for _ in range(2)]
+    theirs = _issued(other_organisation, None)
+
+    assert services.invoice_cancel(invoice=ours[0], actor=admin_user).cancellation_number == (
+        "ST-2026-0001"
+    )
+    assert services.invoice_cancel(invoice=theirs, actor=None).cancellation_number == (
+        "ST-2026-0001"
+    )
+    # 23:30 UTC on 31 December is 1 January in Berlin: the year of the cancellation
+    # date in the organisation's zone, not of the invoice.
+    frozen_now(datetime(2026, 12, 31, 23, 30, tzinfo=UTC))
+    next_year = services.invoice_cancel(invoice=ours[1], actor=admin_user)
+    assert (next_year.number, next_year.cancellation_number) == ("2026-0002", "ST-2027-0001")
+    assert next_year.cancellation_date.isoformat() == "2027-01-01"
+    assert _cancellation_sequence(organisation, 2026).last_number == 1
+    assert _cancellation_sequence(organisation, 2027).last_number == 1
+    assert _cancellation_sequence(other_organisation, 2026).last_number == 1
+
+
+def test_refused_cancel_uses_no_cancellation_number(organisation, admin_user):
+    year = organisation.today().year
+    first = services.invoice_cancel(invoice=_issued(organisation, admin_user), actor=admin_user)
+    discarded = services.invoice_cancel(
+        invoice=make_draft(organisation=organisation, actor=admin_user), actor=admin_user
+    )
+
+    for cancelled in (first, discarded):
+        with pytest.raises(InvalidStatus):
+            services.invoice_cancel(invoice=cancelled, actor=admin_user)
+
+    assert Invoice.objects.get(pk=first.pk).cancellation_number == f"ST-{year}-0001"
+    assert Invoice.objects.get(pk=discarded.pk).cancellation_number is None
+    assert _cancellation_sequence(organisation, year).last_number == 1
+    second = services.invoice_cancel(invoice=_issued(organisation, admin_user), actor=admin_user)
+    assert second.cancellation_number == f"ST-{year}-0002"
+
+
+def test_rolled_back_cancel_gives_its_number_back(organisation, admin_user):
+    year = organisation.today().year
+    invoice = _issued(organisation, admin_user)
+
+    with pytest.raises(RuntimeError), transaction.atomic():
+        assert services.invoice_cancel(invoice=invoice, actor=admin_user).cancellation_number
+        raise RuntimeError("the surrounding work failed")
+
+    stored = Invoice.objects.get(pk=invoice.pk)
+    assert (stored.status, stored.cancellation_number) == (InvoiceStatus.ISSUED, None)
+    assert not InvoiceSequence.objects.filter(kind=SequenceKind.CANCELLATION).exists()
+    again = services.invoice_cancel(invoice=invoice, actor=admin_user)
+    assert again.cancellation_number == f"ST-{year}-0001"
+
+
+def test_cancellation_number_grows_past_four_digits(organisation, admin_user):
+    year = organisation.today().year
+    InvoiceSequence.objects.create(
+        organisation=organisation, kind=SequenceKind.CANCELLATION, year=year, last_number=9999
+    )
+
+    cancelled = services.invoice_cancel(invoice=_issued(organisation, admin_user), actor=admin_user)
+
+    assert cancelled.cancellation_number == f"ST-{year}-10000"
+
+
+def test_database_keeps_cancellation_numbers_unique_per_organisation(
+    organisation, other_organisation, admin_user
+):
+    cancelled = services.invoice_cancel(invoice=_issued(organisation, admin_user), actor=admin_user)
+    other = services.invoice_cancel(invoice=_issued(organisation, admin_user), actor=admin_user)
+    foreign = services.invoice_cancel(invoice=_issued(other_organisation, None), actor=None)
+
+    assert foreign.cancellation_number == cancelled.cancellation_number
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Invoice.objects.filter(pk=other.pk).update(
+            cancellation_number=cancelled.cancellation_number
+        )
+
+
+@pytest.mark.parametrize("status", ["draft", "issued"])
+def test_database_refuses_a_cancellation_number_on_what_is_not_a_storno(
+    organisation, admin_user, status
+):
+    invoice = make_draft(organisation=organisation, actor=admin_user)
+    if status == "issued":
+        services.invoice_issue(invoice=invoice, actor=admin_user)
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Invoice.objects.filter(pk=invoice.pk).update(
+            cancellation_number="ST-2026-0001", cancellation_date=organisation.today()
+        )
