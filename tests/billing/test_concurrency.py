@@ -1,4 +1,5 @@
-"""Issuing and invoicing at the same time, each thread on its own connection."""
+"""Issuing, cancelling and invoicing at the same time, each thread on its own
+connection."""
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -8,7 +9,7 @@ from django.db import connection
 
 from appointments.models import Appointment
 from billing import services
-from billing.models import Invoice, InvoiceSequence
+from billing.models import Invoice, InvoiceSequence, SequenceKind
 from lemniscus.errors import InvalidStatus, ValidationFailed
 from tests.billing.conftest import make_draft
 from tests.factories import AppointmentFactory
@@ -83,6 +84,49 @@ def test_refused_issues_in_between_use_no_number(organisation, admin_user):
     assert sum(refused for _, refused in results) == 2 * THREADS * 3
     assert InvoiceSequence.objects.get().last_number == 4 + THREADS * 3
     assert not Invoice.objects.filter(status="draft").exists()
+
+
+def test_concurrent_cancelling_gives_gapless_unique_cancellation_numbers(organisation, admin_user):
+    """Each issued invoice is cancelled by two threads at once, and each thread issues
+    a draft in between: the Storno numbers are 1..N without gap or duplicate, the
+    invoice numbers run on in their own range, and refused cancellations use up
+    nothing."""
+    year = organisation.today().year
+    issued = [
+        services.invoice_issue(
+            invoice=make_draft(organisation=organisation, actor=admin_user), actor=admin_user
+        )
+        for _ in range(THREADS * 3)
+    ]
+    drafts = [make_draft(organisation=organisation, actor=admin_user) for _ in range(THREADS)]
+
+    def work(i):
+        numbers, refused = [], 0
+        own, neighbours = issued[i::THREADS], issued[(i + 1) % THREADS :: THREADS]
+        for step, (mine, theirs) in enumerate(zip(own, neighbours, strict=True)):
+            if step == 1:
+                services.invoice_issue(invoice=drafts[i], actor=admin_user)
+            for invoice in (mine, theirs):
+                try:
+                    cancelled = services.invoice_cancel(invoice=invoice, actor=admin_user)
+                except InvalidStatus:
+                    refused += 1
+                else:
+                    numbers.append(cancelled.cancellation_number)
+        return numbers, refused
+
+    results = _run_at_once(work)
+
+    numbers = sorted(number for batch, _ in results for number in batch)
+    assert numbers == [f"ST-{year}-{n:04d}" for n in range(1, THREADS * 3 + 1)]
+    assert sum(refused for _, refused in results) == THREADS * 3
+    stored = Invoice.objects.filter(cancellation_number__isnull=False)
+    assert sorted(stored.values_list("cancellation_number", flat=True)) == numbers
+    assert sorted(Invoice.objects.values_list("number", flat=True)) == _expected(
+        organisation, THREADS * 4
+    )
+    sequences = dict(InvoiceSequence.objects.values_list("kind", "last_number"))
+    assert sequences == {SequenceKind.INVOICE: THREADS * 4, SequenceKind.CANCELLATION: THREADS * 3}
 
 
 def test_concurrent_invoices_over_the_same_appointments_lock_them_once(
