@@ -1,4 +1,9 @@
-"""The invoice as PDF (WeasyPrint): the facts § 14 Abs. 4 UStG asks for, in German."""
+"""The invoice as PDF (WeasyPrint): the facts § 14 Abs. 4 UStG asks for, in German.
+
+The cancellation document (Stornorechnung) of a cancelled invoice is a PDF of its
+own from the same template family (billing/cancellation.html extends
+billing/invoice.html): the same parties and lines with every amount negated, the
+reference to the invoice it cancels, and no payment request."""
 
 from datetime import date
 from decimal import Decimal
@@ -61,12 +66,18 @@ def _tax_note(invoice: Invoice, groups) -> str:
     return EXEMPT_NOTE if any(not group.rate for group in groups) else ""
 
 
-def invoice_context(invoice: Invoice) -> dict:
+def _context(invoice: Invoice, *, negate: bool) -> dict:
+    """What both documents print; `negate`: every amount with the opposite sign (the
+    cancellation document)."""
     organisation = invoice.organisation  # its zone and payment term
     sender, patient = invoice_parties(invoice)
     lines = list(invoice.lines.all())
     groups = vat_breakdown(lines)
     address, greeting = _recipient(patient)
+
+    def money(value: Decimal) -> str:
+        return _eur(-value if negate and value else value)
+
     return {
         "invoice": invoice,
         "organisation": sender,
@@ -96,6 +107,7 @@ def invoice_context(invoice: Invoice) -> dict:
         "cancelled_date": _date(
             invoice.cancelled_at and invoice.cancelled_at.astimezone(organisation.zone)
         ),
+        "cancellation_date": _date(invoice.cancellation_date),
         "show_vat": not invoice.small_business,
         "lines": [
             {
@@ -103,9 +115,9 @@ def invoice_context(invoice: Invoice) -> dict:
                 "code": line.code,
                 "name": line.name,
                 "quantity": _number(line.quantity),
-                "unit_price": _eur(line.unit_price),
+                "unit_price": money(line.unit_price),
                 "vat_rate": f"{_number(line.vat_rate)} %",
-                "amount": _eur(line.amount),
+                "amount": money(line.amount),
             }
             for line in lines
         ],
@@ -113,18 +125,22 @@ def invoice_context(invoice: Invoice) -> dict:
             {
                 "rate": f"{_number(group.rate)} %",
                 "exempt": not group.rate,
-                "net": _eur(group.net),
-                "vat": _eur(group.vat),
+                "net": money(group.net),
+                "vat": money(group.vat),
             }
             for group in groups
         ],
         "taxed": any(group.rate for group in groups),
-        "net_total": _eur(invoice.net_total),
-        "vat_total": _eur(invoice.vat_total),
-        "total": _eur(invoice.total),
+        "net_total": money(invoice.net_total),
+        "vat_total": money(invoice.vat_total),
+        "total": money(invoice.total),
         "tax_note": _tax_note(invoice, groups),
         "iban": _iban(sender.iban),
     }
+
+
+def invoice_context(invoice: Invoice) -> dict:
+    return _context(invoice, negate=False)
 
 
 def invoice_html(invoice: Invoice) -> str:
@@ -133,3 +149,33 @@ def invoice_html(invoice: Invoice) -> str:
 
 def invoice_pdf(invoice: Invoice) -> bytes:
     return HTML(string=invoice_html(invoice)).write_pdf()
+
+
+def invoice_filename(invoice: Invoice) -> str:
+    return f"Rechnung-{invoice.number}.pdf" if invoice.number else "Rechnungsentwurf.pdf"
+
+
+def cancellation_context(invoice: Invoice) -> dict:
+    """The Stornorechnung of an invoice cancelled after it was issued: the parties it
+    was issued to, its lines and totals negated, what it cancels; a paid one's
+    amount is refunded. Only for an invoice with a `cancellation_number`."""
+    if not invoice.cancellation_number:
+        raise ValueError("Die Rechnung hat keine Stornorechnung.")
+    return {
+        **_context(invoice, negate=True),
+        "mark": "",
+        "title": f"Stornorechnung {invoice.cancellation_number}",
+        "invoice_total": _eur(invoice.total),
+    }
+
+
+def cancellation_html(invoice: Invoice) -> str:
+    return render_to_string("billing/cancellation.html", cancellation_context(invoice))
+
+
+def cancellation_pdf(invoice: Invoice) -> bytes:
+    return HTML(string=cancellation_html(invoice)).write_pdf()
+
+
+def cancellation_filename(invoice: Invoice) -> str:
+    return f"Storno-{invoice.cancellation_number}.pdf"

@@ -2,20 +2,33 @@ import re
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from billing import services
-from billing.pdf import EXEMPT_NOTE, SMALL_BUSINESS_NOTE, invoice_html, invoice_pdf
+from billing.pdf import (
+    EXEMPT_NOTE,
+    SMALL_BUSINESS_NOTE,
+    cancellation_html,
+    cancellation_pdf,
+    invoice_html,
+    invoice_pdf,
+)
 from billing.selectors import access_invoice
 from tests.factories import AppointmentFactory, ServiceChainFactory
 
 pytestmark = pytest.mark.django_db
 
 
-def _text(invoice) -> str:
-    """The rendered invoice as plain text, white space collapsed."""
+def _text(invoice, render=invoice_html) -> str:
+    """The rendered invoice (or with `render=cancellation_html` its cancellation
+    document) as plain text, white space collapsed."""
     fresh = access_invoice(organisation=invoice.organisation, public_id=invoice.public_id)
-    html = re.sub(r"<style>.*?</style>", " ", invoice_html(fresh), flags=re.S)
+    html = re.sub(r"<style>.*?</style>", " ", render(fresh), flags=re.S)
     return " ".join(re.sub(r"<[^>]+>", " ", html).split())
+
+
+def _storno_text(invoice) -> str:
+    return _text(invoice, cancellation_html)
 
 
 def test_draft_is_marked_and_has_no_number(draft):
@@ -166,3 +179,107 @@ def test_an_issued_invoice_keeps_the_parties_it_was_issued_to(
     assert "Neue Allee 9" in now and "Umzugsweg 3" in now and "Umbenannt" in now
     cancelled = services.invoice_cancel(invoice=issued, actor=admin_user)
     assert "Hauptstraße 5" in _text(cancelled) and "Umzugsweg" not in _text(cancelled)
+
+
+# The cancellation document (Stornorechnung)
+
+
+def _cancelled(invoice, actor, *, paid=False):
+    services.invoice_issue(invoice=invoice, actor=actor)
+    if paid:
+        services.invoice_pay(invoice=invoice, actor=actor)
+    return services.invoice_cancel(invoice=invoice, actor=actor)
+
+
+def test_storno_negates_every_line_and_total_and_refers_to_the_invoice(
+    organisation, admin_user, draft
+):
+    cancelled = _cancelled(draft, admin_user)
+    issued_on = cancelled.issue_date.strftime("%d.%m.%Y")
+
+    text = _storno_text(cancelled)
+
+    assert f"Stornorechnung {cancelled.cancellation_number}" in text
+    assert f"zur Rechnung {cancelled.number} vom {issued_on}" in text
+    assert f"Storno-Nr. {cancelled.cancellation_number}" in text
+    assert f"Stornodatum {cancelled.cancellation_date.strftime('%d.%m.%Y')}" in text
+    assert text.count("X1501 Krankengymnastik 1 -32,50 € 0 % -32,50 €") == 3
+    assert text.count("W1 Massageöl 1 -8,40 € 19 % -8,40 €") == 3
+    assert "Umsatzsteuerfreie Leistungen -97,50 €" in text
+    assert "Nettobetrag zu 19 % -25,20 €" in text
+    assert "zzgl. 19 % Umsatzsteuer -4,79 €" in text
+    assert "Stornobetrag -127,49 €" in text
+    assert EXEMPT_NOTE in text
+    assert f"Der Rechnungsbetrag der Rechnung {cancelled.number} wird hiermit storniert." in text
+    assert "Es ist nichts mehr zu bezahlen." in text
+    for absent in ("Bitte überweisen", "Verwendungszweck", "Fällig am", "STORNIERT", "erstattet"):
+        assert absent not in text, absent
+    assert " 32,50 €" not in text and "Rechnungsbetrag 127,49" not in text
+
+
+def test_storno_of_a_paid_invoice_says_the_amount_is_refunded(organisation, admin_user, draft):
+    cancelled = _cancelled(draft, admin_user, paid=True)
+    paid_on = timezone.localdate(cancelled.paid_at, organisation.zone).strftime("%d.%m.%Y")
+
+    text = _storno_text(cancelled)
+
+    assert f"Der am {paid_on} gezahlte Betrag von 127,49 € wird Ihnen erstattet." in text
+    assert "nichts mehr zu bezahlen" not in text
+
+
+def test_storno_of_a_small_business_keeps_the_section_19_note(
+    organisation, admin_user, patient, appointments
+):
+    organisation.small_business = True
+    organisation.save()
+    invoice = services.invoice_create(
+        organisation=organisation, actor=admin_user, patient=patient, appointments=appointments
+    )
+
+    text = _storno_text(_cancelled(invoice, admin_user))
+
+    assert SMALL_BUSINESS_NOTE in text and EXEMPT_NOTE not in text
+    assert "zzgl." not in text and "Einzelpreis Betrag" in text
+    assert "Stornobetrag -122,70 €" in text
+
+
+def test_storno_shows_the_parties_the_invoice_was_issued_to(
+    organisation, admin_user, patient, draft
+):
+    services.invoice_issue(invoice=draft, actor=admin_user)
+    organisation.street, organisation.tax_number = "Neue Allee 9", "99/999/99999"
+    organisation.save()
+    patient.last_name, patient.street = "Umbenannt", "Umzugsweg 3"
+    patient.save()
+
+    text = _storno_text(services.invoice_cancel(invoice=draft, actor=admin_user))
+
+    for frozen in ("Seestraße 1", "12/345/67890", "Hauptstraße 5", "10115 Berlin"):
+        assert frozen in text, frozen
+    for later in ("Neue Allee", "99/999/99999", "Umbenannt", "Umzugsweg"):
+        assert later not in text, later
+
+
+def test_cancelled_invoice_names_its_storno_document(organisation, admin_user, draft):
+    cancelled = _cancelled(draft, admin_user)
+
+    text = _text(cancelled)
+
+    assert "STORNIERT" in text
+    assert f"mit der Stornorechnung {cancelled.cancellation_number} storniert" in text
+    assert "Rechnungsbetrag 127,49 €" in text and "-127,49" not in text
+
+
+def test_only_a_cancelled_issued_invoice_has_a_storno_document(admin_user, draft):
+    with pytest.raises(ValueError):
+        cancellation_html(draft)
+    discarded = services.invoice_cancel(invoice=draft, actor=admin_user)
+    with pytest.raises(ValueError):
+        cancellation_html(discarded)
+
+
+def test_storno_pdf_renders(admin_user, draft):
+    cancelled = _cancelled(draft, admin_user)
+    fresh = access_invoice(organisation=cancelled.organisation, public_id=cancelled.public_id)
+
+    assert cancellation_pdf(fresh).startswith(b"%PDF-")
