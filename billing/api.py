@@ -7,7 +7,12 @@ from rest_framework.response import Response
 
 from billing import selectors, services
 from billing.models import Invoice, ServiceChain
-from billing.pdf import invoice_pdf
+from billing.pdf import (
+    cancellation_filename,
+    cancellation_pdf,
+    invoice_filename,
+    invoice_pdf,
+)
 from billing.serializers import (
     InvoiceInput,
     InvoiceOutput,
@@ -29,6 +34,14 @@ class PDFRenderer(BaseRenderer):
 
     def render(self, data, accepted_media_type=None, renderer_context=None):
         return JSONRenderer().render(data, accepted_media_type, renderer_context)
+
+
+def _pdf_response(content: bytes, filename: str) -> HttpResponse:
+    return HttpResponse(
+        content,
+        content_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="{filename}"'},
+    )
 
 
 @extend_schema_view(
@@ -130,7 +143,9 @@ class InvoiceViewSet(OrganisationViewSet):
     @action(detail=True, methods=["post"])
     def cancel(self, request, id=None):
         """Cancel (Storno) an issued or paid invoice, or discard a draft; its
-        appointments can be billed again."""
+        appointments can be billed again. A Storno also gives the number and date of
+        the cancellation document (`cancellation_number` `ST-YYYY-NNNN`,
+        `cancellation_date`; its PDF: `cancellation-pdf`)."""
         return self._output(services.invoice_cancel(invoice=self._access(), actor=request.user))
 
     @extend_schema(responses={(200, "application/pdf"): OpenApiTypes.BINARY})
@@ -138,12 +153,22 @@ class InvoiceViewSet(OrganisationViewSet):
     def pdf(self, request, id=None):
         """The invoice as PDF; a draft is marked "ENTWURF", a cancelled one "STORNIERT"."""
         invoice = self._access()
-        name = f"Rechnung-{invoice.number}.pdf" if invoice.number else "Rechnungsentwurf.pdf"
-        return HttpResponse(
-            invoice_pdf(invoice),
-            content_type="application/pdf",
-            headers={"Content-Disposition": f'inline; filename="{name}"'},
+        return _pdf_response(invoice_pdf(invoice), invoice_filename(invoice))
+
+    @extend_schema(responses={(200, "application/pdf"): OpenApiTypes.BINARY})
+    @action(
+        detail=True,
+        methods=["get"],
+        url_path="cancellation-pdf",
+        renderer_classes=[JSONRenderer, PDFRenderer],
+    )
+    def cancellation_pdf(self, request, id=None):
+        """The cancellation document (Stornorechnung `ST-YYYY-NNNN`) of an invoice
+        cancelled after it was issued, as PDF; 404 `not_found` when it has none."""
+        invoice = selectors.access_cancelled_invoice(
+            organisation=self.organisation, public_id=self.kwargs["id"]
         )
+        return _pdf_response(cancellation_pdf(invoice), cancellation_filename(invoice))
 
     def _access(self) -> Invoice:
         return selectors.access_invoice(organisation=self.organisation, public_id=self.kwargs["id"])

@@ -8,7 +8,7 @@ from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 
 from appointments.models import Appointment, AppointmentStatus
 from billing.models import Invoice, InvoiceLine, ServiceChain, ServiceLine
-from lemniscus.errors import ValidationFailed
+from lemniscus.errors import NotFound, ValidationFailed
 from lemniscus.tenancy import access, scoped
 
 
@@ -48,6 +48,16 @@ def access_invoice(*, organisation, public_id) -> Invoice:
     return access(
         invoice_list(organisation=organisation), organisation=organisation, public_id=public_id
     )
+
+
+def access_cancelled_invoice(*, organisation, public_id) -> Invoice:
+    """The organisation's invoice that has a cancellation document (Stornorechnung);
+    one that has none (not cancelled, a discarded draft, or cancelled before there
+    were such documents) is not found either, with its own German detail."""
+    invoice = access_invoice(organisation=organisation, public_id=public_id)
+    if invoice.cancellation_number is None:
+        raise NotFound("Zu dieser Rechnung gibt es keine Stornorechnung.")
+    return invoice
 
 
 def access_appointments(*, organisation, public_ids: list) -> list[Appointment]:

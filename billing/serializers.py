@@ -141,5 +141,7 @@ class InvoiceOutput(serializers.ModelSerializer):
             "issued_at",
             "paid_at",
             "cancelled_at",
+            "cancellation_number",
+            "cancellation_date",
         ]
         read_only_fields = fields

@@ -17,6 +17,7 @@ from rest_framework.test import APIClient
 
 from appointments.models import Appointment, CalendarColumn
 from billing.models import Invoice, InvoiceLine, InvoiceStatus, ServiceChain, ServiceLine
+from billing.services import invoice_cancel
 from doctolib_bridge.handover import export_start
 from doctolib_bridge.models import ExportJob, SyncLogEntry
 from lemniscus.urls import router
@@ -108,6 +109,7 @@ ENDPOINTS = [
     Endpoint("POST", "/api/v1/invoices/{issued}/pay", 200, BILL),
     Endpoint("POST", "/api/v1/invoices/{draft}/cancel", 200, BILL),
     Endpoint("GET", "/api/v1/invoices/{draft}/pdf", 200, BILL),
+    Endpoint("GET", "/api/v1/invoices/{cancelled}/cancellation-pdf", 200, BILL),
     Endpoint("GET", "/api/v1/exports/", 200, admin_only=True),
     Endpoint("POST", "/api/v1/exports/", 202, body={"delete_appointments": True}, admin_only=True),
     Endpoint("GET", "/api/v1/exports/{export}/", 200, admin_only=True),
@@ -172,6 +174,7 @@ def world(organisation):
         "billable": billed(),
         "draft": _invoice(billed(), InvoiceStatus.DRAFT),
         "issued": _invoice(billed(), InvoiceStatus.ISSUED),
+        "cancelled": invoice_cancel(invoice=_invoice(billed(), InvoiceStatus.ISSUED), actor=None),
         "export": export_start(
             organisation=organisation,
             actor=UserFactory(organisation=organisation, role=Role.ADMIN),

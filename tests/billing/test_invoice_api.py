@@ -313,3 +313,84 @@ def test_pdf_errors_stay_problem_json(api):
     response = api.get(f"{URL}{uuid.uuid4()}/pdf/", HTTP_ACCEPT="application/pdf")
 
     assert_problem(response, 404, "not_found")
+
+
+# The cancellation document (Stornorechnung)
+
+
+def test_storno_answers_the_cancellation_number_and_date(api, organisation, draft):
+    year = organisation.today().year
+    url = f"{URL}{draft.public_id}"
+    drafted = api.get(f"{url}/").json()
+    issued = api.post(f"{url}/issue").json()
+
+    cancelled = api.post(f"{url}/cancel/")
+
+    assert cancelled.status_code == 200, cancelled.content
+    body = cancelled.json()
+    assert (body["number"], body["cancellation_number"]) == (f"{year}-0001", f"ST-{year}-0001")
+    assert body["cancellation_date"] == organisation.today().isoformat()
+    assert api.get(f"{url}/").json() == body
+    for before in (drafted, issued):
+        assert (before["cancellation_number"], before["cancellation_date"]) == (None, None)
+    listed = api.get(URL).json()["results"][0]
+    assert listed["cancellation_number"] == f"ST-{year}-0001"
+
+
+def test_discarded_draft_has_no_cancellation_number(api, draft):
+    body = api.post(f"{URL}{draft.public_id}/cancel").json()
+
+    assert body["status"] == "cancelled"
+    assert (body["cancellation_number"], body["cancellation_date"]) == (None, None)
+
+
+@pytest.mark.parametrize("slash", ["", "/"])
+@pytest.mark.parametrize("accept", [None, "application/pdf", "application/json"])
+def test_cancellation_pdf_endpoint_returns_the_storno_pdf(
+    api, organisation, admin_user, draft, slash, accept
+):
+    services.invoice_issue(invoice=draft, actor=admin_user)
+    cancelled = services.invoice_cancel(invoice=draft, actor=admin_user)
+    headers = {"HTTP_ACCEPT": accept} if accept else {}
+
+    response = api.get(f"{URL}{draft.public_id}/cancellation-pdf{slash}", **headers)
+
+    assert response.status_code == 200, response.content
+    assert response["Content-Type"] == "application/pdf"
+    assert response.content.startswith(b"%PDF")
+    assert response["Content-Disposition"] == (
+        f'inline; filename="Storno-{cancelled.cancellation_number}.pdf"'
+    )
+
+
+@pytest.mark.parametrize("state", ["draft", "issued", "paid", "discarded"])
+@pytest.mark.parametrize("accept", [None, "application/pdf"])
+def test_cancellation_pdf_without_a_storno_document_is_404_in_german(
+    api, admin_user, draft, state, accept
+):
+    if state in ("issued", "paid"):
+        services.invoice_issue(invoice=draft, actor=admin_user)
+    if state == "paid":
+        services.invoice_pay(invoice=draft, actor=admin_user)
+    if state == "discarded":
+        services.invoice_cancel(invoice=draft, actor=admin_user)
+    headers = {"HTTP_ACCEPT": accept} if accept else {}
+    before = _snapshot()
+
+    response = api.get(f"{URL}{draft.public_id}/cancellation-pdf", **headers)
+
+    problem = assert_problem(response, 404, "not_found")
+    assert problem["detail"] == "Zu dieser Rechnung gibt es keine Stornorechnung."
+    assert _snapshot() == before
+
+
+def test_cancellation_pdf_of_another_organisation_or_unknown_is_a_plain_404(
+    api, other_api, admin_user, draft
+):
+    services.invoice_issue(invoice=draft, actor=admin_user)
+    services.invoice_cancel(invoice=draft, actor=admin_user)
+
+    for client, public_id in ((other_api, draft.public_id), (api, uuid.uuid4())):
+        response = client.get(f"{URL}{public_id}/cancellation-pdf/")
+        problem = assert_problem(response, 404, "not_found")
+        assert "Stornorechnung" not in problem["detail"]
