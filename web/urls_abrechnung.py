@@ -35,6 +35,11 @@ urlpatterns = [
         name="invoice_cancel",
     ),
     path("rechnungen/<uuid:id>/pdf/", abrechnung.InvoicePdfView.as_view(), name="invoice_pdf"),
+    path(
+        "rechnungen/<uuid:id>/storno-pdf/",
+        abrechnung.CancellationPdfView.as_view(),
+        name="invoice_cancellation_pdf",
+    ),
     path("einstellungen/", einstellungen.SettingsView.as_view(), name="settings"),
     path("einstellungen/praxis/", einstellungen.PracticeView.as_view(), name="practice"),
     path("einstellungen/tokens/", einstellungen.TokensView.as_view(), name="tokens"),

@@ -272,7 +272,14 @@ def draft_for(organisation, actor, patient, chain, count=1):
 
 
 @pytest.mark.parametrize(
-    "url", ["/rechnungen/", "/rechnungen/neu/", "/rechnungen/{id}/", "/rechnungen/{id}/pdf/"]
+    "url",
+    [
+        "/rechnungen/",
+        "/rechnungen/neu/",
+        "/rechnungen/{id}/",
+        "/rechnungen/{id}/pdf/",
+        "/rechnungen/{id}/storno-pdf/",
+    ],
 )
 def test_invoice_pages_need_the_billing_right(clerk, organisation, admin_user, patient, chain, url):
     invoice = draft_for(organisation, admin_user, patient, chain)
@@ -476,6 +483,7 @@ def test_issue_pay_and_cancel(biller, organisation, admin_user, patient, chain):
     invoice.refresh_from_db()
     assert invoice.status == InvoiceStatus.CANCELLED
     assert "wurde storniert" in cancelled
+    assert f"(Stornorechnung {invoice.cancellation_number})" in cancelled
     assert "Stornieren" not in cancelled.split("</header>")[1].replace("wurde storniert", "")
 
 
@@ -514,7 +522,7 @@ def test_other_organisations_invoice_is_404_and_unchanged(
     )
     url = f"/rechnungen/{invoice.public_id}/"
 
-    for path in ("", "pdf/", "stornieren/"):
+    for path in ("", "pdf/", "storno-pdf/", "stornieren/"):
         assert biller.get(url + path).status_code == 404
     for path in ("stellen/", "bezahlt/", "stornieren/"):
         assert biller.post(url + path).status_code == 404
@@ -535,6 +543,46 @@ def test_pdf_download(biller, organisation, admin_user, patient, chain):
         f'attachment; filename="Rechnung-{invoice.number}.pdf"'
     )
     assert response.content.startswith(b"%PDF")
+
+
+def test_cancelled_invoice_page_shows_the_storno_number_and_its_pdf(
+    biller, organisation, admin_user, patient, chain
+):
+    invoice = services.invoice_issue(
+        invoice=draft_for(organisation, admin_user, patient, chain), actor=admin_user
+    )
+    url = f"/rechnungen/{invoice.public_id}/"
+    before = text(biller.get(url))
+
+    cancelled = services.invoice_cancel(invoice=invoice, actor=admin_user)
+    page = text(biller.get(url))
+    response = biller.get(url + "storno-pdf/")
+
+    assert "Storno-Nr." not in before and "storno-pdf/" not in before
+    day = cancelled.cancellation_date.strftime("%d.%m.%Y")
+    assert f"<dt>Storno-Nr.</dt><dd>{cancelled.cancellation_number} vom {day}</dd>" in page
+    assert f'href="{url}storno-pdf/" download>Stornorechnung herunterladen</a>' in page
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/pdf"
+    assert response["Content-Disposition"] == (
+        f'attachment; filename="Storno-{cancelled.cancellation_number}.pdf"'
+    )
+    assert response.content.startswith(b"%PDF")
+
+
+@pytest.mark.parametrize("state", ["draft", "issued", "discarded"])
+def test_storno_pdf_of_an_invoice_without_one_is_404(
+    biller, organisation, admin_user, patient, chain, state
+):
+    invoice = draft_for(organisation, admin_user, patient, chain)
+    if state == "issued":
+        services.invoice_issue(invoice=invoice, actor=admin_user)
+    if state == "discarded":
+        services.invoice_cancel(invoice=invoice, actor=admin_user)
+    url = f"/rechnungen/{invoice.public_id}/"
+
+    assert biller.get(url + "storno-pdf/").status_code == 404
+    assert "Stornorechnung herunterladen" not in text(biller.get(url))
 
 
 def test_invoice_page_shows_lines_and_totals_in_constant_queries(

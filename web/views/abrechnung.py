@@ -11,7 +11,12 @@ from django.views.generic import TemplateView
 
 from billing import selectors, services
 from billing.models import InvoiceStatus
-from billing.pdf import invoice_pdf
+from billing.pdf import (
+    cancellation_filename,
+    cancellation_pdf,
+    invoice_filename,
+    invoice_pdf,
+)
 from lemniscus.errors import DomainError, NotFound, ValidationFailed
 from lemniscus.tenancy import parse_public_id
 from organisations.models import Right
@@ -306,18 +311,31 @@ class InvoiceCancelView(InvoiceMixin, View):
                 request,
                 "Der Entwurf wurde verworfen; seine Termine sind wieder abrechenbar."
                 if was_draft
-                else f"Die Rechnung {invoice.number} wurde storniert; ihre Termine sind "
-                "wieder abrechenbar.",
+                else f"Die Rechnung {invoice.number} wurde storniert (Stornorechnung "
+                f"{invoice.cancellation_number}); ihre Termine sind wieder abrechenbar.",
             )
         return redirect("invoice_detail", id=id)
+
+
+def _download(content: bytes, filename: str) -> HttpResponse:
+    return HttpResponse(
+        content,
+        content_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
 
 
 class InvoicePdfView(InvoiceMixin, View):
     def get(self, request, id):
         invoice = self.invoice()
-        name = f"Rechnung-{invoice.number}.pdf" if invoice.number else "Rechnungsentwurf.pdf"
-        return HttpResponse(
-            invoice_pdf(invoice),
-            content_type="application/pdf",
-            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        return _download(invoice_pdf(invoice), invoice_filename(invoice))
+
+
+class CancellationPdfView(InvoiceMixin, View):
+    """The Stornorechnung of an invoice cancelled after it was issued; 404 without."""
+
+    def get(self, request, id):
+        invoice = found(
+            selectors.access_cancelled_invoice, organisation=self.organisation, public_id=id
         )
+        return _download(cancellation_pdf(invoice), cancellation_filename(invoice))
