@@ -59,12 +59,19 @@ class InvoiceAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin, TenantAdmin):
         column("patient", "Patient/in"),
         column("issue_date", "Rechnungsdatum"),
         column("total", "Betrag"),
+        column("cancellation_number", "Storno-Nr."),
         ORGANISATION_COLUMN,
         CREATED_COLUMN,
     )
     list_select_related = ("organisation", "patient")
     list_filter = (*TenantAdmin.list_filter, "status")
-    search_fields = ("number", "patient__last_name", "patient__first_name", "=public_id")
+    search_fields = (
+        "number",
+        "cancellation_number",
+        "patient__last_name",
+        "patient__first_name",
+        "=public_id",
+    )
     ordering = ("-created_at",)
 
 
@@ -72,10 +79,11 @@ class InvoiceAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin, TenantAdmin):
 class InvoiceSequenceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = (
         ORGANISATION_COLUMN,
+        column("kind", "Art"),
         column("year", "Jahr"),
         column("last_number", "Letzte Nummer"),
     )
     list_select_related = ("organisation",)
-    list_filter = (("organisation", OrganisationFilter), "year")
+    list_filter = (("organisation", OrganisationFilter), "kind", "year")
     search_fields = ("organisation__name", "organisation__orga_id", "=year")
-    ordering = ("organisation", "-year")
+    ordering = ("organisation", "kind", "-year")

@@ -2,7 +2,7 @@ import pytest
 
 from appointments.models import CalendarColumn
 from billing.models import Invoice
-from billing.services import invoice_create, invoice_issue
+from billing.services import invoice_cancel, invoice_create, invoice_issue
 from organisations.models import Organisation, Role, User
 from patients.models import Patient
 from tests.admin.conftest import url
@@ -98,6 +98,28 @@ def test_invoices_are_read_only_and_never_deleted(support, admin_user, organisat
     assert delete.status_code == 403
     assert bulk_delete.status_code in (200, 302)
     assert Invoice.objects.filter(pk=invoice.pk, status="issued").exists()
+
+
+def test_storno_number_and_date_are_shown_read_only(support, admin_user, organisation):
+    appointment = AppointmentFactory(organisation=organisation)
+    invoice = invoice_issue(
+        invoice=invoice_create(
+            organisation=organisation,
+            actor=admin_user,
+            patient=appointment.patient,
+            appointments=[appointment],
+        ),
+        actor=admin_user,
+    )
+    invoice = invoice_cancel(invoice=invoice, actor=admin_user)
+
+    page = support.get(url(Invoice, "change", invoice.pk)).content.decode()
+    listed = support.get(url(Invoice, "changelist"), {"q": invoice.cancellation_number})
+
+    assert "Storno-Nr." in page and "Stornodatum" in page
+    assert invoice.cancellation_number in page
+    assert 'name="cancellation_number"' not in page and 'name="_save"' not in page
+    assert listed.context["cl"].result_count == 1
 
 
 def test_patient_correction_goes_through_the_service(support, organisation):
