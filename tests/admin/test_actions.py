@@ -74,17 +74,21 @@ def test_tokens_cannot_be_added_or_changed(support, admin_user, organisation):
     assert Token.objects.get(pk=token.pk).name == ""
 
 
-def test_invoices_are_read_only_and_never_deleted(support, admin_user, organisation):
+def _issued_invoice(organisation, actor) -> Invoice:
     appointment = AppointmentFactory(organisation=organisation)
-    invoice = invoice_issue(
+    return invoice_issue(
         invoice=invoice_create(
             organisation=organisation,
-            actor=admin_user,
+            actor=actor,
             patient=appointment.patient,
             appointments=[appointment],
         ),
-        actor=admin_user,
+        actor=actor,
     )
+
+
+def test_invoices_are_read_only_and_never_deleted(support, admin_user, organisation):
+    invoice = _issued_invoice(organisation, admin_user)
 
     page = support.get(url(Invoice, "change", invoice.pk))
     delete = support.post(url(Invoice, "delete", invoice.pk), {"post": "yes"})
@@ -101,17 +105,7 @@ def test_invoices_are_read_only_and_never_deleted(support, admin_user, organisat
 
 
 def test_storno_number_and_date_are_shown_read_only(support, admin_user, organisation):
-    appointment = AppointmentFactory(organisation=organisation)
-    invoice = invoice_issue(
-        invoice=invoice_create(
-            organisation=organisation,
-            actor=admin_user,
-            patient=appointment.patient,
-            appointments=[appointment],
-        ),
-        actor=admin_user,
-    )
-    invoice = invoice_cancel(invoice=invoice, actor=admin_user)
+    invoice = invoice_cancel(invoice=_issued_invoice(organisation, admin_user), actor=admin_user)
 
     page = support.get(url(Invoice, "change", invoice.pk)).content.decode()
     listed = support.get(url(Invoice, "changelist"), {"q": invoice.cancellation_number})

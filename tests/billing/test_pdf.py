@@ -105,16 +105,17 @@ def test_fully_taxed_invoice_has_no_exemption_note(organisation, admin_user, pat
     assert EXEMPT_NOTE not in text
 
 
-def test_small_business_shows_the_section_19_note_instead_of_any_tax(
-    organisation, admin_user, patient, appointments
-):
+@pytest.fixture
+def small_business_draft(organisation, admin_user, patient, appointments):
     organisation.small_business = True
     organisation.save()
-    invoice = services.invoice_create(
+    return services.invoice_create(
         organisation=organisation, actor=admin_user, patient=patient, appointments=appointments
     )
 
-    text = _text(invoice)
+
+def test_small_business_shows_the_section_19_note_instead_of_any_tax(small_business_draft):
+    text = _text(small_business_draft)
 
     assert SMALL_BUSINESS_NOTE in text
     assert EXEMPT_NOTE not in text
@@ -227,16 +228,8 @@ def test_storno_of_a_paid_invoice_says_the_amount_is_refunded(organisation, admi
     assert "nichts mehr zu bezahlen" not in text
 
 
-def test_storno_of_a_small_business_keeps_the_section_19_note(
-    organisation, admin_user, patient, appointments
-):
-    organisation.small_business = True
-    organisation.save()
-    invoice = services.invoice_create(
-        organisation=organisation, actor=admin_user, patient=patient, appointments=appointments
-    )
-
-    text = _storno_text(_cancelled(invoice, admin_user))
+def test_storno_of_a_small_business_keeps_the_section_19_note(admin_user, small_business_draft):
+    text = _storno_text(_cancelled(small_business_draft, admin_user))
 
     assert SMALL_BUSINESS_NOTE in text and EXEMPT_NOTE not in text
     assert "zzgl." not in text and "Einzelpreis Betrag" in text
