@@ -479,6 +479,7 @@ def test_issue_pay_and_cancel(biller, organisation, admin_user, patient, chain):
     assert "ist als bezahlt markiert" in paid
     confirm = text(biller.get(url + "stornieren/"))
     assert f"Rechnung {invoice.number} stornieren?" in confirm
+    assert "eine Stornorechnung mit eigener Nummer" in confirm
     cancelled = text(biller.post(url + "stornieren/", follow=True))
     invoice.refresh_from_db()
     assert invoice.status == InvoiceStatus.CANCELLED
