@@ -14,6 +14,7 @@ from django.db import IntegrityError, transaction
 from doctolib_bridge.fields import LEMNISCUS_LED_FIELDS, SYNCED_PATIENT_FIELDS
 from doctolib_bridge.models import ChangeFeedEntry, ChangeKind, FeedCounter
 from lemniscus.errors import ValidationFailed
+from lemniscus.text import is_ascii_number
 from patients.models import Patient
 
 MAX_LIMIT = 500
@@ -81,7 +82,7 @@ def parse_cursor(raw: str | None, *, organisation) -> int:
         .values_list("last_cursor", flat=True)
         .first()
     ) or 0
-    if not raw.isdigit() or int(raw) > last:
+    if not is_ascii_number(raw) or int(raw) > last:
         raise ValidationFailed(
             "Diesen Cursor hat lemniscus nie ausgegeben.",
             errors={"after": ["Unbekannter Cursor."]},

@@ -4,6 +4,8 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from lemniscus.api import OrganisationViewSet
+from lemniscus.errors import ValidationFailed
+from lemniscus.text import has_nul
 from organisations.models import Right
 from patients import selectors, services
 from patients.models import Patient
@@ -36,9 +38,13 @@ class PatientViewSet(OrganisationViewSet):
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def scoped_queryset(self, organisation):
-        return selectors.patient_list(
-            organisation=organisation, q=self.request.query_params.get("q")
-        )
+        q = self.request.query_params.get("q")
+        if has_nul(q):
+            raise ValidationFailed(
+                "Der Suchbegriff enthält ein Nullzeichen.",
+                errors={"q": ["Nullzeichen sind nicht erlaubt."]},
+            )
+        return selectors.patient_list(organisation=organisation, q=q)
 
     def list(self, request):
         return self.page_output(PatientOutput, self.get_queryset())

@@ -21,6 +21,7 @@ from doctolib_bridge.zipper.serializers import is_doctolib_id
 from lemniscus import errors
 from lemniscus.db import atomic_with_race_retry
 from lemniscus.parsers import JSONObjectParser
+from lemniscus.text import storable
 from tokens.authentication import bearer_from
 from tokens.models import TokenKind
 from tokens.services import token_authenticate
@@ -115,23 +116,26 @@ class ZipperView(APIView):
         data = response.data if isinstance(response.data, dict) else {}
         body = self._body_for_log(request)
         is_error = response.status_code >= 400
+        # What the client sent is recorded as sent, even malformed (NUL made storable).
         SyncLogEntry.objects.create(
             organisation=self.organisation,
             method=request.method,
-            endpoint=self.endpoint or request.path,
-            doctolib_patient_id=str(
-                self.kwargs.get("doctolib_patient_id") or body.get("doctolib_patient_id") or ""
-            )[:64],
-            doctolib_appointment_id=str(
+            endpoint=storable(self.endpoint or request.path, 200),
+            doctolib_patient_id=storable(
+                self.kwargs.get("doctolib_patient_id") or body.get("doctolib_patient_id") or "",
+                64,
+            ),
+            doctolib_appointment_id=storable(
                 self.kwargs.get("doctolib_appointment_id")
                 or body.get("doctolib_appointment_id")
                 or getattr(self, "log_appointment_id", "")
-                or ""
-            )[:64],
+                or "",
+                64,
+            ),
             status=response.status_code,
-            outcome="" if is_error else str(data.get("outcome", "ok"))[:32],
-            code=str(data.get("code", "")) if is_error else "",
-            detail=str(data.get("detail", "")) if is_error else self.log_detail,
+            outcome="" if is_error else storable(data.get("outcome", "ok"), 32),
+            code=storable(data.get("code", ""), 40) if is_error else "",
+            detail=storable(data.get("detail", "")) if is_error else self.log_detail,
         )
 
     @staticmethod

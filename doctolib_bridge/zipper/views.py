@@ -38,6 +38,7 @@ from doctolib_bridge.zipper.serializers import (
 )
 from lemniscus import errors, page_urls
 from lemniscus.tenancy import scoped
+from lemniscus.text import is_ascii_number
 from patients.selectors import patient_suggestions
 
 
@@ -333,7 +334,7 @@ class ChangesView(ZipperView):
     )
     def get(self, request):
         raw_limit = request.query_params.get("limit", str(feed.DEFAULT_LIMIT))
-        if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= feed.MAX_LIMIT:
+        if not is_ascii_number(raw_limit) or not 1 <= int(raw_limit) <= feed.MAX_LIMIT:
             raise errors.ValidationFailed(
                 "`limit` muss zwischen 1 und 500 liegen.",
                 errors={"limit": ["Eine ganze Zahl von 1 bis 500."]},

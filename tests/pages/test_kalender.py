@@ -416,6 +416,8 @@ def test_search_as_you_type_lists_own_records_only(
         f"{patient.birth_date:%d.%m.%Y})</option>\n"
     )
     assert "Keine Akte gefunden" in client.get("/kalender/akten-suche/?q=zzz").content.decode()
+    nul = client.get("/kalender/akten-suche/?q=Muster%00")  # no record holds a NUL byte
+    assert nul.status_code == 200 and "Keine Akte gefunden" in nul.content.decode()
 
 
 @pytest.mark.parametrize("rows", [1, 20])

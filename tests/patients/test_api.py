@@ -58,6 +58,15 @@ def test_malformed_json_is_400(api):
     assert_problem(response, 400, "malformed_request")
 
 
+def test_search_term_with_a_nul_byte_is_a_422(api, organisation):
+    PatientFactory(organisation=organisation, last_name="Müller")
+
+    response = api.get("/api/v1/patients/?q=M%00")
+
+    assert_problem(response, 422, "validation_error")
+    assert response.json()["errors"] == {"q": ["Nullzeichen sind nicht erlaubt."]}
+
+
 def test_search_by_folded_name_birth_date_and_phone(api, organisation):
     mueller = PatientFactory(organisation=organisation, last_name="Müller", first_name="Jörg")
     PatientFactory(organisation=organisation, last_name="Schmidt", first_name="Anna")

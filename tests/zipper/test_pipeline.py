@@ -180,3 +180,34 @@ def test_rejected_calls_are_logged_too(plugin, organisation):
 def test_staff_token_of_other_kind_cannot_read_other_organisations(other_organisation, plugin):
     other_staff = token_client(UserFactory(organisation=other_organisation))
     assert other_staff.get("/api/v1/patients/").json()["count"] == 0
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("get", "/patients/%00", None),
+        ("put", "/patients/a%00", {"last_name": "X"}),
+        ("delete", "/patients/%00", None),
+        ("get", "/appointments/%00", None),
+        ("post", "/patients", {"doctolib_patient_id": "a\u0000", "last_name": "X"}),
+        ("post", "/links", {"patient_id": "x", "doctolib_patient_id": "\u0000"}),
+        ("post", "/transfers", {"doctolib_appointment_id": "\u0000"}),
+    ],
+)
+def test_a_nul_byte_in_a_doctolib_id_is_a_422_and_logged(plugin, organisation, method, path, body):
+    """A NUL byte is outside the id's form; the call is still recorded as sent."""
+    if body is None:
+        response = getattr(plugin, method)(path)
+    else:
+        response = plugin.raw(method, path, json.dumps(body))
+
+    assert_problem(response, 422, "validation_error")
+    entry = SyncLogEntry.objects.get(organisation=organisation)
+    assert (entry.status, entry.code) == (422, "validation_error")
+    logged = entry.doctolib_patient_id + entry.doctolib_appointment_id
+    assert "\ufffd" in logged and "\x00" not in logged
+
+
+@pytest.mark.parametrize("params", [{"limit": "²"}, {"limit": "٥"}, {"after": "١"}, {"after": "²"}])
+def test_change_feed_takes_only_ascii_digits(plugin, params):
+    assert_problem(plugin.get("/changes", params), 422, "validation_error")

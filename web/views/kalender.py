@@ -22,6 +22,7 @@ from appointments.selectors import (
 )
 from appointments.services import ALLOWED_TRANSITIONS, appointment_create, appointment_update
 from lemniscus.errors import AppointmentInvoiced, DomainError, NotFound, ValidationFailed
+from lemniscus.text import has_nul
 from organisations.models import Right
 from patients.selectors import patient_list
 from web.forms_kalender import AppointmentForm, CalendarNavigationForm, columns_of, patient_label
@@ -76,8 +77,12 @@ def found(lookup, **kwargs):
 
 
 def patient_search(organisation, q: str) -> list:
+    """Up to SEARCH_LIMIT records for the search term; a term with a NUL byte (which
+    no record holds) finds none."""
     term = (q or "").strip()
-    return list(patient_list(organisation=organisation, q=term)[:SEARCH_LIMIT]) if term else []
+    if not term or has_nul(term):
+        return []
+    return list(patient_list(organisation=organisation, q=term)[:SEARCH_LIMIT])
 
 
 def show_domain_error(form, exc: DomainError) -> None:
