@@ -82,7 +82,8 @@ def parse_cursor(raw: str | None, *, organisation) -> int:
         .values_list("last_cursor", flat=True)
         .first()
     ) or 0
-    if not is_ascii_number(raw) or int(raw) > last:
+    # Issued cursors are plain decimals: "07" or "+7" name no cursor, not cursor 7.
+    if not is_ascii_number(raw) or raw != str(int(raw)) or int(raw) > last:
         raise ValidationFailed(
             "Diesen Cursor hat lemniscus nie ausgegeben.",
             errors={"after": ["Unbekannter Cursor."]},
@@ -93,7 +94,8 @@ def parse_cursor(raw: str | None, *, organisation) -> int:
 def feed_page(*, organisation, after: int, limit: int = DEFAULT_LIMIT) -> FeedPage:
     """Up to `limit` records changed after `after`, each once, with current values,
     ordered by their newest cursor in the page. Records whose checkbox is no longer
-    set are passed over (their entries still advance the cursor)."""
+    set are passed over: they take no place in the page, and their entries advance
+    the cursor only with a page that has changes (an empty page keeps `after`)."""
     newest: dict[int, int] = {}
     next_cursor = after
     scanned_to = after
@@ -102,13 +104,14 @@ def feed_page(*, organisation, after: int, limit: int = DEFAULT_LIMIT) -> FeedPa
         batch = list(
             ChangeFeedEntry.objects.filter(organisation=organisation, cursor__gt=scanned_to)
             .order_by("cursor")
-            .values_list("cursor", "patient_id")[:_SCAN_BATCH]
+            .values_list("cursor", "patient_id", "patient__sync_to_doctolib")[:_SCAN_BATCH]
         )
-        for cursor, patient_id in batch:
-            if patient_id not in newest and len(newest) >= limit:
-                done = True
-                break
-            newest[patient_id] = cursor
+        for cursor, patient_id, ticked in batch:
+            if ticked:
+                if patient_id not in newest and len(newest) >= limit:
+                    done = True
+                    break
+                newest[patient_id] = cursor
             next_cursor = cursor
         if len(batch) < _SCAN_BATCH:
             break
@@ -121,7 +124,7 @@ def feed_page(*, organisation, after: int, limit: int = DEFAULT_LIMIT) -> FeedPa
             continue
         kind = ChangeKind.UPDATE if patient.doctolib_patient_id else ChangeKind.CREATE
         changes.append(Change(cursor=cursor, kind=kind, patient=patient))
-    return FeedPage(changes=changes, next_cursor=next_cursor)
+    return FeedPage(changes=changes, next_cursor=next_cursor if changes else after)
 
 
 def change_fields(change: Change) -> dict:
