@@ -1,4 +1,5 @@
 import pytest
+from django.test import override_settings
 
 from doctolib_bridge.models import ChangeFeedEntry, SyncLogEntry
 from patients.models import Patient
@@ -267,3 +268,202 @@ def test_every_call_is_in_the_sync_log(plugin, organisation):
     assert entries[0].outcome == "created"
     assert entries[0].detail
     assert entries[1].detail
+
+
+# -- GET and PUT /patients/{doctolib_patient_id} ---------------------------------------
+
+ANNA_FIELDS = {name: value for name, value in ANNA.items() if name != "doctolib_patient_id"}
+
+
+def _linked_anna(plugin, **fields) -> Patient:
+    assert plugin.post("/patients", {**ANNA, **fields}).status_code == 201
+    return Patient.objects.get(doctolib_patient_id=fields.get("doctolib_patient_id", "dl-100"))
+
+
+def _stammdaten(patient: Patient) -> dict:
+    patient.refresh_from_db()
+    return {name: getattr(patient, name) for name in [*ANNA_FIELDS, "title", "notes"]}
+
+
+@override_settings(PUBLIC_BASE_URL="https://praxis.example")
+def test_get_linked_patient_gives_every_field_as_lemniscus_holds_it(plugin, api):
+    patient = _linked_anna(plugin, landline_phone="030 1234567")
+    edited = api.patch(f"/api/v1/patients/{patient.public_id}/", {"city": "Potsdam"}, format="json")
+    assert edited.status_code == 200  # lemniscus leads the city; Doctolib still says Berlin
+    response = plugin.get("/patients/dl-100")
+    assert response.status_code == 200
+    assert response.json() == {
+        "patient_id": str(patient.public_id),
+        "doctolib_patient_id": "dl-100",
+        "url": f"https://praxis.example/akten/{patient.public_id}/",
+        "fields": {
+            "salutation": "female",
+            "first_name": "Anna",
+            "last_name": "Müller",
+            "birth_date": "1980-02-03",
+            "mobile_phone": "+491711234567",
+            "landline_phone": "+49301234567",
+            "email": "anna@example.org",
+            "street": "Seeweg 1",
+            "postal_code": "12345",
+            "city": "Potsdam",
+        },
+    }
+
+
+@override_settings(PUBLIC_BASE_URL="https://praxis.example")
+def test_not_linked_answers_an_absolute_link_url(plugin, other_plugin):
+    assert other_plugin.post("/patients", ANNA).status_code == 201  # linked elsewhere only
+    for method in ("get", "put"):
+        body = assert_problem(
+            getattr(plugin, method)("/patients/dl-100"), 404, "patient_not_linked"
+        )
+        assert body["link_url"] == (
+            "https://praxis.example/akten/verknuepfen/?doctolib_patient_id=dl-100"
+        )
+
+
+def test_put_applies_doctolib_led_fields(plugin):
+    patient = _linked_anna(plugin)
+    before = _stammdaten(patient)
+    response = plugin.put(
+        "/patients/dl-100",
+        {"mobile_phone": "0151 2345678", "landline_phone": "030 1234567", "email": "neu@ex.org"},
+    )
+    assert response.status_code == 200, response.content
+    assert response.json() == {
+        "patient_id": str(patient.public_id),
+        "applied": ["mobile_phone", "landline_phone", "email"],
+        "to_doctolib": [],
+    }
+    assert _stammdaten(patient) == {
+        **before,
+        "mobile_phone": "+491512345678",
+        "landline_phone": "+49301234567",
+        "email": "neu@ex.org",
+    }
+
+
+@pytest.mark.parametrize("none", [None, ""])
+def test_put_none_clears_our_doctolib_led_fields(plugin, none):
+    patient = _linked_anna(plugin, landline_phone="030 1234567")
+    body = plugin.put(
+        "/patients/dl-100", {"mobile_phone": none, "landline_phone": none, "email": none}
+    ).json()
+    assert body["applied"] == ["mobile_phone", "landline_phone", "email"]
+    patient.refresh_from_db()
+    assert (patient.mobile_phone, patient.landline_phone, patient.email) == ("", "", "")
+
+
+def test_put_fills_empty_lemniscus_led_fields(plugin, organisation):
+    response = plugin.post("/patients", {"doctolib_patient_id": "dl-100", "last_name": "Müller"})
+    patient = Patient.objects.get(public_id=response.json()["patient_id"])
+    body = plugin.put("/patients/dl-100", ANNA_FIELDS).json()
+    # every field Doctolib has a value for (ANNA_FIELDS is in the contract's order),
+    # except last_name, which is equal
+    assert body["applied"] == [
+        name for name, value in ANNA_FIELDS.items() if value and name != "last_name"
+    ]
+    assert body["to_doctolib"] == []
+    assert plugin.get("/patients/dl-100").json()["fields"] == {
+        **ANNA_FIELDS,
+        "mobile_phone": "+491711234567",
+    }
+    assert not ChangeFeedEntry.objects.filter(patient=patient).exists()
+
+
+def test_put_queues_differing_lemniscus_led_values_and_keeps_ours(plugin):
+    patient = _linked_anna(plugin)
+    before = _stammdaten(patient)
+    doctolib = {"salutation": "male", "first_name": "Anne", "birth_date": "1980-03-02"}
+    body = plugin.put("/patients/dl-100", {**doctolib, "city": "Bonn"}).json()
+    assert body["applied"] == []
+    assert body["to_doctolib"] == ["salutation", "first_name", "birth_date", "city"]
+    assert _stammdaten(patient) == before
+    (change,) = plugin.get("/changes").json()["changes"]
+    assert change["kind"] == "patient.update"
+    assert change["fields"]["first_name"] == "Anna" and change["fields"]["city"] == "Berlin"
+
+
+def test_put_a_field_left_out_changes_nothing(plugin):
+    patient = _linked_anna(plugin, landline_phone="030 1234567")
+    before = _stammdaten(patient)
+    history = patient.history.count()
+    assert plugin.put("/patients/dl-100", {}).json() == {
+        "patient_id": str(patient.public_id),
+        "applied": [],
+        "to_doctolib": [],
+    }
+    body = plugin.put("/patients/dl-100", {"city": "Berlin"}).json()
+    assert (body["applied"], body["to_doctolib"]) == ([], [])
+    assert _stammdaten(patient) == before  # phones and e-mail, left out, stay
+    assert patient.history.count() == history
+    assert plugin.get("/changes").json()["changes"] == []
+
+
+def test_put_lists_only_changed_fields_in_the_contract_order(plugin):
+    _linked_anna(plugin)
+    body = plugin.put(
+        "/patients/dl-100",
+        {
+            "city": "Bonn",  # queued
+            "street": "Seeweg 1",  # equal
+            "email": "neu@example.org",  # applied
+            "landline_phone": "030 1234567",  # applied
+            "birth_date": "1980-02-03",  # equal
+            "first_name": "Anne",  # queued
+            "mobile_phone": "+49 171 1234567",  # equal in E.164
+            "salutation": "female",  # equal
+        },
+    ).json()
+    assert body["applied"] == ["landline_phone", "email"]
+    assert body["to_doctolib"] == ["first_name", "city"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "e164"),
+    [
+        ("0171 1234567", "+491711234567"),
+        ("0049 (30) 1234567", "+49301234567"),
+        ("030/1234567", "+49301234567"),
+        ("+43 664 1234567", "+436641234567"),
+    ],
+)
+@pytest.mark.parametrize("field", ["mobile_phone", "landline_phone"])
+def test_put_stores_phones_in_e164(plugin, field, raw, e164):
+    patient = _linked_anna(plugin, mobile_phone=None)
+    assert plugin.put("/patients/dl-100", {field: raw}).json()["applied"] == [field]
+    patient.refresh_from_db()
+    assert getattr(patient, field) == e164
+    assert plugin.get("/patients/dl-100").json()["fields"][field] == e164
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("mobile_phone", "0171 12345678901234"),
+        ("landline_phone", "+49 1"),
+        ("mobile_phone", "abc"),
+        ("email", "nope"),
+        ("email", "anna@"),
+        ("email", "a b@example.org"),
+    ],
+)
+def test_put_invalid_phone_or_email_is_422_on_that_field(plugin, field, value):
+    patient = _linked_anna(plugin)
+    before = _stammdaten(patient)
+    body = assert_problem(
+        plugin.put("/patients/dl-100", {field: value, "city": None}), 422, "validation_error"
+    )
+    assert list(body["errors"]) == [field]
+    assert _stammdaten(patient) == before
+
+
+def test_put_is_in_the_records_history_with_the_doctolib_sync_as_actor(plugin, api):
+    patient = _linked_anna(plugin)
+    plugin.put("/patients/dl-100", {"mobile_phone": "0151 2345678", "first_name": "Anne"})
+    newest = api.get(f"/api/v1/patients/{patient.public_id}/history/").json()[0]
+    assert newest["actor"] == "Doctolib-Sync"
+    assert newest["changes"] == [
+        {"field": "mobile_phone", "label": "Mobil", "old": "+491711234567", "new": "+491512345678"}
+    ]
