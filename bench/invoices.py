@@ -385,7 +385,7 @@ def check_baseline(ids: list[int], year: int, first: int) -> dict:
 
 
 def check_whole(organisation, year: int, total: int) -> dict:
-    from billing.models import Invoice, InvoiceSequence
+    from billing.models import Invoice, InvoiceSequence, SequenceKind
 
     rows = [
         (True, number)
@@ -393,7 +393,9 @@ def check_whole(organisation, year: int, total: int) -> dict:
             "number", flat=True
         )
     ]
-    sequence = InvoiceSequence.objects.filter(organisation=organisation, year=year).first()
+    sequence = InvoiceSequence.objects.filter(
+        organisation=organisation, kind=SequenceKind.INVOICE, year=year
+    ).first()
     return {
         **numbering(rows, year, 1, total),
         "sequence_last_number": sequence.last_number if sequence else None,

@@ -59,7 +59,12 @@ BENCHMARKS = (
     ),
     ("reconcile", "reconciliation (Abgleich)", [], ["--patients", "5000"]),
     ("invoices", "invoice issuing under concurrency", [], ["--drafts", "200"]),
-    ("reliability", "fuzzing, cross-organisation attempts, concurrent pushes", [], ["--quick"]),
+    (
+        "reliability",
+        "fuzzing, cross-organisation attempts, concurrent pushes",
+        ["--examples", "60"],
+        ["--examples", "5", "--rounds", "3"],
+    ),
 )
 README = ROOT / "README.md"
 START, END = "<!-- bench-report:start -->", "<!-- bench-report:end -->"
