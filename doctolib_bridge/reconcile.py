@@ -46,17 +46,41 @@ def unscoped_organisations_with_doctolib():
     return Organisation.objects.filter(plan__in=PLANS_WITH_DOCTOLIB).filter(Exists(active_token))
 
 
+def _needs_work(patient: Patient) -> bool:
+    """Whether the rules would change anything for this record (evaluated on a copy
+    read without a lock)."""
+    state = patient.doctolib_state
+    pairs_before = dict(state.queued_pairs)
+    outcome = evaluate(patient, state, dict(state.last_known))
+    return bool(outcome.applied or outcome.to_doctolib or state.queued_pairs != pairs_before)
+
+
 @transaction.atomic
 def reconcile_batch(*, organisation, after_pk: int = 0, size: int = BATCH_SIZE) -> ReconcileResult:
-    patients = list(
-        scoped(Patient, organisation)
-        .filter(doctolib_patient_id__isnull=False, doctolib_state__isnull=False, pk__gt=after_pk)
+    """Up to `size` linked records after `after_pk`, read without locks; only those the
+    rules would change are locked, read again and reconciled, so staff edits and
+    pushes of the others never wait for the batch."""
+    linked = scoped(Patient, organisation).filter(
+        doctolib_patient_id__isnull=False, doctolib_state__isnull=False
+    )
+    candidates = list(
+        linked.filter(pk__gt=after_pk).select_related("doctolib_state").order_by("pk")[:size]
+    )
+    result = ReconcileResult(
+        checked=len(candidates),
+        finished=len(candidates) < size,
+        last_pk=candidates[-1].pk if candidates else after_pk,
+    )
+    differing = [patient.pk for patient in candidates if _needs_work(patient)]
+    if not differing:
+        return result
+    locked = (
+        linked.filter(pk__in=differing)
         .select_related("doctolib_state")
         .select_for_update(of=("self",))
-        .order_by("pk")[:size]
+        .order_by("pk")
     )
-    result = ReconcileResult(checked=len(patients), finished=len(patients) < size)
-    for patient in patients:
+    for patient in locked:  # as stored now: a change since the first read counts
         state = patient.doctolib_state
         pairs_before = dict(state.queued_pairs)
         outcome = evaluate(patient, state, dict(state.last_known))
@@ -73,7 +97,6 @@ def reconcile_batch(*, organisation, after_pk: int = 0, size: int = BATCH_SIZE) 
         if outcome.to_doctolib:
             feed_append(patient=patient, fields=outcome.to_doctolib)
             result.queued += 1
-    result.last_pk = patients[-1].pk if patients else after_pk
     return result
 
 

@@ -1,5 +1,8 @@
+import threading
+
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection, transaction
 
 from doctolib_bridge.models import ChangeFeedEntry
 from doctolib_bridge.reconcile import reconcile_organisation
@@ -85,3 +88,41 @@ def test_only_organisations_with_integration(linked, organisation):
 def test_command_prints_summary(linked, organisation, capsys):
     call_command("reconcile", "--orga-id", organisation.orga_id)
     assert capsys.readouterr().out.strip().splitlines()[-1].startswith("Abgleich fertig: 1 Akten")
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_record_in_sync_is_not_locked_by_the_reconciliation(plugin, organisation):
+    """Only records the rules change are locked: staff editing a record that is in
+    sync do not hold the batch up, nor does the batch hold them up."""
+    plugin.post("/patients", ANNA)
+    plugin.post("/patients", {**ANNA, "doctolib_patient_id": "dl-2", "first_name": "Ben"})
+    in_sync = Patient.objects.get(doctolib_patient_id="dl-1")
+    drifted = Patient.objects.get(doctolib_patient_id="dl-2")
+    Patient.objects.filter(pk=drifted.pk).update(mobile_phone="+4915100000000")
+    held, release = threading.Event(), threading.Event()
+
+    def staff_editing():
+        try:
+            with transaction.atomic():
+                Patient.objects.select_for_update().get(pk=in_sync.pk)
+                held.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    editor = threading.Thread(target=staff_editing)
+    editor.start()
+    assert held.wait(5)
+    try:
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL lock_timeout = '2s'")
+            result = reconcile_organisation(organisation=organisation)
+    finally:
+        release.set()
+        editor.join()
+
+    assert (result.checked, result.set_back) == (2, 1)
+    drifted.refresh_from_db()
+    assert drifted.mobile_phone == "+491711234567"
