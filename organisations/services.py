@@ -111,8 +111,8 @@ PRACTICE_FIELDS = (
 @transaction.atomic
 def organisation_update_practice(*, organisation: Organisation, data: dict) -> Organisation:
     """Saves the practice data (PRACTICE_FIELDS; others in `data` are refused).
-    Invoices already issued keep what they showed when they were issued only as far
-    as their PDF is kept; the next PDF uses the new data."""
+    Issued invoices keep the letterhead they were issued with (billing.parties);
+    drafts and the next invoices show the new data."""
     unknown = set(data) - set(PRACTICE_FIELDS)
     if unknown:
         raise ValueError(f"not practice fields: {sorted(unknown)}")
