@@ -10,6 +10,7 @@ from doctolib_bridge.api import SyncLogViewSet
 from doctolib_bridge.export_api import ExportViewSet
 from lemniscus import views
 from lemniscus.bench_views import BenchInsertView
+from organisations.api import PracticeView
 from patients.api import PatientViewSet
 
 # Trailing slash optional: `/api/v1/invoices/{id}/issue` and `.../issue/` both work.
@@ -29,6 +30,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    re_path(r"^api/v1/practice/?$", PracticeView.as_view(), name="practice-api"),
     path("api/v1/", include(router.urls)),
     path("api/zipper/v1/", include("doctolib_bridge.zipper.urls")),
     re_path(r"^api/", views.api_not_found),

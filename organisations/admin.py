@@ -5,6 +5,22 @@ from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 
 from organisations.admin_base import CREATED_COLUMN, GermanLabelsAdmin, OrganisationFilter, column
 from organisations.models import Organisation, User
+from organisations.validators import normalize_tax_number, normalize_vat_id
+
+
+class OrganisationForm(forms.ModelForm):
+    """Tax number and VAT id checked and normalised as every writer's are
+    (organisations.validators)."""
+
+    class Meta:
+        model = Organisation
+        fields = ("tax_number", "vat_id")  # the admin adds its fieldsets' fields
+
+    def clean_tax_number(self):
+        return normalize_tax_number(self.cleaned_data["tax_number"])
+
+    def clean_vat_id(self):
+        return normalize_vat_id(self.cleaned_data["vat_id"])
 
 
 @admin.register(Organisation)
@@ -21,6 +37,7 @@ class OrganisationAdmin(GermanLabelsAdmin):
         column("time_zone", "Zeitzone"),
         CREATED_COLUMN,
     )
+    form = OrganisationForm
     list_filter = ("plan", "small_business", ("handover_at", admin.EmptyFieldListFilter))
     search_fields = ("name", "orga_id", "city", "email", "owner_name")
     readonly_fields = ("orga_id", "public_id", "handover_at", "created_at", "updated_at")
@@ -38,11 +55,14 @@ class OrganisationAdmin(GermanLabelsAdmin):
                     "phone",
                     "email",
                     "tax_number",
+                    "vat_id",
                     "iban",
                     "bic",
                     "bank_account_holder",
                     "small_business",
                     "payment_term_days",
+                    "no_show_fee",
+                    "no_show_fee_name",
                 )
             },
         ),

@@ -22,7 +22,7 @@ from appointments.services import calendar_column_create
 from billing.services import invoice_create, invoice_issue, invoice_pay, service_chain_create
 from lemniscus.text import fold
 from organisations.models import Organisation, Plan, User
-from organisations.services import organisation_create
+from organisations.services import organisation_create, organisation_update_practice
 from patients.models import Patient, Salutation
 
 BATCH_SIZE = 2000
@@ -83,7 +83,7 @@ PRACTICE = {
     "city": "Berlin",
     "phone": "+49304412345",
     "email": "praxis@example.org",
-    "tax_number": "DE123456789",
+    "tax_number": "27/412/31008",
     "iban": "DE89370400440532013000",
     "bic": "COBADEFFXXX",
     "bank_account_holder": "Anna Schneider",
@@ -98,6 +98,9 @@ COLUMNS = (
     ("Bewegungsbad", ColumnKind.ROOM),
 )
 ZERO, NINETEEN = Decimal("0.00"), Decimal("19.00")
+NO_SHOW_FEE = Decimal("30.00")
+BILLABLE = (AppointmentStatus.DONE, AppointmentStatus.NO_SHOW)
+ADULT_DAYS = 18 * 365
 CHAINS = (
     ("Krankengymnastik", [("KG", "Krankengymnastik", "32.00", ZERO, 25)]),
     ("Manuelle Therapie", [("MT", "Manuelle Therapie", "38.00", ZERO, 30)]),
@@ -162,6 +165,18 @@ class _Generator:
             postal_code=postal_code,
             city=city,
         )
+        if (self.today - patient.birth_date).days < ADULT_DAYS:
+            # A child's invoices go to a parent at the same address.
+            patient.invoice_recipient = {
+                "salutation": Salutation.FEMALE,
+                "title": "",
+                "first_name": rng.choice(FEMALE_FIRST_NAMES),
+                "last_name": last_name,
+                "street": patient.street,
+                "postal_code": postal_code,
+                "city": city,
+                "email": patient.email,
+            }
         patient.refresh_search_keys()
         return patient
 
@@ -249,9 +264,9 @@ def demo_seed(*, patients: int, rng: random.Random | None = None) -> DemoResult:
         owner_email=email,
         owner_password=password,
     )
-    for field, value in PRACTICE.items():
-        setattr(organisation, field, value)
-    organisation.save()
+    organisation = organisation_update_practice(
+        organisation=organisation, data={**PRACTICE, "no_show_fee": NO_SHOW_FEE}
+    )
     owner.first_name, owner.last_name = "Anna", "Schneider"
     owner.save(update_fields=["first_name", "last_name"])
 
@@ -302,9 +317,7 @@ def demo_seed(*, patients: int, rng: random.Random | None = None) -> DemoResult:
             ]
             appointments.extend(own)
             if number % INVOICE_EVERY_NTH_PATIENT == 0 and len(invoice_candidates) < MAX_INVOICES:
-                invoice_candidates.append(
-                    (patient, [a for a in own if a.status == AppointmentStatus.DONE])
-                )
+                invoice_candidates.append((patient, [a for a in own if a.status in BILLABLE]))
         Appointment.objects.bulk_create(appointments, batch_size=BATCH_SIZE)
         appointment_count += len(appointments)
 

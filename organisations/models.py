@@ -49,7 +49,8 @@ class Organisation(PublicModel):
     city = models.CharField("Ort", max_length=100, blank=True)
     phone = models.CharField("Telefon", max_length=32, blank=True)
     email = models.EmailField("E-Mail", blank=True)
-    tax_number = models.CharField("Steuernummer / USt-IdNr.", max_length=32, blank=True)
+    tax_number = models.CharField("Steuernummer", max_length=32, blank=True)
+    vat_id = models.CharField("USt-IdNr.", max_length=11, blank=True)
     iban = models.CharField("IBAN", max_length=34, blank=True)
     bic = models.CharField("BIC", max_length=11, blank=True)
     bank_account_holder = models.CharField("Kontoinhaber/in", max_length=200, blank=True)
@@ -59,6 +60,14 @@ class Organisation(PublicModel):
         help_text="Rechnungen weisen dann keine Umsatzsteuer aus.",
     )
     payment_term_days = models.PositiveSmallIntegerField("Zahlungsziel (Tage)", default=14)
+    # Billed for a missed appointment (status no_show): damages, not a service, so
+    # without VAT (billing.models.TaxCategory.NOT_TAXABLE). None: no-shows are not billed.
+    no_show_fee = models.DecimalField(
+        "Ausfallhonorar (€)", max_digits=10, decimal_places=2, null=True, blank=True
+    )
+    no_show_fee_name = models.CharField(
+        "Bezeichnung des Ausfallhonorars", max_length=100, default="Ausfallhonorar"
+    )
     reminder_hours_before = models.PositiveSmallIntegerField(
         "Terminerinnerung (Stunden vorher)",
         default=24,

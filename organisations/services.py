@@ -11,6 +11,7 @@ from django.db import IntegrityError, transaction
 from lemniscus.errors import ValidationFailed
 from lemniscus.text import clean
 from organisations.models import Organisation, Plan, Role, User
+from organisations.validators import normalize_tax_number, normalize_vat_id
 
 
 def _validated(*, name: str, plan: str, email: str, password: str, time_zone: str) -> dict:
@@ -99,13 +100,40 @@ PRACTICE_FIELDS = (
     "phone",
     "email",
     "tax_number",
+    "vat_id",
     "iban",
     "bic",
     "bank_account_holder",
     "small_business",
     "payment_term_days",
+    "no_show_fee",
+    "no_show_fee_name",
     "reminder_hours_before",
 )
+
+# The identifiers an invoice prints under their own labels; checked here whoever
+# writes them (page, staff API, admin), and stored in their normal form.
+_TAX_IDENTIFIERS = {"tax_number": normalize_tax_number, "vat_id": normalize_vat_id}
+
+
+def _normalized_practice(data: dict) -> dict:
+    """`data` with the tax identifiers normalised; ValidationFailed naming each
+    field that is wrong (German messages)."""
+    errors: dict[str, list[str]] = {}
+    data = dict(data)
+    if "name" in data and not clean(data["name"]):
+        errors["name"] = ["Der Name der Praxis fehlt."]
+    for name, normalize in _TAX_IDENTIFIERS.items():
+        if name in data:
+            try:
+                data[name] = normalize(data[name] or "")
+            except ValidationError as exc:
+                errors[name] = list(exc.messages)
+    if "no_show_fee_name" in data and not clean(data["no_show_fee_name"] or ""):
+        errors["no_show_fee_name"] = ["Die Bezeichnung des Ausfallhonorars fehlt."]
+    if errors:
+        raise ValidationFailed(_detail(errors), errors=errors)
+    return data
 
 
 @transaction.atomic
@@ -116,10 +144,7 @@ def organisation_update_practice(*, organisation: Organisation, data: dict) -> O
     unknown = set(data) - set(PRACTICE_FIELDS)
     if unknown:
         raise ValueError(f"not practice fields: {sorted(unknown)}")
-    if not clean(data.get("name", organisation.name)):
-        raise ValidationFailed(
-            "Der Name der Praxis fehlt.", errors={"name": ["Der Name der Praxis fehlt."]}
-        )
+    data = _normalized_practice(data)
     organisation = Organisation.objects.select_for_update().get(pk=organisation.pk)
     changed = [name for name, value in data.items() if getattr(organisation, name) != value]
     for name in changed:

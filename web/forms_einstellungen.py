@@ -25,9 +25,15 @@ class PracticeForm(forms.Form):
     )
     email = forms.EmailField(label="E-Mail", max_length=254, required=False)
     tax_number = CleanCharField(
-        label="Steuernummer oder USt-IdNr.",
+        label="Steuernummer",
         max_length=32,
-        help_text="Steht auf jeder Rechnung (§ 14 Abs. 4 UStG).",
+        help_text="Vom Finanzamt, z. B. 21/815/08150. Auf jeder Rechnung steht die "
+        "Steuernummer oder die USt-IdNr. (§ 14 Abs. 4 UStG).",
+    )
+    vat_id = CleanCharField(
+        label="USt-IdNr.",
+        max_length=20,
+        help_text="Falls vorhanden: DE und neun Ziffern, z. B. DE123456788.",
     )
     iban = IBANFormField(label="IBAN", required=False)
     bic = BICFormField(label="BIC", required=False)
@@ -39,6 +45,20 @@ class PracticeForm(forms.Form):
     )
     payment_term_days = forms.IntegerField(
         label="Zahlungsziel (Tage)", min_value=0, max_value=MAX_PAYMENT_TERM_DAYS
+    )
+    no_show_fee = forms.DecimalField(
+        label="Ausfallhonorar (€)",
+        max_digits=10,
+        decimal_places=2,
+        min_value=0,
+        required=False,
+        localize=True,
+        widget=forms.TextInput(attrs={"inputmode": "decimal"}),
+        help_text="Für nicht wahrgenommene Termine, ohne Umsatzsteuer (Schadensersatz). "
+        "Leer: nicht wahrgenommene Termine werden nicht abgerechnet.",
+    )
+    no_show_fee_name = CleanCharField(
+        label="Bezeichnung auf der Rechnung", max_length=100, required=True
     )
     reminder_hours_before = forms.IntegerField(
         label="Terminerinnerung (Stunden vorher)",
@@ -54,12 +74,23 @@ class PracticeForm(forms.Form):
     GROUPS = (
         (
             "Briefkopf der Rechnungen",
-            ("name", "owner_name", "street", "postal_code", "city", "phone", "email", "tax_number"),
+            (
+                "name",
+                "owner_name",
+                "street",
+                "postal_code",
+                "city",
+                "phone",
+                "email",
+                "tax_number",
+                "vat_id",
+            ),
         ),
         (
             "Bankverbindung und Zahlung",
             ("iban", "bic", "bank_account_holder", "payment_term_days", "small_business"),
         ),
+        ("Ausfallhonorar", ("no_show_fee", "no_show_fee_name")),
         ("Terminerinnerungen", ("reminder_hours_before",)),
     )
 

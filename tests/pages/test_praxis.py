@@ -21,10 +21,13 @@ VALID = {
     "phone": "030 1234567",
     "email": "Praxis@See.TEST",
     "tax_number": "12/345/67890",
+    "vat_id": "",
     "iban": "de89 3704 0044 0532 0130 00",
     "bic": "cobadeffxxx",
     "bank_account_holder": "Anna Beispiel",
     "payment_term_days": "21",
+    "no_show_fee": "",
+    "no_show_fee_name": "Ausfallhonorar",
     "reminder_hours_before": "48",
 }
 

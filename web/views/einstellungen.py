@@ -59,7 +59,11 @@ class PracticeView(AdminPageMixin, View):
         try:
             organisation_update_practice(organisation=self.organisation, data=form.cleaned_data)
         except DomainError as exc:
-            form.add_error(None, exc.detail)
+            fields = (exc.errors or {}).items()
+            for name, messages_ in fields:
+                form.add_error(name if name in form.fields else None, messages_)
+            if not fields:
+                form.add_error(None, exc.detail)
             return self._render(form, status=422)
         messages.success(request, "Die Praxisdaten sind gespeichert.")
         return redirect("practice")
