@@ -1,7 +1,14 @@
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
-from billing.models import Invoice, InvoiceLine, InvoiceSequence, ServiceChain, ServiceLine
+from billing.models import (
+    Invoice,
+    InvoiceDocument,
+    InvoiceLine,
+    InvoiceSequence,
+    ServiceChain,
+    ServiceLine,
+)
 from organisations.admin_base import (
     CREATED_COLUMN,
     ORGANISATION_COLUMN,
@@ -14,7 +21,7 @@ from organisations.admin_base import (
 
 class ServiceLineInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = ServiceLine
-    fields = ("position", "code", "name", "price", "vat_rate", "minutes")
+    fields = ("position", "code", "name", "price", "vat_rate", "tax_category", "minutes")
     extra = 0
 
 
@@ -39,7 +46,9 @@ class InvoiceLineInline(ReadOnlyAdminMixin, admin.TabularInline):
         "quantity",
         "unit_price",
         "vat_rate",
+        "tax_category",
         "amount",
+        "therapist",
     )
     extra = 0
 
@@ -47,12 +56,21 @@ class InvoiceLineInline(ReadOnlyAdminMixin, admin.TabularInline):
         return super().get_queryset(request).select_related("appointment")
 
 
+class InvoiceDocumentInline(ReadOnlyAdminMixin, admin.TabularInline):
+    """The PDFs archived at issue and Storno, with their hashes (never changed)."""
+
+    model = InvoiceDocument
+    fields = ("kind", "file", "sha256", "size", "created_at")
+    readonly_fields = fields
+    extra = 0
+
+
 @admin.register(Invoice)
 class InvoiceAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin, TenantAdmin):
     """Invoices change only through billing.services (issue, pay, cancel) and are
     never deleted (GoBD); support reads them and their history here."""
 
-    inlines = (InvoiceLineInline,)
+    inlines = (InvoiceLineInline, InvoiceDocumentInline)
     list_display = (
         column("number", "Nummer"),
         column("status", "Status"),

@@ -5,14 +5,9 @@ from rest_framework.decorators import action
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 
-from billing import selectors, services
+from billing import archive, selectors, services
 from billing.models import Invoice, ServiceChain
-from billing.pdf import (
-    cancellation_filename,
-    cancellation_pdf,
-    invoice_filename,
-    invoice_pdf,
-)
+from billing.pdf import cancellation_filename, invoice_filename
 from billing.serializers import (
     InvoiceInput,
     InvoiceOutput,
@@ -125,13 +120,17 @@ class InvoiceViewSet(OrganisationViewSet):
             patient=patient,
             appointments=appointments,
             diagnosis=data.get("diagnosis", ""),
+            recipient=data.get("recipient"),
         )
         return self._output(invoice, status=201)
 
     @extend_schema(request=None, responses=InvoiceOutput)
     @action(detail=True, methods=["post"])
     def issue(self, request, id=None):
-        """Issue a draft: issue date, due date and the next number of the year."""
+        """Issue a draft: issue date, due date and the next number of the year; the
+        PDF is rendered once and archived (`pdf_sha256`). Without the mandatory data
+        of § 14 Abs. 4 UStG: 422 `invoice_incomplete`, `errors` keyed
+        `practice.<field>` / `recipient.<field>`, and no number is used up."""
         return self._output(services.invoice_issue(invoice=self._access(), actor=request.user))
 
     @extend_schema(request=None, responses=InvoiceOutput)
@@ -151,9 +150,11 @@ class InvoiceViewSet(OrganisationViewSet):
     @extend_schema(responses={(200, "application/pdf"): OpenApiTypes.BINARY})
     @action(detail=True, methods=["get"], renderer_classes=[JSONRenderer, PDFRenderer])
     def pdf(self, request, id=None):
-        """The invoice as PDF; a draft is marked "ENTWURF", a cancelled one "STORNIERT"."""
+        """The invoice as PDF: an issued one exactly as archived when it was issued
+        (`pdf_sha256`), whatever happened to it since; a draft rendered now and
+        marked "ENTWURF"."""
         invoice = self._access()
-        return _pdf_response(invoice_pdf(invoice), invoice_filename(invoice))
+        return _pdf_response(archive.invoice_pdf(invoice), invoice_filename(invoice))
 
     @extend_schema(responses={(200, "application/pdf"): OpenApiTypes.BINARY})
     @action(
@@ -168,7 +169,7 @@ class InvoiceViewSet(OrganisationViewSet):
         invoice = selectors.access_cancelled_invoice(
             organisation=self.organisation, public_id=self.kwargs["id"]
         )
-        return _pdf_response(cancellation_pdf(invoice), cancellation_filename(invoice))
+        return _pdf_response(archive.cancellation_pdf(invoice), cancellation_filename(invoice))
 
     def _access(self) -> Invoice:
         return selectors.access_invoice(organisation=self.organisation, public_id=self.kwargs["id"])

@@ -1,3 +1,4 @@
+import uuid
 from decimal import Decimal
 
 from django.conf import settings
@@ -9,6 +10,22 @@ from simple_history.models import HistoricalRecords
 from lemniscus.models import TenantModel
 
 MONEY = {"max_digits": 10, "decimal_places": 2}
+
+
+class TaxCategory(models.TextChoices):
+    """How a service is taxed (invoices-de.md 8, 9). The exemption note is printed
+    only for `exempt_therapy` lines."""
+
+    EXEMPT_THERAPY = "exempt_therapy", "steuerfrei (Heilbehandlung, § 4 Nr. 14 a UStG)"
+    TAXABLE = "taxable", "steuerpflichtig"
+    NOT_TAXABLE = "not_taxable", "nicht steuerbar (z. B. Ausfallhonorar)"
+
+
+# Exempt and not taxable services carry no VAT, taxable ones do. On an invoice of a
+# small business (§ 19 UStG) a taxable line carries 0 % too.
+UNTAXED = Q(tax_category__in=["exempt_therapy", "not_taxable"], vat_rate=0)
+SERVICE_TAX_FITS_RATE = UNTAXED | Q(tax_category="taxable", vat_rate__gt=0)
+LINE_TAX_FITS_RATE = UNTAXED | Q(tax_category="taxable")
 
 
 class ServiceChain(TenantModel):
@@ -40,6 +57,9 @@ class ServiceLine(models.Model):
     vat_rate = models.DecimalField(
         "USt-Satz", max_digits=5, decimal_places=2, default=Decimal("0.00")
     )
+    tax_category = models.CharField(
+        "Steuerart", max_length=16, choices=TaxCategory.choices, default=TaxCategory.EXEMPT_THERAPY
+    )
     minutes = models.PositiveIntegerField("Minuten", default=0)
 
     class Meta:
@@ -51,6 +71,7 @@ class ServiceLine(models.Model):
             models.CheckConstraint(
                 condition=Q(vat_rate__gte=0) & Q(vat_rate__lt=100), name="service_vat_range"
             ),
+            models.CheckConstraint(condition=SERVICE_TAX_FITS_RATE, name="service_tax_fits_rate"),
         ]
 
     def __str__(self) -> str:
@@ -88,8 +109,12 @@ class Invoice(TenantModel):
     diagnosis = models.TextField("Diagnose", blank=True)
     # Snapshot of Organisation.small_business when the lines were made (§ 19 UStG).
     small_business = models.BooleanField(default=False)
-    # The practice's and the patient's data as they stood when the invoice was issued
-    # (billing.parties); null while a draft, whose PDF shows the current data.
+    # Who pays, when not the patient (a parent, a carer), as given when the draft was
+    # made (billing.parties.RECIPIENT_FIELDS); null: the patient's `invoice_recipient`
+    # or else the patient, as they are now.
+    recipient = models.JSONField("Rechnungsempfänger", null=True, blank=True)
+    # The practice's, the recipient's and the patient's data as they stood when the
+    # invoice was issued (billing.parties); null while a draft, which shows the current data.
     parties = models.JSONField(null=True, blank=True, editable=False)
     net_total = models.DecimalField(default=Decimal("0.00"), **MONEY)
     vat_total = models.DecimalField(default=Decimal("0.00"), **MONEY)
@@ -139,8 +164,10 @@ class Invoice(TenantModel):
 
 
 class InvoiceLine(models.Model):
-    """A snapshot of one service of one appointment's chain at invoicing time."""
+    """A snapshot of one service of one appointment's chain at invoicing time (or the
+    practice's no-show fee for a missed appointment), with who treated."""
 
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
     appointment = models.ForeignKey(
         "appointments.Appointment", on_delete=models.PROTECT, related_name="invoice_lines"
@@ -152,15 +179,57 @@ class InvoiceLine(models.Model):
     quantity = models.DecimalField(max_digits=7, decimal_places=2, default=Decimal("1"))
     unit_price = models.DecimalField(**MONEY)
     vat_rate = models.DecimalField(max_digits=5, decimal_places=2)
+    tax_category = models.CharField(max_length=16, choices=TaxCategory.choices)
     amount = models.DecimalField(**MONEY)
+    # The name of the appointment's calendar column when it is a therapist's, as it
+    # was when the line was made; null for a room.
+    therapist = models.CharField("Therapeut/in", max_length=200, null=True, blank=True)
+
+    history = HistoricalRecords()
 
     class Meta:
         verbose_name = "Rechnungsposition"
         verbose_name_plural = "Rechnungspositionen"
         ordering = ["invoice", "position", "id"]
+        constraints = [
+            models.CheckConstraint(condition=LINE_TAX_FITS_RATE, name="line_tax_fits_rate"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.code} {self.name}".strip()
+
+
+class DocumentKind(models.TextChoices):
+    INVOICE = "invoice", "Rechnung"
+    CANCELLATION = "cancellation", "Stornorechnung"
+
+
+def _document_path(document: "InvoiceDocument", filename: str) -> str:
+    invoice = document.invoice
+    return f"archiv/{invoice.organisation.public_id}/{document.kind}/{filename}"
+
+
+class InvoiceDocument(models.Model):
+    """A PDF as it was issued: rendered once when the invoice was issued (or
+    cancelled, for its Stornorechnung), stored through Django's storage API and
+    served as these bytes forever (billing.archive). Never changed or deleted."""
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="documents")
+    kind = models.CharField("Art", max_length=12, choices=DocumentKind.choices)
+    file = models.FileField(upload_to=_document_path, max_length=255)
+    sha256 = models.CharField(max_length=64)
+    size = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "Archiviertes Dokument"
+        verbose_name_plural = "Archivierte Dokumente"
+        constraints = [
+            models.UniqueConstraint(fields=["invoice", "kind"], name="one_document_per_kind"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.file.name}"
 
 
 class SequenceKind(models.TextChoices):

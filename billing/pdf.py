@@ -1,5 +1,9 @@
 """The invoice as PDF (WeasyPrint): the facts § 14 Abs. 4 UStG asks for, in German.
 
+What an issued invoice prints depends only on what was frozen when it was issued
+(number, dates, parties, lines), never on what happened later: it is rendered once
+and archived (billing.archive). Only a draft is rendered live, marked "ENTWURF".
+
 The cancellation document (Stornorechnung) of a cancelled invoice is a PDF of its
 own from the same template family (billing/cancellation.html extends
 billing/invoice.html): the same parties and lines with every amount negated, the
@@ -11,8 +15,8 @@ from decimal import Decimal
 from django.template.loader import render_to_string
 from weasyprint import HTML
 
-from billing.models import Invoice, InvoiceStatus
-from billing.parties import invoice_parties
+from billing.models import Invoice, TaxCategory
+from billing.parties import Recipient, invoice_parties
 from billing.selectors import vat_breakdown
 from patients.models import Salutation
 
@@ -20,7 +24,12 @@ EXEMPT_NOTE = "Umsatzsteuerfrei gemäß § 4 Nr. 14 a UStG."
 SMALL_BUSINESS_NOTE = (
     "Gemäß § 19 UStG wird keine Umsatzsteuer berechnet (Kleinunternehmerregelung)."
 )
-MARKS = {InvoiceStatus.DRAFT: "ENTWURF", InvoiceStatus.CANCELLED: "STORNIERT"}
+# What the USt column says of a line that carries no VAT.
+UNTAXED_LABEL = {TaxCategory.EXEMPT_THERAPY: "frei", TaxCategory.NOT_TAXABLE: "–"}
+GROUP_LABEL = {
+    TaxCategory.EXEMPT_THERAPY: "Umsatzsteuerfreie Heilbehandlungen",
+    TaxCategory.NOT_TAXABLE: "Nicht steuerbar",
+}
 
 
 def _number(value: Decimal) -> str:
@@ -44,36 +53,45 @@ def _iban(value: str) -> str:
     return " ".join(compact[i : i + 4] for i in range(0, len(compact), 4))
 
 
-def _recipient(patient) -> tuple[list[str], str]:
+def _recipient(recipient: Recipient) -> tuple[list[str], str]:
     """The address block's lines and the greeting."""
-    name = " ".join(part for part in (patient.title, patient.first_name, patient.last_name) if part)
-    formal = " ".join(part for part in (patient.title, patient.last_name) if part)
-    if patient.salutation == Salutation.MALE:
+    parts = (recipient.title, recipient.first_name, recipient.last_name)
+    name = " ".join(part for part in parts if part)
+    formal = " ".join(part for part in (recipient.title, recipient.last_name) if part)
+    if recipient.salutation == Salutation.MALE:
         address, greeting = f"Herrn {name}", f"Sehr geehrter Herr {formal},"
-    elif patient.salutation == Salutation.FEMALE:
+    elif recipient.salutation == Salutation.FEMALE:
         address, greeting = f"Frau {name}", f"Sehr geehrte Frau {formal},"
     else:
         address, greeting = name, f"Guten Tag {name},"
-    place = " ".join(part for part in (patient.postal_code, patient.city) if part)
-    return [line for line in (address, patient.street, place) if line], greeting
+    place = " ".join(part for part in (recipient.postal_code, recipient.city) if part)
+    return [line for line in (address, recipient.street, place) if line], greeting
 
 
-def _tax_note(invoice: Invoice, groups) -> str:
+def _tax_note(invoice: Invoice, lines) -> str:
     """§ 19 UStG instead of any tax for a small business; else the exemption of
-    therapeutic services when some lines carry no VAT."""
+    therapeutic services when a line is one (never for a 0 % line of another kind)."""
     if invoice.small_business:
         return SMALL_BUSINESS_NOTE
-    return EXEMPT_NOTE if any(not group.rate for group in groups) else ""
+    exempt = any(line.tax_category == TaxCategory.EXEMPT_THERAPY for line in lines)
+    return EXEMPT_NOTE if exempt else ""
+
+
+def _vat_label(line) -> str:
+    if line.tax_category in UNTAXED_LABEL:
+        return UNTAXED_LABEL[line.tax_category]
+    return f"{_number(line.vat_rate)} %"
 
 
 def _context(invoice: Invoice, *, negate: bool) -> dict:
     """What both documents print; `negate`: every amount with the opposite sign (the
     cancellation document)."""
     organisation = invoice.organisation  # its zone and payment term
-    sender, patient = invoice_parties(invoice)
+    parties = invoice_parties(invoice)
+    sender = parties.sender
     lines = list(invoice.lines.all())
     groups = vat_breakdown(lines)
-    address, greeting = _recipient(patient)
+    address, greeting = _recipient(parties.recipient)
 
     def money(value: Decimal) -> str:
         return _eur(-value if negate and value else value)
@@ -81,7 +99,7 @@ def _context(invoice: Invoice, *, negate: bool) -> dict:
     return {
         "invoice": invoice,
         "organisation": sender,
-        "mark": MARKS.get(invoice.status, ""),
+        "mark": "" if invoice.number else "ENTWURF",
         "title": f"Rechnung {invoice.number}" if invoice.number else "Rechnungsentwurf",
         "sender": " · ".join(
             part
@@ -94,8 +112,8 @@ def _context(invoice: Invoice, *, negate: bool) -> dict:
         ),
         "address": address,
         "greeting": greeting,
-        "patient_name": patient.display_name,
-        "birth_date": _date(patient.birth_date),
+        "patient_name": parties.patient_name,
+        "birth_date": _date(parties.birth_date),
         "issue_date": _date(invoice.issue_date),
         "due_date": _date(invoice.due_date),
         "term_days": (
@@ -104,9 +122,6 @@ def _context(invoice: Invoice, *, negate: bool) -> dict:
             else organisation.payment_term_days
         ),
         "paid_date": _date(invoice.paid_at and invoice.paid_at.astimezone(organisation.zone)),
-        "cancelled_date": _date(
-            invoice.cancelled_at and invoice.cancelled_at.astimezone(organisation.zone)
-        ),
         "cancellation_date": _date(invoice.cancellation_date),
         "show_vat": not invoice.small_business,
         "lines": [
@@ -116,15 +131,17 @@ def _context(invoice: Invoice, *, negate: bool) -> dict:
                 "name": line.name,
                 "quantity": _number(line.quantity),
                 "unit_price": money(line.unit_price),
-                "vat_rate": f"{_number(line.vat_rate)} %",
+                "vat_rate": _vat_label(line),
                 "amount": money(line.amount),
+                "therapist": line.therapist or "",
             }
             for line in lines
         ],
         "groups": [
             {
+                "label": GROUP_LABEL.get(group.tax_category, ""),
                 "rate": f"{_number(group.rate)} %",
-                "exempt": not group.rate,
+                "taxed": group.tax_category == TaxCategory.TAXABLE,
                 "net": money(group.net),
                 "vat": money(group.vat),
             }
@@ -134,8 +151,8 @@ def _context(invoice: Invoice, *, negate: bool) -> dict:
         "net_total": money(invoice.net_total),
         "vat_total": money(invoice.vat_total),
         "total": money(invoice.total),
-        "tax_note": _tax_note(invoice, groups),
-        "iban": _iban(sender.iban),
+        "tax_note": _tax_note(invoice, lines),
+        "iban": _iban(sender.iban) if sender.iban else "",
     }
 
 

@@ -7,7 +7,8 @@ from typing import NamedTuple
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 
 from appointments.models import Appointment, AppointmentStatus
-from billing.models import Invoice, InvoiceLine, ServiceChain, ServiceLine
+from billing.models import Invoice, InvoiceLine, ServiceChain, ServiceLine, TaxCategory
+from billing.parties import current_recipient, missing_data
 from lemniscus.errors import NotFound, ValidationFailed
 from lemniscus.tenancy import access, scoped
 
@@ -39,7 +40,7 @@ def invoice_list(*, organisation) -> QuerySet[Invoice]:
     return (
         scoped(Invoice, organisation)
         .select_related("patient", "organisation")
-        .prefetch_related(Prefetch("lines", queryset=lines))
+        .prefetch_related(Prefetch("lines", queryset=lines), "documents")
         .order_by("-created_at", "-id")
     )
 
@@ -48,6 +49,12 @@ def access_invoice(*, organisation, public_id) -> Invoice:
     return access(
         invoice_list(organisation=organisation), organisation=organisation, public_id=public_id
     )
+
+
+def invoice_missing_data(*, invoice: Invoice) -> dict[str, list[str]]:
+    """What issuing the draft still needs (§ 14 Abs. 4 UStG), keyed
+    `practice.<field>` / `recipient.<field>`; empty when it is complete."""
+    return missing_data(organisation=invoice.organisation, recipient=current_recipient(invoice))
 
 
 def access_cancelled_invoice(*, organisation, public_id) -> Invoice:
@@ -76,18 +83,20 @@ def access_appointments(*, organisation, public_ids: list) -> list[Appointment]:
 
 def billable_appointments(*, organisation, patient, including=()) -> QuerySet[Appointment]:
     """The patient's appointments a new invoice can take (`services.invoice_create`
-    decides): today or earlier in the organisation's zone, not cancelled, with a chain
-    that has services, on no non-cancelled invoice. `including`: public ids of further
-    appointments of the organisation to list with them (those a refusal named).
-    Oldest first, with column and chain."""
+    decides): today or earlier in the organisation's zone, on no non-cancelled
+    invoice, and done with a chain that has services, or a no-show when the practice
+    has a no-show fee. `including`: public ids of further appointments of the
+    organisation to list with them (those a refusal named). Oldest first, with
+    column and chain."""
     tomorrow = datetime.combine(
         organisation.today() + timedelta(days=1), time.min, tzinfo=organisation.zone
     )
-    billable = (
-        Q(patient=patient, start__lt=tomorrow, invoice__isnull=True)
-        & ~Q(status=AppointmentStatus.CANCELLED)
-        & Q(Exists(ServiceLine.objects.filter(chain=OuterRef("service_chain"))))
+    done = Q(status=AppointmentStatus.DONE) & Q(
+        Exists(ServiceLine.objects.filter(chain=OuterRef("service_chain")))
     )
+    if organisation.no_show_fee is not None:
+        done |= Q(status=AppointmentStatus.NO_SHOW)
+    billable = Q(patient=patient, start__lt=tomorrow, invoice__isnull=True) & done
     return (
         scoped(Appointment, organisation)
         .filter(billable | Q(public_id__in=list(including)))
@@ -97,18 +106,25 @@ def billable_appointments(*, organisation, patient, including=()) -> QuerySet[Ap
 
 
 class VatGroup(NamedTuple):
+    tax_category: str
     rate: Decimal
     net: Decimal
     vat: Decimal
 
 
+# Exempt therapy first, then what is not taxable, then the taxed rates, lowest first.
+_GROUP_ORDER = {TaxCategory.EXEMPT_THERAPY: 0, TaxCategory.NOT_TAXABLE: 1, TaxCategory.TAXABLE: 2}
+
+
 def vat_breakdown(lines: Iterable[InvoiceLine]) -> list[VatGroup]:
-    """Net amount and VAT per rate, lowest rate first. Line amounts are net; the VAT
+    """Net amount and VAT per tax category and rate. Line amounts are net; the VAT
     of a rate is computed on its net sum and rounded half up to the cent."""
-    nets: dict[Decimal, Decimal] = defaultdict(Decimal)
+    nets: dict[tuple[str, Decimal], Decimal] = defaultdict(Decimal)
     for line in lines:
-        nets[line.vat_rate] += line.amount
+        nets[line.tax_category, line.vat_rate] += line.amount
     return [
-        VatGroup(rate, net, (net * rate / 100).quantize(Decimal("0.01"), ROUND_HALF_UP))
-        for rate, net in sorted(nets.items())
+        VatGroup(category, rate, net, (net * rate / 100).quantize(Decimal("0.01"), ROUND_HALF_UP))
+        for (category, rate), net in sorted(
+            nets.items(), key=lambda item: (_GROUP_ORDER[item[0][0]], item[0][1])
+        )
     ]

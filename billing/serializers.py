@@ -1,10 +1,20 @@
 from decimal import Decimal
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from billing.models import Invoice, InvoiceLine, InvoiceStatus, ServiceChain
+from billing.models import (
+    DocumentKind,
+    Invoice,
+    InvoiceLine,
+    InvoiceStatus,
+    ServiceChain,
+    TaxCategory,
+)
+from billing.parties import invoice_parties
 from lemniscus.api import LocalDateTimeField, StringIdField
 from lemniscus.fields import CleanCharField
+from patients.serializers import RecipientInput, RecipientOutput
 
 
 class PublicIdField(serializers.UUIDField):
@@ -29,6 +39,7 @@ class ServiceInput(serializers.Serializer):
     vat_rate = serializers.DecimalField(
         max_digits=5, decimal_places=2, min_value=Decimal("0"), max_value=Decimal("99.99")
     )
+    tax_category = serializers.ChoiceField(choices=TaxCategory.choices, required=False)
     minutes = serializers.IntegerField(min_value=0, max_value=1440, required=False, default=0)
 
     def validate_name(self, value):
@@ -65,6 +76,7 @@ class ServiceOutput(serializers.Serializer):
     name = serializers.CharField()
     price = _money()
     vat_rate = serializers.DecimalField(max_digits=5, decimal_places=2)
+    tax_category = serializers.ChoiceField(choices=TaxCategory.choices)
     minutes = serializers.IntegerField()
 
 
@@ -87,6 +99,7 @@ class InvoiceInput(serializers.Serializer):
         child=PublicIdField(), allow_empty=False, max_length=500
     )
     diagnosis = CleanCharField(max_length=2000, required=False)
+    recipient = RecipientInput(required=False, allow_null=True)
 
     def validate_appointment_ids(self, value):
         if len(set(value)) != len(value):
@@ -95,18 +108,23 @@ class InvoiceInput(serializers.Serializer):
 
 
 class InvoiceLineOutput(serializers.ModelSerializer):
+    id = StringIdField(source="public_id")
     appointment_id = StringIdField(source="appointment.public_id")
+    tax_category = serializers.ChoiceField(choices=TaxCategory.choices)
 
     class Meta:
         model = InvoiceLine
         fields = [
+            "id",
             "appointment_id",
             "service_date",
             "code",
             "name",
+            "therapist",
             "quantity",
             "unit_price",
             "vat_rate",
+            "tax_category",
             "amount",
         ]
         read_only_fields = fields
@@ -117,6 +135,9 @@ class InvoiceOutput(serializers.ModelSerializer):
     status = serializers.ChoiceField(choices=InvoiceStatus.choices)
     patient_id = StringIdField(source="patient.public_id")
     lines = InvoiceLineOutput(many=True)
+    recipient = serializers.SerializerMethodField()
+    pdf_sha256 = serializers.SerializerMethodField()
+    cancellation_pdf_sha256 = serializers.SerializerMethodField()
     created_at = LocalDateTimeField()
     issued_at = LocalDateTimeField()
     paid_at = LocalDateTimeField()
@@ -129,6 +150,7 @@ class InvoiceOutput(serializers.ModelSerializer):
             "number",
             "status",
             "patient_id",
+            "recipient",
             "issue_date",
             "due_date",
             "lines",
@@ -143,5 +165,24 @@ class InvoiceOutput(serializers.ModelSerializer):
             "cancelled_at",
             "cancellation_number",
             "cancellation_date",
+            "pdf_sha256",
+            "cancellation_pdf_sha256",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(RecipientOutput)
+    def get_recipient(self, invoice) -> dict:
+        """Who the invoice goes to: as frozen at issue; for a draft as things stand."""
+        return invoice_parties(invoice).recipient.as_dict()
+
+    def get_pdf_sha256(self, invoice) -> str | None:
+        """SHA-256 of the PDF archived at issue (null while a draft)."""
+        return _document_hash(invoice, DocumentKind.INVOICE)
+
+    def get_cancellation_pdf_sha256(self, invoice) -> str | None:
+        """SHA-256 of the archived Stornorechnung (null unless cancelled after issue)."""
+        return _document_hash(invoice, DocumentKind.CANCELLATION)
+
+
+def _document_hash(invoice, kind: str) -> str | None:
+    return next((d.sha256 for d in invoice.documents.all() if d.kind == kind), None)

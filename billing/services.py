@@ -12,9 +12,12 @@ from decimal import Decimal
 
 from django.db import transaction
 from django.utils import timezone
+from simple_history.utils import bulk_create_with_history
 
-from appointments.models import Appointment, AppointmentStatus
+from appointments.models import Appointment, AppointmentStatus, ColumnKind
+from billing.archive import archive_store
 from billing.models import (
+    DocumentKind,
     Invoice,
     InvoiceLine,
     InvoiceSequence,
@@ -22,27 +25,73 @@ from billing.models import (
     SequenceKind,
     ServiceChain,
     ServiceLine,
+    TaxCategory,
 )
-from billing.parties import parties_snapshot
-from billing.selectors import vat_breakdown
-from lemniscus.errors import ChainInUse, InvalidStatus, NotFound, ValidationFailed
+from billing.parties import Recipient, parties_snapshot
+from billing.selectors import invoice_missing_data, vat_breakdown
+from lemniscus.errors import (
+    ChainInUse,
+    InvalidStatus,
+    InvoiceIncomplete,
+    NotFound,
+    ValidationFailed,
+)
 
 # Service chains
 
 
-def _replace_services(chain: ServiceChain, services: list[dict]) -> None:
-    chain.services.all().delete()
-    ServiceLine.objects.bulk_create(
-        ServiceLine(chain=chain, position=position, **service)
-        for position, service in enumerate(services)
+# The rates a category allows (staff-api.md 1.1, "Services"): exempt therapy and
+# not taxable services carry no VAT; taxable ones 7 or 19 %.
+RATES = {
+    TaxCategory.EXEMPT_THERAPY: frozenset({Decimal("0")}),
+    TaxCategory.NOT_TAXABLE: frozenset({Decimal("0")}),
+    TaxCategory.TAXABLE: frozenset({Decimal("7"), Decimal("19")}),
+}
+_RATE_HINT = {
+    TaxCategory.EXEMPT_THERAPY: "Steuerfreie Heilbehandlungen haben den USt-Satz 0 %.",
+    TaxCategory.NOT_TAXABLE: "Nicht steuerbare Leistungen haben den USt-Satz 0 %.",
+    TaxCategory.TAXABLE: "Steuerpflichtige Leistungen haben den USt-Satz 7 % oder 19 %.",
+}
+
+
+def tax_category_for(*, vat_rate: Decimal, tax_category: str | None = None) -> str:
+    """The category of a service: as given, or else by its rate (0 % exempt
+    therapy, anything else taxable). A rate that does not fit is a ValueError with
+    the German reason."""
+    category = tax_category or (
+        TaxCategory.EXEMPT_THERAPY if vat_rate == 0 else TaxCategory.TAXABLE
     )
+    if vat_rate not in RATES[category]:
+        raise ValueError(_RATE_HINT[category])
+    return category
+
+
+def _replace_services(chain: ServiceChain, services: list[dict]) -> None:
+    errors = {}
+    lines = []
+    for position, service in enumerate(services):
+        service = dict(service)
+        try:
+            service["tax_category"] = tax_category_for(
+                vat_rate=service["vat_rate"], tax_category=service.get("tax_category")
+            )
+        except ValueError as exc:
+            errors[f"services.{position}.vat_rate"] = [str(exc)]
+        lines.append(ServiceLine(chain=chain, position=position, **service))
+    if errors:
+        raise ValidationFailed(
+            "Der USt-Satz passt nicht zur Steuerart der Leistung.", errors=errors
+        )
+    chain.services.all().delete()
+    ServiceLine.objects.bulk_create(lines)
 
 
 @transaction.atomic
 def service_chain_create(
     *, organisation, description: str, notes: str = "", services: list[dict]
 ) -> ServiceChain:
-    """A chain with its services (dicts of code, name, price, vat_rate, minutes)."""
+    """A chain with its services (dicts of code, name, price, vat_rate, minutes and
+    optionally tax_category, which else follows the rate)."""
     chain = ServiceChain.objects.create(
         organisation=organisation, description=description, notes=notes
     )
@@ -104,16 +153,27 @@ _VERB = {
 }
 
 
-def _refusals(appointment: Appointment, *, patient, zone, today) -> list[str]:
-    """Why the appointment cannot go on a new invoice of `patient` (empty: it can)."""
+def _refusals(appointment: Appointment, *, patient, organisation, today) -> list[str]:
+    """Why the appointment cannot go on a new invoice of `patient` (empty: it can).
+    Billed as a treatment is only what was done; a no-show is billed with the
+    practice's no-show fee, if it has one; nothing else is billable."""
     refusals = []
     if appointment.patient_id != patient.pk:
         refusals.append("gehört zu einer anderen Akte.")
-    if timezone.localdate(appointment.start, zone) > today:
+    if timezone.localdate(appointment.start, organisation.zone) > today:
         refusals.append("liegt in der Zukunft.")
-    if appointment.status == AppointmentStatus.CANCELLED:
+    status = appointment.status
+    if status == AppointmentStatus.CANCELLED:
         refusals.append("ist abgesagt.")
-    if appointment.service_chain is None:
+    elif status == AppointmentStatus.PLANNED:
+        refusals.append("ist noch nicht erledigt.")
+    elif status == AppointmentStatus.NO_SHOW:
+        if organisation.no_show_fee is None:
+            refusals.append(
+                "ist nicht wahrgenommen worden, und für die Praxis ist kein Ausfallhonorar "
+                "hinterlegt (Einstellungen → Praxisdaten)."
+            )
+    elif appointment.service_chain is None:
         refusals.append("hat keine Leistungskette.")
     elif not appointment.service_chain.services.all():
         refusals.append("hat eine Leistungskette ohne Leistungen.")
@@ -122,27 +182,53 @@ def _refusals(appointment: Appointment, *, patient, zone, today) -> list[str]:
     return refusals
 
 
+def _line(invoice: Invoice, appointment: Appointment, **fields) -> InvoiceLine:
+    column = appointment.calendar_column
+    return InvoiceLine(
+        invoice=invoice,
+        appointment=appointment,
+        service_date=timezone.localdate(appointment.start, invoice.organisation.zone),
+        quantity=Decimal(1),
+        therapist=column.name if column.kind == ColumnKind.THERAPIST else None,
+        **fields,
+    )
+
+
 def _lines(invoice: Invoice, appointments: list[Appointment]) -> list[InvoiceLine]:
-    """One line per service of each appointment's chain, as the chain is now."""
-    zone = invoice.organisation.zone
+    """For each done appointment one line per service of its chain, as the chain is
+    now; for each no-show one line of the practice's no-show fee (not taxable)."""
+    organisation = invoice.organisation
     lines = []
     for appointment in appointments:
-        service_date = timezone.localdate(appointment.start, zone)
+        if appointment.status == AppointmentStatus.NO_SHOW:
+            lines.append(
+                _line(
+                    invoice,
+                    appointment,
+                    code="",
+                    name=organisation.no_show_fee_name,
+                    unit_price=organisation.no_show_fee,
+                    vat_rate=Decimal("0.00"),
+                    tax_category=TaxCategory.NOT_TAXABLE,
+                    amount=organisation.no_show_fee,
+                )
+            )
+            continue
         for service in appointment.service_chain.services.all():
             lines.append(
-                InvoiceLine(
-                    invoice=invoice,
-                    appointment=appointment,
-                    position=len(lines),
-                    service_date=service_date,
+                _line(
+                    invoice,
+                    appointment,
                     code=service.code,
                     name=service.name,
-                    quantity=Decimal(1),
                     unit_price=service.price,
                     vat_rate=Decimal("0.00") if invoice.small_business else service.vat_rate,
+                    tax_category=service.tax_category,
                     amount=service.price,
                 )
             )
+    for position, line in enumerate(lines):
+        line.position = position
     return lines
 
 
@@ -154,11 +240,14 @@ def invoice_create(
     patient,
     appointments: Sequence[Appointment],
     diagnosis: str = "",
+    recipient: dict | None = None,
 ) -> Invoice:
     """A draft invoice for `patient` over these appointments, which it locks at once
     (`Appointment.invoice`). Each must be that patient's, today or earlier in the
-    organisation's zone, not cancelled, with a service chain, and on no other
-    non-cancelled invoice; otherwise 422 naming each appointment and its reason."""
+    organisation's zone, on no other non-cancelled invoice, and done (with a service
+    chain) or a no-show (with the practice's no-show fee); otherwise 422 naming each
+    appointment and its reason. `recipient` (RECIPIENT_FIELDS): who pays, when not
+    the patient's default recipient or the patient."""
     if patient.organisation_id != organisation.pk:
         raise NotFound()
     if not appointments:
@@ -170,18 +259,20 @@ def invoice_create(
         appointment.pk: appointment
         for appointment in Appointment.objects.select_for_update(of=("self",))
         .filter(organisation=organisation, pk__in=wanted)
-        .select_related("service_chain")
+        .select_related("service_chain", "calendar_column")
         .prefetch_related("service_chain__services")
         .order_by("pk")
     }
     if len(locked) != len(wanted):
         raise NotFound()
     chosen = [locked[pk] for pk in wanted]
-    zone, today = organisation.zone, organisation.today()
+    today = organisation.today()
     problems = [
         f"{appointment.public_id}: {reason}"
         for appointment in chosen
-        for reason in _refusals(appointment, patient=patient, zone=zone, today=today)
+        for reason in _refusals(
+            appointment, patient=patient, organisation=organisation, today=today
+        )
     ]
     if problems:
         raise ValidationFailed(
@@ -192,6 +283,7 @@ def invoice_create(
         organisation=organisation,
         patient=patient,
         diagnosis=diagnosis,
+        recipient=Recipient.of(recipient).as_dict() if recipient else None,
         small_business=organisation.small_business,
         created_by=actor,
     )
@@ -202,11 +294,26 @@ def invoice_create(
     invoice.total = invoice.net_total + invoice.vat_total
     invoice._history_user = actor
     invoice.save()
-    InvoiceLine.objects.bulk_create(lines)
+    bulk_create_with_history(lines, InvoiceLine, default_user=actor)
     for appointment in chosen:
         appointment.invoice = invoice
         appointment._history_user = actor
         appointment.save(update_fields=["invoice", "updated_at"])
+    return invoice
+
+
+@transaction.atomic
+def invoice_set_recipient(*, invoice: Invoice, actor, recipient: dict | None) -> Invoice:
+    """Who a draft goes to: `recipient` (RECIPIENT_FIELDS), or None for the patient's
+    default recipient, else the patient. Anything but a draft: 409 invalid_status."""
+    invoice = Invoice.objects.select_for_update(of=("self",)).get(pk=invoice.pk)
+    if invoice.status != InvoiceStatus.DRAFT:
+        raise InvalidStatus(
+            f"Die Rechnung ist {_STATE[invoice.status]}; ihr Empfänger bleibt, wie er ist."
+        )
+    invoice.recipient = Recipient.of(recipient).as_dict() if recipient else None
+    invoice._history_user = actor
+    invoice.save(update_fields=["recipient", "updated_at"])
     return invoice
 
 
@@ -241,7 +348,11 @@ def invoice_set_status(*, invoice: Invoice, status: str, actor) -> Invoice:
     cancelling (Storno of an issued or paid invoice, discarding of a draft) keeps any
     number and frees the appointments for a new invoice. The Storno of an issued or
     paid invoice also gives it the date (organisation's zone) and next number of its
-    cancellation document, from the cancellation sequence of that date's year."""
+    cancellation document, from the cancellation sequence of that date's year.
+
+    Issuing needs the mandatory data of § 14 Abs. 4 UStG (422 `invoice_incomplete`
+    otherwise, before any number is taken), copies the parties onto the invoice and
+    archives its PDF; a Storno archives its Stornorechnung."""
     invoice = (
         Invoice.objects.select_for_update(of=("self",))
         .select_related("organisation", "patient")
@@ -252,13 +363,17 @@ def invoice_set_status(*, invoice: Invoice, status: str, actor) -> Invoice:
             f"Die Rechnung ist {_STATE[invoice.status]}; sie kann nicht {_VERB[status]} werden."
         )
     now = timezone.now()
+    was = invoice.status
     if status == InvoiceStatus.ISSUED:
         organisation = invoice.organisation
+        missing = invoice_missing_data(invoice=invoice)
+        if missing:
+            raise InvoiceIncomplete(errors=missing)
         invoice.issue_date = timezone.localdate(now, organisation.zone)
         invoice.due_date = invoice.issue_date + timedelta(days=organisation.payment_term_days)
         invoice.number = _next_number(organisation=organisation, year=invoice.issue_date.year)
         invoice.issued_at = now
-        invoice.parties = parties_snapshot(organisation=organisation, patient=invoice.patient)
+        invoice.parties = parties_snapshot(invoice=invoice)
     elif status == InvoiceStatus.PAID:
         invoice.paid_at = now
     elif status == InvoiceStatus.CANCELLED:
@@ -278,6 +393,13 @@ def invoice_set_status(*, invoice: Invoice, status: str, actor) -> Invoice:
     invoice.status = status
     invoice._history_user = actor
     invoice.save()
+    # The documents are rendered last, from the saved invoice, and stored in this
+    # transaction: an issued invoice always has its PDF, and a failure to render or
+    # store it uses up no number.
+    if status == InvoiceStatus.ISSUED:
+        archive_store(invoice=invoice, kind=DocumentKind.INVOICE)
+    elif status == InvoiceStatus.CANCELLED and was != InvoiceStatus.DRAFT:
+        archive_store(invoice=invoice, kind=DocumentKind.CANCELLATION)
     return invoice
 
 

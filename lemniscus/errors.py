@@ -138,3 +138,24 @@ class ExportRunning(Conflict):
 class UndoRefused(Conflict):
     code = "undo_refused"
     default_detail = "Das Löschen der Termine kann nicht rückgängig gemacht werden."
+
+
+class InvoiceIncomplete(ValidationFailed):
+    """Issuing without the data § 14 Abs. 4 UStG asks for; `errors` are keyed
+    `practice.<field>` / `recipient.<field>`."""
+
+    code = "invoice_incomplete"
+    default_detail = (
+        "Die Rechnung kann noch nicht gestellt werden: es fehlen Pflichtangaben (§ 14 Abs. 4 UStG)."
+    )
+
+
+class ArchiveDamaged(DomainError):
+    """The stored PDF of an issued invoice no longer matches its hash: it is not
+    served (nor rendered anew), and support must restore it from a backup."""
+
+    status, code, title = 500, "archive_damaged", "Archive damaged"
+    default_detail = (
+        "Das archivierte PDF dieser Rechnung ist beschädigt und wird nicht ausgeliefert. "
+        "Bitte wenden Sie sich an den Support."
+    )

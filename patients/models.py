@@ -12,6 +12,20 @@ class Salutation(models.TextChoices):
     FEMALE = "female", "Frau"
 
 
+# The shape of an invoice recipient other than the patient (a parent, a carer): the
+# record's `invoice_recipient`, an invoice's `recipient` (staff-api.md 1.1).
+RECIPIENT_FIELDS = (
+    "salutation",
+    "title",
+    "first_name",
+    "last_name",
+    "street",
+    "postal_code",
+    "city",
+    "email",
+)
+
+
 class Patient(TenantModel):
     """A patient record (Akte) with its master data (Stammdaten).
 
@@ -30,6 +44,9 @@ class Patient(TenantModel):
     postal_code = models.CharField("PLZ", max_length=10, blank=True)
     city = models.CharField("Ort", max_length=100, blank=True)
     notes = models.TextField("Notizen", blank=True)
+    # Who pays this patient's invoices when not the patient: RECIPIENT_FIELDS; null:
+    # the patient.
+    invoice_recipient = models.JSONField("Rechnungsempfänger", null=True, blank=True)
     sync_to_doctolib = models.BooleanField("Doctolib", default=False)
     doctolib_patient_id = models.CharField(max_length=64, null=True, blank=True)
 

@@ -59,6 +59,7 @@ FIELD_LABELS = {
     "postal_code": "PLZ",
     "city": "Ort",
     "notes": "Notizen",
+    "invoice_recipient": "Rechnungsempfänger",
     "sync_to_doctolib": "Doctolib",
     "doctolib_patient_id": "Doctolib-Patienten-ID",
 }

@@ -6,6 +6,38 @@ from lemniscus.fields import CleanCharField, CleanEmailField, PhoneField
 from patients.models import Patient, Salutation
 
 
+class RecipientInput(serializers.Serializer):
+    """Who pays, when not the patient (a parent, a carer): RECIPIENT_FIELDS. The last
+    name is needed; what else an invoice needs is checked when it is issued."""
+
+    salutation = serializers.ChoiceField(
+        choices=Salutation.choices, required=False, allow_blank=True, default=""
+    )
+    title = CleanCharField(max_length=50, required=False, default="")
+    first_name = CleanCharField(max_length=100, required=False, default="")
+    last_name = CleanCharField(max_length=100, allow_blank=False, allow_null=False)
+    street = CleanCharField(max_length=200, required=False, default="")
+    postal_code = CleanCharField(max_length=10, required=False, default="")
+    city = CleanCharField(max_length=100, required=False, default="")
+    email = CleanEmailField(max_length=254, required=False, default="")
+
+    def validate_last_name(self, value):
+        if not value:
+            raise serializers.ValidationError("Der Nachname darf nicht leer sein.")
+        return value
+
+
+class RecipientOutput(serializers.Serializer):
+    salutation = serializers.CharField()
+    title = serializers.CharField()
+    first_name = serializers.CharField()
+    last_name = serializers.CharField()
+    street = serializers.CharField()
+    postal_code = serializers.CharField()
+    city = serializers.CharField()
+    email = serializers.CharField()
+
+
 class PatientInput(serializers.Serializer):
     salutation = serializers.ChoiceField(
         choices=Salutation.choices, required=False, allow_blank=True
@@ -22,6 +54,7 @@ class PatientInput(serializers.Serializer):
     city = CleanCharField(max_length=100, required=False)
     notes = CleanCharField(max_length=20000, required=False)
     sync_to_doctolib = serializers.BooleanField(required=False)
+    invoice_recipient = RecipientInput(required=False, allow_null=True)
 
     def validate_salutation(self, value):
         return value or ""
@@ -35,6 +68,7 @@ class PatientInput(serializers.Serializer):
 class PatientOutput(serializers.ModelSerializer):
     id = StringIdField(source="public_id")
     doctolib_led_fields = serializers.SerializerMethodField()
+    invoice_recipient = RecipientOutput(allow_null=True)
     created_at = LocalDateTimeField()
     updated_at = LocalDateTimeField()
 
@@ -54,6 +88,7 @@ class PatientOutput(serializers.ModelSerializer):
             "postal_code",
             "city",
             "notes",
+            "invoice_recipient",
             "sync_to_doctolib",
             "doctolib_patient_id",
             "doctolib_led_fields",

@@ -5,8 +5,8 @@ from django.db import transaction
 
 from appointments.models import Appointment
 from doctolib_bridge.sync import queue_lemniscus_changes
-from lemniscus.errors import HasInvoices, LinkConflict
-from patients.models import Patient
+from lemniscus.errors import HasInvoices, LinkConflict, ValidationFailed
+from patients.models import RECIPIENT_FIELDS, Patient
 
 EDITABLE_FIELDS = (
     "salutation",
@@ -21,8 +21,32 @@ EDITABLE_FIELDS = (
     "postal_code",
     "city",
     "notes",
+    "invoice_recipient",
     "sync_to_doctolib",
 )
+
+
+def _invoice_recipient(value: dict | None) -> dict | None:
+    """Who pays, complete in RECIPIENT_FIELDS (absent ones empty); null or empty:
+    the patient. It needs a last name."""
+    if not value:
+        return None
+    recipient = {name: value.get(name) or "" for name in RECIPIENT_FIELDS}
+    if not recipient["last_name"]:
+        raise ValidationFailed(
+            "Der abweichende Rechnungsempfänger braucht einen Nachnamen.",
+            errors={"invoice_recipient.last_name": ["Der Nachname darf nicht leer sein."]},
+        )
+    return recipient
+
+
+def _checked(fields: dict) -> dict:
+    for name in fields:
+        if name not in EDITABLE_FIELDS:
+            raise TypeError(f"not an editable patient field: {name}")
+    if "invoice_recipient" in fields:
+        fields = {**fields, "invoice_recipient": _invoice_recipient(fields["invoice_recipient"])}
+    return fields
 
 
 def _attribute(patient: Patient, actor, reason: str | None) -> None:
@@ -43,9 +67,7 @@ def patient_create(
     """A new record from already validated, normalised fields; with
     `doctolib_patient_id` it is created linked (taken in from Doctolib)."""
     patient = Patient(organisation=organisation, doctolib_patient_id=doctolib_patient_id)
-    for name, value in fields.items():
-        if name not in EDITABLE_FIELDS:
-            raise TypeError(f"not an editable patient field: {name}")
+    for name, value in _checked(fields).items():
         setattr(patient, name, value)
     _attribute(patient, actor, reason)
     patient.save()
@@ -74,9 +96,7 @@ def patient_update(
             "solange die Verknüpfung besteht."
         )
     changed = []
-    for name, value in fields.items():
-        if name not in EDITABLE_FIELDS:
-            raise TypeError(f"not an editable patient field: {name}")
+    for name, value in _checked(fields).items():
         if getattr(patient, name) != value:
             setattr(patient, name, value)
             changed.append(name)

@@ -4,8 +4,9 @@ from decimal import Decimal
 import factory
 from django.utils import timezone
 
-from appointments.models import Appointment, CalendarColumn
-from billing.models import ServiceChain, ServiceLine
+from appointments.models import Appointment, AppointmentStatus, CalendarColumn
+from billing.models import Invoice, InvoiceLine, InvoiceStatus, ServiceChain, ServiceLine
+from billing.services import tax_category_for
 from doctolib_bridge.models import SyncLogEntry
 from organisations.models import Organisation, Plan, Role, User
 from patients.models import Patient
@@ -85,6 +86,7 @@ class ServiceChainFactory(factory.django.DjangoModelFactory):
                 name=name,
                 price=price,
                 vat_rate=vat,
+                tax_category=tax_category_for(vat_rate=vat),
                 minutes=minutes,
             )
 
@@ -105,6 +107,10 @@ class AppointmentFactory(factory.django.DjangoModelFactory):
     )
     start = factory.LazyFunction(lambda: timezone.now() - timedelta(days=1))
     duration_minutes = 30
+    # What is past was treated, what is ahead is planned (as a practice's calendar is).
+    status = factory.LazyAttribute(
+        lambda o: AppointmentStatus.DONE if o.start <= timezone.now() else AppointmentStatus.PLANNED
+    )
 
 
 class SyncLogEntryFactory(factory.django.DjangoModelFactory):
@@ -117,3 +123,35 @@ class SyncLogEntryFactory(factory.django.DjangoModelFactory):
     doctolib_appointment_id = factory.Sequence(lambda n: f"dl-{n}")
     status = 200
     outcome = "updated"
+
+
+def invoice_over(appointment, status=InvoiceStatus.ISSUED, *, lock: bool = True) -> Invoice:
+    """An invoice of `status` over one appointment (one line), written as the
+    services would leave it, in the order the database guard allows: the line goes
+    on while it is a draft. `lock`: the appointment points to it (as for every
+    invoice that is not cancelled)."""
+    invoice = Invoice.objects.create(
+        organisation=appointment.organisation,
+        patient=appointment.patient,
+        net_total="65.00",
+        total="65.00",
+    )
+    InvoiceLine.objects.create(
+        invoice=invoice,
+        appointment=appointment,
+        service_date=appointment.start.date(),
+        code="KG",
+        name="Krankengymnastik",
+        unit_price="65.00",
+        vat_rate="0.00",
+        tax_category="exempt_therapy",
+        amount="65.00",
+    )
+    if status != InvoiceStatus.DRAFT:
+        number = f"2025-{Invoice.objects.exclude(number=None).count() + 1:04}"
+        Invoice.objects.filter(pk=invoice.pk).update(status=status, number=number)
+        invoice.refresh_from_db()
+    if lock:
+        appointment.invoice = invoice
+        appointment.save(update_fields=["invoice"])
+    return invoice

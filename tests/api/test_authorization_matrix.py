@@ -31,6 +31,7 @@ from tests.factories import (
     ServiceChainFactory,
     SyncLogEntryFactory,
     UserFactory,
+    invoice_over,
 )
 from tokens.models import Token, TokenKind
 from tokens.services import token_create, token_revoke
@@ -130,27 +131,7 @@ TENANT_MODELS = [
 
 
 def _invoice(appointment, status):
-    invoice = Invoice.objects.create(
-        organisation=appointment.organisation,
-        patient=appointment.patient,
-        status=status,
-        number=None if status == InvoiceStatus.DRAFT else f"2025-{Invoice.objects.count() + 1:04}",
-        net_total="65.00",
-        total="65.00",
-    )
-    InvoiceLine.objects.create(
-        invoice=invoice,
-        appointment=appointment,
-        service_date=appointment.start.date(),
-        code="KG",
-        name="Krankengymnastik",
-        unit_price="65.00",
-        vat_rate="0.00",
-        amount="65.00",
-    )
-    appointment.invoice = invoice
-    appointment.save(update_fields=["invoice"])
-    return invoice
+    return invoice_over(appointment, status)
 
 
 @pytest.fixture

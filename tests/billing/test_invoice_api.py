@@ -15,9 +15,10 @@ pytestmark = pytest.mark.django_db
 
 URL = "/api/v1/invoices/"
 FIELDS = {"id", "number", "status", "patient_id", "issue_date", "lines", "net_total",
-          "vat_total", "total"}  # fmt: skip
+          "vat_total", "total", "recipient", "pdf_sha256"}  # fmt: skip
 MISSING = object()
-LINE_FIELDS = {"appointment_id", "code", "name", "quantity", "unit_price", "vat_rate", "amount"}
+LINE_FIELDS = {"id", "appointment_id", "code", "name", "quantity", "unit_price", "vat_rate",
+               "amount", "therapist", "tax_category"}  # fmt: skip
 
 
 def _body(patient, appointments) -> dict:
@@ -49,14 +50,18 @@ def test_create_answers_the_draft(api, organisation, patient, appointments):
     assert (body["net_total"], body["vat_total"], body["total"]) == ("122.70", "4.79", "127.49")
     assert len(body["lines"]) == 6
     assert set(body["lines"][0]) >= LINE_FIELDS
+    first = appointments[0].invoice_lines.order_by("position").first()
     assert body["lines"][0] == {
+        "id": str(first.public_id),
         "appointment_id": str(appointments[0].public_id),
         "service_date": timezone.localdate(appointments[0].start, organisation.zone).isoformat(),
         "code": "X1501",
         "name": "Krankengymnastik",
+        "therapist": appointments[0].calendar_column.name,
         "quantity": "1.00",
         "unit_price": "32.50",
         "vat_rate": "0.00",
+        "tax_category": "exempt_therapy",
         "amount": "32.50",
     }
     invoice = Invoice.objects.get(public_id=body["id"])
@@ -149,9 +154,9 @@ def test_list_newest_first_in_constant_queries(
 ):
     drafts = [make_draft(organisation=organisation, actor=admin_user, count=3) for _ in range(12)]
 
-    with django_assert_max_num_queries(5):
+    with django_assert_max_num_queries(6):
         small = api.get(URL, {"page_size": 1})
-    with django_assert_max_num_queries(5):
+    with django_assert_max_num_queries(6):
         large = api.get(URL, {"page_size": 500})
 
     assert [r["id"] for r in small.json()["results"]] == [str(drafts[-1].public_id)]
@@ -164,9 +169,9 @@ def test_detail_in_constant_queries(api, organisation, admin_user, django_assert
     small = make_draft(organisation=organisation, actor=admin_user, count=1)
     large = make_draft(organisation=organisation, actor=admin_user, count=40)
 
-    with django_assert_max_num_queries(5):
+    with django_assert_max_num_queries(6):
         one = api.get(f"{URL}{small.public_id}/")
-    with django_assert_max_num_queries(5):
+    with django_assert_max_num_queries(6):
         many = api.get(f"{URL}{large.public_id}/")
 
     assert len(one.json()["lines"]) == 1

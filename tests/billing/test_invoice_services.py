@@ -102,12 +102,14 @@ def test_future_is_judged_in_the_organisations_zone(
         patient=patient,
         service_chain=chain,
         start=datetime(2026, 3, 10, 23, 45, tzinfo=BERLIN),
+        status=AppointmentStatus.DONE,
     )
     tomorrow = AppointmentFactory(
         organisation=organisation,
         patient=patient,
         service_chain=chain,
         start=datetime(2026, 3, 11, 0, 15, tzinfo=BERLIN),  # still 10 March in UTC
+        status=AppointmentStatus.DONE,
     )
 
     assert _refused(organisation, admin_user, patient, [later_today, tomorrow]) == [
@@ -154,12 +156,12 @@ def test_appointment_of_another_patient_is_refused(organisation, admin_user, pat
 
 def test_several_problems_are_all_listed(organisation, admin_user, patient, appointments):
     Appointment.objects.filter(pk=appointments[0].pk).update(
-        status=AppointmentStatus.CANCELLED, service_chain=None
+        start=timezone.now() + timedelta(days=1), service_chain=None
     )
     Appointment.objects.filter(pk=appointments[2].pk).update(status=AppointmentStatus.CANCELLED)
 
     assert _refused(organisation, admin_user, patient, appointments) == [
-        f"{appointments[0].public_id}: ist abgesagt.",
+        f"{appointments[0].public_id}: liegt in der Zukunft.",
         f"{appointments[0].public_id}: hat keine Leistungskette.",
         f"{appointments[2].public_id}: ist abgesagt.",
     ]

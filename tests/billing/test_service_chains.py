@@ -35,8 +35,9 @@ def test_create_returns_chain_with_total(api, organisation):
     assert body["notes"] == "sync:abc"
     assert body["services"] == [
         {"code": "X1501", "name": "Krankengymnastik", "price": "32.50", "vat_rate": "0.00",
-         "minutes": 25},
-        {"code": "", "name": "Massageöl", "price": "8.40", "vat_rate": "19.00", "minutes": 0},
+         "tax_category": "exempt_therapy", "minutes": 25},
+        {"code": "", "name": "Massageöl", "price": "8.40", "vat_rate": "19.00",
+         "tax_category": "taxable", "minutes": 0},
     ]  # fmt: skip
     assert body["total"] == "40.90"
     chain = ServiceChain.objects.get(public_id=body["id"])
@@ -86,7 +87,7 @@ def test_patch_with_services_replaces_the_list(api, organisation):
     response = api.patch(f"{URL}{chain.public_id}/", {"services": new}, format="json")
 
     assert response.status_code == 200, response.content
-    assert response.json()["services"] == new
+    assert response.json()["services"] == [{**new[0], "tax_category": "exempt_therapy"}]
     assert response.json()["total"] == "12.00"
     assert _services(chain) == [("F1", "Fango", Decimal("12.00"), Decimal("0.00"), 20)]
     assert ServiceLine.objects.count() == 1

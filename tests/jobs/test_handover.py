@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from appointments.models import Appointment, AppointmentSource, AppointmentStatus
 from appointments.services import appointment_create, appointment_delete
-from billing.models import Invoice, InvoiceLine, InvoiceStatus
+from billing.models import InvoiceStatus
 from doctolib_bridge import handover, tasks
 from doctolib_bridge.fields import SYNCED_PATIENT_FIELDS
 from doctolib_bridge.handover import export_run, export_start, export_undo
@@ -33,6 +33,7 @@ from tests.factories import (
     PatientFactory,
     ServiceChainFactory,
     UserFactory,
+    invoice_over,
 )
 from tests.jobs.conftest import _fresh_producers
 
@@ -110,21 +111,7 @@ def ahead(organisation, anna):
 
 
 def _invoiced(appointment, status=InvoiceStatus.DRAFT):
-    invoice = Invoice.objects.create(
-        organisation=appointment.organisation, patient=appointment.patient, status=status
-    )
-    InvoiceLine.objects.create(
-        invoice=invoice,
-        appointment=appointment,
-        service_date=appointment.start.date(),
-        name="Krankengymnastik",
-        unit_price="65.00",
-        vat_rate="0.00",
-        amount="65.00",
-    )
-    if status != InvoiceStatus.CANCELLED:
-        appointment.invoice = invoice
-        appointment.save(update_fields=["invoice"])
+    invoice_over(appointment, status, lock=status != InvoiceStatus.CANCELLED)
     return appointment
 
 
@@ -301,6 +288,7 @@ def test_every_relation_to_appointments_is_handled_by_the_removal():
     }
     assert relations == {
         ("billing.InvoiceLine", "appointment"),  # excluded from the removal
+        ("billing.HistoricalInvoiceLine", "appointment"),  # history, no constraint
         ("doctolib_bridge.Transfer", "appointment"),  # link kept in the snapshot
     }
 
