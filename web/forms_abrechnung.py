@@ -8,9 +8,11 @@ from decimal import Decimal
 from django import forms
 from django.core.exceptions import ValidationError
 
-from billing.models import InvoiceStatus
+from billing.models import InvoiceStatus, TaxCategory
+from billing.services import tax_category_for
 from lemniscus.tenancy import parse_public_id
 from organisations.models import User
+from patients.models import RECIPIENT_FIELDS, Salutation
 from web.fields import CleanCharField
 
 MAX_SERVICES = 100
@@ -58,12 +60,33 @@ class ServiceForm(forms.Form):
         error_messages={"max_value": "Höchstens 99,99 %%."},
         widget=forms.TextInput(attrs={"inputmode": "decimal", "size": 5}),
     )
+    tax_category = forms.ChoiceField(
+        label="Steuerart",
+        choices=[
+            ("", "nach USt-Satz"),
+            (TaxCategory.EXEMPT_THERAPY, "steuerfrei (§ 4 Nr. 14)"),
+            (TaxCategory.TAXABLE, "steuerpflichtig"),
+            (TaxCategory.NOT_TAXABLE, "nicht steuerbar"),
+        ],
+        required=False,
+    )
     minutes = forms.IntegerField(
         label="Minuten", min_value=0, max_value=1440, initial=0, required=False
     )
 
     def clean_minutes(self):
         return self.cleaned_data["minutes"] or 0
+
+    def clean(self):
+        data = super().clean()
+        if "vat_rate" in data:
+            try:
+                data["tax_category"] = tax_category_for(
+                    vat_rate=data["vat_rate"], tax_category=data.get("tax_category") or None
+                )
+            except ValueError as exc:
+                self.add_error("vat_rate", str(exc))
+        return data
 
 
 class BaseServiceFormSet(forms.BaseFormSet):
@@ -164,3 +187,49 @@ class ApiTokenForm(forms.Form):
         self.fields["user"].label_from_instance = lambda user: (
             f"{user.display_name} ({user.email})" if user.display_name != user.email else user.email
         )
+
+
+# Rechnungsempfänger
+
+
+class RecipientForm(forms.Form):
+    """Who pays, when not the patient (a parent, a carer): the record's default or a
+    draft's own (patients.models.RECIPIENT_FIELDS). Unticked: the patient."""
+
+    other = forms.BooleanField(
+        label="Die Rechnungen gehen an eine andere Person",
+        required=False,
+        help_text="z. B. an die Eltern eines Kindes oder eine Betreuerin",
+    )
+    salutation = forms.ChoiceField(label="Anrede", choices=Salutation.choices, required=False)
+    title = CleanCharField(label="Titel", max_length=50)
+    first_name = CleanCharField(label="Vorname", max_length=100)
+    last_name = CleanCharField(label="Nachname", max_length=100)
+    street = CleanCharField(label="Straße", max_length=200)
+    postal_code = CleanCharField(label="PLZ", max_length=10)
+    city = CleanCharField(label="Ort", max_length=100)
+    email = forms.EmailField(label="E-Mail", max_length=254, required=False)
+
+    def __init__(self, *args, recipient: dict | None = None, **kwargs):
+        if recipient:
+            kwargs.setdefault("initial", {"other": True, **recipient})
+        kwargs.setdefault("prefix", "empfaenger")
+        super().__init__(*args, **kwargs)
+
+    @property
+    def address_fields(self):
+        return [self[name] for name in RECIPIENT_FIELDS]
+
+    def clean(self):
+        data = super().clean()
+        if data.get("other") and not data.get("last_name"):
+            self.add_error("last_name", "Bitte den Nachnamen des Rechnungsempfängers angeben.")
+        return data
+
+    def recipient(self) -> dict | None:
+        """The recipient to store; None: the patient."""
+        if not self.cleaned_data["other"]:
+            return None
+        data = {name: self.cleaned_data[name] for name in RECIPIENT_FIELDS}
+        data["email"] = data["email"].strip().lower()
+        return data

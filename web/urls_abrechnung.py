@@ -19,9 +19,13 @@ urlpatterns = [
     path("rechnungen/<uuid:id>/", abrechnung.InvoiceDetailView.as_view(), name="invoice_detail"),
     path(
         "rechnungen/<uuid:id>/stellen/",
-        abrechnung.InvoiceStatusView.as_view(),
-        {"action": "stellen"},
+        abrechnung.InvoiceIssueView.as_view(),
         name="invoice_issue",
+    ),
+    path(
+        "rechnungen/<uuid:id>/empfaenger/",
+        abrechnung.InvoiceRecipientView.as_view(),
+        name="invoice_recipient",
     ),
     path(
         "rechnungen/<uuid:id>/bezahlt/",

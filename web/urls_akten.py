@@ -14,6 +14,11 @@ urlpatterns = [
         akten.AkteSendView.as_view(),
         name="akte_an_doctolib",
     ),
+    path(
+        "akten/<uuid:patient_id>/rechnungsempfaenger/",
+        akten.AkteRecipientView.as_view(),
+        name="akte_rechnungsempfaenger",
+    ),
     path("akten/<uuid:patient_id>/loeschen/", akten.AkteDeleteView.as_view(), name="akte_loeschen"),
     path("sync-protokoll/", akten_sync.SyncLogView.as_view(), name="sync_protokoll"),
 ]

@@ -335,12 +335,15 @@ def test_invoice_list_filters_by_status_in_constant_queries(
 def test_create_page_lists_exactly_the_billable_appointments(
     biller, organisation, admin_user, patient, chain
 ):
+    organisation.no_show_fee = Decimal("30.00")
+    organisation.save()
     empty = ServiceChainFactory(organisation=organisation)
     empty.services.all().delete()
     billable = book(organisation, patient, chain, days=2, status=AppointmentStatus.NO_SHOW)
-    today = book(organisation, patient, chain, days=0)
+    today = book(organisation, patient, chain, days=0, status=AppointmentStatus.DONE)
     hidden = [
         book(organisation, patient, chain, days=-1),  # future
+        book(organisation, patient, chain, status=AppointmentStatus.PLANNED),  # not yet done
         book(organisation, patient, chain, status=AppointmentStatus.CANCELLED),
         book(organisation, patient, None),
         book(organisation, patient, empty),
@@ -596,9 +599,9 @@ def test_invoice_page_shows_lines_and_totals_in_constant_queries(
     small = draft_for(organisation, admin_user, patient, mixed)
     large = draft_for(organisation, admin_user, patient, mixed, count=30)
 
-    with django_assert_max_num_queries(5):
+    with django_assert_max_num_queries(6):
         page = text(biller.get(f"/rechnungen/{small.public_id}/"))
-    with django_assert_max_num_queries(5):
+    with django_assert_max_num_queries(6):
         biller.get(f"/rechnungen/{large.public_id}/")
 
     for fact in ("Krankengymnastik", "40,90 €", "USt 19 % auf 8,40 €", "1,60 €", "42,50 €"):

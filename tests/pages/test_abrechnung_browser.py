@@ -9,7 +9,9 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
+from billing import services
 from billing.models import Invoice, InvoiceStatus
+from organisations.models import Organisation
 from tests.factories import AppointmentFactory, PatientFactory, ServiceChainFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -40,7 +42,12 @@ def test_create_issue_and_download_an_invoice(page, logged_in, admin_user, organ
 
     expect(page.get_by_role("heading", level=1)).to_contain_text("Rechnungsentwurf")
     expect(page.locator("table.abr-lines")).to_contain_text("Krankengymnastik")
-    page.get_by_role("button", name="Rechnung stellen").click()
+    page.get_by_role("link", name="Rechnung stellen …").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Rechnung stellen?")
+    expect(page.locator("main")).to_contain_text(
+        "Die Rechnungsnummer kann nicht zurückgenommen werden."
+    )
+    page.get_by_role("button", name="Rechnung jetzt stellen").click()
     invoice = Invoice.objects.get()
     assert invoice.status == InvoiceStatus.ISSUED and invoice.locked_appointments.count() == 1
     expect(page.get_by_role("heading", level=1)).to_contain_text(f"Rechnung {invoice.number}")
@@ -85,3 +92,57 @@ def test_edit_the_services_of_a_chain(page, logged_in, admin_user, organisation)
         ("X1501", "Krankengymnastik", Decimal("35.00"), 25),
         ("X0106", "Wärmepackung", Decimal("12.40"), 10),
     ]
+
+
+def test_incomplete_data_is_listed_with_links_and_issuing_asks_first(
+    page, logged_in, admin_user, organisation
+):
+    """A new practice without tax number and IBAN, a patient without address: the
+    draft lists what is missing, each a link to where it is fixed; once fixed,
+    issuing asks first and can be cancelled, and only then takes a number."""
+    Organisation.objects.filter(pk=organisation.pk).update(tax_number="", iban="")
+    patient = PatientFactory(
+        organisation=organisation, first_name="Erika", last_name="Muster", city=""
+    )
+    chain = ServiceChainFactory(organisation=organisation, description="KG", services=[KG])
+    booked = AppointmentFactory(organisation=organisation, patient=patient, service_chain=chain)
+    draft = services.invoice_create(
+        organisation=organisation, actor=admin_user, patient=patient, appointments=[booked]
+    )
+    logged_in(page, admin_user).goto(f"/rechnungen/{draft.public_id}/")
+
+    missing = page.get_by_role("region", name="Bevor die Rechnung gestellt werden kann")
+    expect(missing).to_contain_text("Steuernummer oder USt-IdNr. fehlt.")
+    expect(missing).to_contain_text("IBAN fehlt.")
+    expect(missing).to_contain_text("Ort des Rechnungsempfängers fehlt.")
+    expect(page.get_by_role("button", name="Rechnung stellen …")).to_be_disabled()
+
+    missing.get_by_role("link", name="IBAN fehlt.").click()
+    expect(page).to_have_url(re.compile(r"/einstellungen/praxis/#id_iban$"))
+    page.get_by_label("Steuernummer").fill("21/815/08150")
+    page.get_by_label("IBAN").fill("DE89 3704 0044 0532 0130 00")
+    page.get_by_role("button", name="Speichern").click()
+    expect(page.get_by_role("status")).to_contain_text("Die Praxisdaten sind gespeichert.")
+
+    page.goto(f"/rechnungen/{draft.public_id}/")
+    page.get_by_role("link", name="Ort des Rechnungsempfängers fehlt.").click()
+    expect(page).to_have_url(re.compile(rf"/akten/{patient.public_id}/#id_city$"))
+    stammdaten = page.get_by_role("region", name="Stammdaten")
+    stammdaten.get_by_label("Ort").fill("Berlin")
+    stammdaten.get_by_role("button", name="Stammdaten speichern").click()
+
+    page.goto(f"/rechnungen/{draft.public_id}/")
+    expect(page.get_by_text("Bevor die Rechnung gestellt werden kann")).to_have_count(0)
+    page.get_by_role("link", name="Rechnung stellen …").click()
+    expect(page.locator("main")).to_contain_text(
+        "Die Rechnungsnummer kann nicht zurückgenommen werden."
+    )
+    page.get_by_role("link", name="Abbrechen").click()
+    draft.refresh_from_db()
+    assert (draft.status, draft.number) == (InvoiceStatus.DRAFT, None)
+
+    page.get_by_role("link", name="Rechnung stellen …").click()
+    page.get_by_role("button", name="Rechnung jetzt stellen").click()
+    expect(page.get_by_role("status")).to_contain_text("wurde gestellt")
+    draft.refresh_from_db()
+    assert draft.status == InvoiceStatus.ISSUED and draft.number

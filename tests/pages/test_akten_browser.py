@@ -67,7 +67,7 @@ def test_linked_record_doctolib_fields_are_read_only_and_actions_reach_the_plugi
         field = page.locator(f'input[name="{name}"]')
         expect(field).not_to_be_editable()
         expect(field).to_have_accessible_description(LED_HINT)
-    expect(page.get_by_label("Ort")).to_be_editable()
+    expect(page.get_by_role("region", name="Stammdaten").get_by_label("Ort")).to_be_editable()
 
     history = page.get_by_role("button", name="Terminverlauf in Doctolib öffnen")
     book = page.get_by_role("button", name="Termin in Doctolib vergeben")
@@ -104,7 +104,7 @@ def test_linked_record_actions_are_disabled_with_a_hint_without_the_plugin(
 def test_saving_a_linked_record_keeps_the_doctolib_led_fields(page, logged_in, admin_user, linked):
     page = logged_in(page, admin_user)
     page.goto(f"/akten/{linked.public_id}/")
-    page.get_by_label("Ort").fill("Hamburg")
+    page.get_by_role("region", name="Stammdaten").get_by_label("Ort").fill("Hamburg")
     page.get_by_role("button", name="Stammdaten speichern").click()
     expect(page.get_by_role("status")).to_contain_text("Die Stammdaten sind gespeichert.")
     linked.refresh_from_db()

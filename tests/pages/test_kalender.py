@@ -50,6 +50,7 @@ def chain(organisation):
 
 def appointment(organisation, column, patient, chain=None, **fields):
     fields.setdefault("start", utc(8))
+    fields.setdefault("status", AppointmentStatus.PLANNED)
     return AppointmentFactory(
         organisation=organisation,
         calendar_column=column,

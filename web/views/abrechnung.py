@@ -6,31 +6,30 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views import View
 from django.views.generic import TemplateView
 
-from billing import selectors, services
+from billing import archive, selectors, services
 from billing.models import InvoiceStatus
-from billing.pdf import (
-    cancellation_filename,
-    cancellation_pdf,
-    invoice_filename,
-    invoice_pdf,
-)
-from lemniscus.errors import DomainError, NotFound, ValidationFailed
+from billing.parties import invoice_parties
+from billing.pdf import cancellation_filename, invoice_filename
+from lemniscus.errors import DomainError, InvoiceIncomplete, NotFound, ValidationFailed
 from lemniscus.tenancy import parse_public_id
-from organisations.models import Right
+from organisations.models import Right, Role
 from patients.selectors import access_patient, patient_list
 from web.forms_abrechnung import (
     InvoiceCreateForm,
     InvoiceFilterForm,
     PatientSearchForm,
+    RecipientForm,
     ServiceChainForm,
     ServiceFormSet,
 )
 from web.mixins import StaffPageMixin
 
 INVOICES_PER_PAGE = 50
+SERVICE_FIELDS = ("code", "name", "price", "vat_rate", "tax_category", "minutes")
 PATIENT_MATCHES = 20
 
 
@@ -76,10 +75,7 @@ class ChainEditView(StaffPageMixin, View):
             )
             formset = ServiceFormSet(
                 prefix="services",
-                initial=[
-                    {f: getattr(s, f) for f in ("code", "name", "price", "vat_rate", "minutes")}
-                    for s in chain.services.all()
-                ],
+                initial=[{f: getattr(s, f) for f in SERVICE_FIELDS} for s in chain.services.all()],
             )
         return self._render(chain, form, formset)
 
@@ -252,6 +248,30 @@ class InvoiceMixin(StaffPageMixin):
         )
 
 
+def missing_items(invoice, user, errors: dict[str, list[str]]) -> list[dict]:
+    """What issuing still needs, each with a link to where it is fixed: the
+    Praxisdaten, the draft's own recipient, or the patient's record."""
+    items = []
+    for key, texts in errors.items():
+        group, _, field = key.partition(".")
+        if group == "practice":
+            url = reverse("practice") + f"#id_{field}"
+            where = "Einstellungen → Praxisdaten"
+            if user.role != Role.ADMIN:
+                where += " (nur Organisations-Admins)"
+        elif invoice.recipient:
+            url = reverse("invoice_recipient", args=[invoice.public_id]) + f"#id_empfaenger-{field}"
+            where = "Rechnungsempfänger dieses Entwurfs"
+        elif invoice.patient.invoice_recipient:
+            url = reverse("akte", args=[invoice.patient.public_id]) + f"#id_empfaenger-{field}"
+            where = "Rechnungsempfänger in der Akte"
+        else:
+            url = reverse("akte", args=[invoice.patient.public_id]) + f"#id_{field}"
+            where = "Stammdaten der Akte"
+        items.extend({"text": text, "url": url, "where": where} for text in texts)
+    return items
+
+
 class InvoiceDetailView(InvoiceMixin, TemplateView):
     template_name = "web/abrechnung/invoice_detail.html"
 
@@ -259,10 +279,16 @@ class InvoiceDetailView(InvoiceMixin, TemplateView):
         invoice = self.invoice()
         lines = list(invoice.lines.all())
         allowed = services.TRANSITIONS[invoice.status]
+        missing = []
+        if invoice.status == InvoiceStatus.DRAFT:
+            errors = selectors.invoice_missing_data(invoice=invoice)
+            missing = missing_items(invoice, self.request.user, errors)
         return super().get_context_data(
             invoice=invoice,
             lines=lines,
+            recipient=invoice_parties(invoice).recipient,
             vat_groups=selectors.vat_breakdown(lines),
+            missing=missing,
             can_issue=InvoiceStatus.ISSUED in allowed,
             can_pay=InvoiceStatus.PAID in allowed,
             can_cancel=InvoiceStatus.CANCELLED in allowed,
@@ -270,12 +296,76 @@ class InvoiceDetailView(InvoiceMixin, TemplateView):
         )
 
 
+class InvoiceIssueView(InvoiceMixin, View):
+    """Ask first, because the number cannot be taken back: GET shows what will be
+    issued (or what is still missing, with links); POST issues. Incomplete data
+    (422 invoice_incomplete) shows the list again and uses up no number."""
+
+    template_name = "web/abrechnung/invoice_issue.html"
+
+    def get(self, request, id):
+        invoice = self.invoice()
+        if invoice.status != InvoiceStatus.DRAFT:
+            return redirect("invoice_detail", id=id)
+        errors = selectors.invoice_missing_data(invoice=invoice)
+        return self._render(invoice, errors, status=422 if errors else 200)
+
+    def post(self, request, id):
+        invoice = self.invoice()
+        try:
+            invoice = services.invoice_issue(invoice=invoice, actor=request.user)
+        except InvoiceIncomplete as exc:
+            return self._render(invoice, exc.errors or {}, status=422)
+        except DomainError as exc:
+            messages.error(request, exc.detail)
+        else:
+            messages.success(request, f"Die Rechnung {invoice.number} wurde gestellt.")
+        return redirect("invoice_detail", id=id)
+
+    def _render(self, invoice, errors, *, status):
+        context = {
+            "organisation": self.organisation,
+            "invoice": invoice,
+            "recipient": invoice_parties(invoice).recipient,
+            "missing": missing_items(invoice, self.request.user, errors),
+        }
+        return render(self.request, self.template_name, context, status=status)
+
+
+class InvoiceRecipientView(InvoiceMixin, View):
+    """Who a draft goes to, when not the patient's default recipient or the patient."""
+
+    template_name = "web/abrechnung/invoice_recipient.html"
+
+    def get(self, request, id):
+        invoice = self.invoice()
+        return self._render(invoice, RecipientForm(recipient=invoice.recipient))
+
+    def post(self, request, id):
+        invoice = self.invoice()
+        form = RecipientForm(request.POST)
+        if not form.is_valid():
+            return self._render(invoice, form, status=422)
+        try:
+            services.invoice_set_recipient(
+                invoice=invoice, actor=request.user, recipient=form.recipient()
+            )
+        except DomainError as exc:
+            messages.error(request, exc.detail)
+        else:
+            messages.success(request, "Der Rechnungsempfänger ist gespeichert.")
+        return redirect("invoice_detail", id=id)
+
+    def _render(self, invoice, form, *, status=200):
+        context = {"organisation": self.organisation, "invoice": invoice, "form": form}
+        return render(self.request, self.template_name, context, status=status)
+
+
 class InvoiceStatusView(InvoiceMixin, View):
-    """POST: issue (`stellen`) or mark paid (`bezahlt`); a refused change (409
-    invalid_status, e.g. a second click) is a German message and changes nothing."""
+    """POST: mark paid (`bezahlt`); a refused change (409 invalid_status, e.g. a
+    second click) is a German message and changes nothing."""
 
     ACTIONS = {
-        "stellen": (services.invoice_issue, "Die Rechnung {number} wurde gestellt."),
         "bezahlt": (services.invoice_pay, "Die Rechnung {number} ist als bezahlt markiert."),
     }
 
@@ -328,7 +418,7 @@ def _download(content: bytes, filename: str) -> HttpResponse:
 class InvoicePdfView(InvoiceMixin, View):
     def get(self, request, id):
         invoice = self.invoice()
-        return _download(invoice_pdf(invoice), invoice_filename(invoice))
+        return _download(archive.invoice_pdf(invoice), invoice_filename(invoice))
 
 
 class CancellationPdfView(InvoiceMixin, View):
@@ -338,4 +428,4 @@ class CancellationPdfView(InvoiceMixin, View):
         invoice = found(
             selectors.access_cancelled_invoice, organisation=self.organisation, public_id=id
         )
-        return _download(cancellation_pdf(invoice), cancellation_filename(invoice))
+        return _download(archive.cancellation_pdf(invoice), cancellation_filename(invoice))

@@ -25,6 +25,7 @@ from lemniscus.tenancy import scoped
 from organisations.models import Right
 from patients import selectors, services
 from patients.models import Patient, Salutation
+from web.forms_abrechnung import RecipientForm
 from web.forms_akten import (
     DOCTOLIB_LED_HINT,
     DOCTOLIB_LED_HINT_ID,
@@ -138,6 +139,10 @@ def _shown(field: str, value) -> str:
         return "ja" if value else "nein"
     if field == "salutation":
         return dict(Salutation.choices).get(value, value)
+    if field == "invoice_recipient":
+        parts = (value.get("first_name"), value.get("last_name"), value.get("street"))
+        place = " ".join(p for p in (value.get("postal_code"), value.get("city")) if p)
+        return ", ".join(p for p in (*parts, place) if p)
     if isinstance(value, date):
         return value.strftime("%d.%m.%Y")
     return str(value)
@@ -152,6 +157,13 @@ class AkteView(AktenPageMixin, TemplateView):
         patient = self.access_patient()
         form = PatientForm(patient=patient, can_edit=self.can_edit)
         return self.render_to_response(self.get_context_data(patient=patient, form=form))
+
+    def recipient_form(self, patient: Patient, data=None) -> RecipientForm:
+        form = RecipientForm(data, recipient=patient.invoice_recipient)
+        if not self.can_edit:
+            for field in form.fields.values():
+                field.disabled = True
+        return form
 
     def post(self, request, *args, **kwargs):
         patient = self.access_patient()
@@ -177,6 +189,7 @@ class AkteView(AktenPageMixin, TemplateView):
             for change in entry["changes"]:
                 change["old"] = _shown(change["field"], change["old"])
                 change["new"] = _shown(change["field"], change["new"])
+        kwargs.setdefault("recipient_form", self.recipient_form(patient))
         return super().get_context_data(
             patient=patient,
             history=history,
@@ -185,6 +198,26 @@ class AkteView(AktenPageMixin, TemplateView):
             led_hint_id=DOCTOLIB_LED_HINT_ID,
             **kwargs,
         )
+
+
+class AkteRecipientView(AkteView):
+    """POST: who the record's invoices go to by default, when not the patient."""
+
+    def get(self, request, *args, **kwargs):
+        return redirect("akte", patient_id=self.kwargs["patient_id"])
+
+    def post(self, request, *args, **kwargs):
+        patient = self.access_patient()
+        recipient_form = self.recipient_form(patient, request.POST)
+        if recipient_form.is_valid():
+            services.patient_update(
+                patient=patient, actor=request.user, invoice_recipient=recipient_form.recipient()
+            )
+            messages.success(request, "Der Rechnungsempfänger ist gespeichert.")
+            return redirect("akte", patient_id=patient.public_id)
+        form = PatientForm(patient=patient, can_edit=self.can_edit)
+        context = self.get_context_data(patient=patient, form=form, recipient_form=recipient_form)
+        return self.render_to_response(context, status=422)
 
 
 class ConfirmStepView(PartialMixin, AktenPageMixin, TemplateView):
