@@ -21,7 +21,7 @@ from billing.services import invoice_cancel
 from doctolib_bridge.handover import export_start
 from doctolib_bridge.models import ExportJob, SyncLogEntry
 from lemniscus.urls import router
-from organisations.models import Right, Role
+from organisations.models import Organisation, Right, Role
 from patients.models import Patient
 from tests.conftest import assert_problem
 from tests.factories import (
@@ -351,3 +351,46 @@ def test_bearer_token_writes_need_no_csrf_token(organisation, admin_user):
     response = client.post("/api/v1/calendar-columns/", {"name": "Per Token"}, format="json")
     assert response.status_code == 201, response.content
     assert Token.objects.get(user=admin_user).last_used_at is not None
+
+
+# The practice data: one resource per organisation, the caller's own (not in the router).
+
+PRACTICE = "/api/v1/practice/"
+
+
+def _practice_row(organisation) -> dict:
+    return Organisation.objects.filter(pk=organisation.pk).values().get()
+
+
+@pytest.mark.parametrize("caller", list(UNAUTHENTICATED))
+@pytest.mark.parametrize("method", ["GET", "PATCH"])
+def test_practice_refuses_unauthenticated_callers(method, caller, organisation, admin_user):
+    client = _client(UNAUTHENTICATED[caller](organisation, admin_user))
+    before = _practice_row(organisation)
+
+    response = client.generic(method, PRACTICE, '{"city": "Hamburg"}', "application/json")
+
+    assert_problem(response, 401, "token_invalid")
+    assert _practice_row(organisation) == before
+
+
+def test_practice_of_another_organisation_is_unreachable(other_api, organisation):
+    before = _practice_row(organisation)
+
+    read = other_api.get(PRACTICE)
+    other_api.patch(PRACTICE, {"city": "Hamburg"}, format="json")
+
+    assert read.json()["name"] == "Praxis im Tal"
+    assert _practice_row(organisation) == before
+
+
+@pytest.mark.parametrize("rights", [[], list(Right)])
+def test_practice_members_read_and_only_admins_write(organisation, rights):
+    member = _member(organisation, *rights)
+    before = _practice_row(organisation)
+
+    assert member.get(PRACTICE).status_code == 200
+    response = member.patch(PRACTICE, {"city": "Hamburg"}, format="json")
+
+    assert_problem(response, 403, "permission_denied")
+    assert _practice_row(organisation) == before

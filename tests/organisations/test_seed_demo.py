@@ -3,7 +3,8 @@ import re
 import pytest
 
 from appointments.models import Appointment, AppointmentStatus, CalendarColumn, ColumnKind
-from billing.models import Invoice, InvoiceStatus, ServiceLine
+from billing.models import Invoice, InvoiceLine, InvoiceStatus, ServiceLine
+from billing.selectors import invoice_missing_data
 from lemniscus.phones import normalize_phone
 from lemniscus.text import fold
 from organisations.models import Organisation, Plan, Role, User
@@ -108,6 +109,37 @@ def test_issues_some_invoices_through_billing(monkeypatch, capsys):
         assert set(invoice.lines.values_list("appointment__patient", flat=True)) == {
             invoice.patient_id
         }
+
+
+def test_every_seeded_invoice_is_complete_and_the_issued_ones_are_archived(monkeypatch, capsys):
+    """The demo shows what a practice may send: every invoice passes the mandatory-data
+    check (§ 14 Abs. 4 UStG), and every issued one has its PDF stored."""
+    owner, _ = seed(monkeypatch, capsys, patients=60)
+    organisation = owner.organisation
+
+    invoices = list(Invoice.objects.filter(organisation=organisation))
+
+    assert len(invoices) == 12
+    assert organisation.tax_number and organisation.no_show_fee is not None
+    for invoice in invoices:
+        assert invoice_missing_data(invoice=invoice) == {}, invoice
+        assert invoice.documents.exists() == (invoice.number is not None)
+    statuses = set(
+        InvoiceLine.objects.filter(invoice__organisation=organisation).values_list(
+            "appointment__status", flat=True
+        )
+    )
+    assert statuses <= {AppointmentStatus.DONE, AppointmentStatus.NO_SHOW}
+
+
+def test_a_seeded_draft_can_be_issued(monkeypatch, capsys):
+    owner, _ = seed(monkeypatch, capsys)
+    draft = Invoice.objects.get(organisation=owner.organisation, status=InvoiceStatus.DRAFT)
+
+    response = token_client(owner).post(f"/api/v1/invoices/{draft.public_id}/issue")
+
+    assert response.status_code == 200, response.content
+    assert response.json()["pdf_sha256"]
 
 
 def test_running_again_makes_a_second_demo_with_its_own_login(monkeypatch, capsys, client):
