@@ -483,7 +483,7 @@ def build_world(tag: str, marker: str, phone: str, birth_date: str) -> World:
     them: the organisation, its tokens)."""
     from doctolib_bridge.models import ChangeFeedEntry, SyncLogEntry
     from organisations.models import Plan
-    from organisations.services import organisation_create
+    from organisations.services import organisation_create, organisation_update_practice
     from tokens.models import Token, TokenKind
     from tokens.services import token_create
 
@@ -494,7 +494,16 @@ def build_world(tag: str, marker: str, phone: str, birth_date: str) -> World:
         owner_email=f"admin@{marker.lower()}.test",
         owner_password=f"{marker}-pw-9!x",
     )
-    org = world.organisation
+    org = world.organisation = organisation_update_practice(
+        organisation=world.organisation,
+        data={
+            "street": "Lindenstraße 1",
+            "postal_code": "10969",
+            "city": "Berlin",
+            "tax_number": "12/345/67890",
+            "iban": "DE02120300000000202051",
+        },
+    )  # what issuing an invoice needs (§ 14 Abs. 4 UStG)
     world.doctolib_raw = token_create(organisation=org, kind=TokenKind.DOCTOLIB)[1]
     world.api_raw = token_create(
         organisation=org, kind=TokenKind.API, user=world.admin, name=f"{marker} Skript"
@@ -523,7 +532,13 @@ def build_world(tag: str, marker: str, phone: str, birth_date: str) -> World:
     ids["chain_spare"] = post(
         "/service-chains/", {"description": f"{marker} Reservekette", "services": [service]}
     )["id"]
-    person = {"first_name": f"{marker}vorname", "birth_date": birth_date, "city": f"{marker}stadt"}
+    person = {
+        "first_name": f"{marker}vorname",
+        "birth_date": birth_date,
+        "street": "Hauptstraße 5",
+        "postal_code": "10115",
+        "city": f"{marker}stadt",
+    }
     ids["patient"] = post(
         "/patients/",
         {**person, "last_name": f"{marker}akte", "mobile_phone": phone, "email": f"p@{tag}.test"},

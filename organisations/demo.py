@@ -112,6 +112,13 @@ CHAINS = (
         ],
     ),
     ("Manuelle Lymphdrainage 45", [("MLD45", "Manuelle Lymphdrainage 45 Min.", "48.00", ZERO, 45)]),
+    (
+        "Krankengymnastik mit Theraband",  # therapy (exempt) and a product sold (19 %)
+        [
+            ("KG", "Krankengymnastik", "32.00", ZERO, 25),
+            ("TB", "Theraband zum Üben zu Hause", "9.90", NINETEEN, 0),
+        ],
+    ),
     ("Osteopathie", [("OST", "Osteopathische Behandlung", "95.00", ZERO, 60)]),
     ("Wellness-Massage", [("WM60", "Wellness-Massage 60 Min.", "69.00", NINETEEN, 60)]),
 )

@@ -513,3 +513,22 @@ def test_an_invoice_issued_before_the_archive_is_archived_on_first_read(api, dra
 
     assert first == second and first.startswith(b"%PDF-")
     assert draft.documents.count() == 1
+
+
+# Conventions of 1.1
+
+
+@pytest.mark.parametrize("path", ["/api/v1/practice", "/api/v1/practice/"])
+def test_practice_answers_with_and_without_a_trailing_slash(api, path):
+    assert api.get(path).status_code == 200
+    assert api.patch(path, {"city": "Potsdam"}, format="json").json()["city"] == "Potsdam"
+
+
+def test_status_is_checked_before_the_mandatory_data(api, organisation, admin_user, draft):
+    """Issuing what is not a draft is 409 even when data is missing (409 before 422)."""
+    services.invoice_issue(invoice=draft, actor=admin_user)
+    type(organisation).objects.filter(pk=organisation.pk).update(iban="")
+
+    response = api.post(f"{INVOICES}{draft.public_id}/issue/")
+
+    assert_problem(response, 409, "invalid_status")
