@@ -6,9 +6,7 @@ from rest_framework import serializers
 
 from lemniscus.fields import CleanCharField, CleanEmailField, PhoneField
 from organisations.models import Organisation
-
-MAX_PAYMENT_TERM_DAYS = 120
-MAX_REMINDER_HOURS = 168  # a week ahead
+from organisations.services import MAX_PAYMENT_TERM_DAYS, MAX_REMINDER_HOURS
 
 
 class _BankField(CleanCharField):

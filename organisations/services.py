@@ -89,6 +89,10 @@ def organisation_set_plan(*, organisation: Organisation, plan: str) -> Organisat
     return organisation
 
 
+# Limits of the practice's numbers, for every form that edits them.
+MAX_PAYMENT_TERM_DAYS = 120
+MAX_REMINDER_HOURS = 168  # a week ahead
+
 # What an organisation admin edits on the page "Praxisdaten" (Einstellungen): the
 # letterhead and bank details of the invoices, the payment term and the reminders.
 PRACTICE_FIELDS = (

@@ -4,10 +4,8 @@ from django import forms
 from localflavor.generic.forms import BICFormField, IBANFormField
 
 from lemniscus.phones import normalize_phone
+from organisations.services import MAX_PAYMENT_TERM_DAYS, MAX_REMINDER_HOURS
 from web.fields import CleanCharField
-
-MAX_REMINDER_HOURS = 168  # a week ahead
-MAX_PAYMENT_TERM_DAYS = 120
 
 
 class PracticeForm(forms.Form):
