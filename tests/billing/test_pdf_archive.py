@@ -107,10 +107,12 @@ def test_exempt_invoice_prints_the_exemption_note(practice, admin_user):
 
 
 def test_mixed_invoice_splits_by_category_and_notes_the_exemption(practice, admin_user):
-    text = _stored_text(_issued(practice, admin_user, services_=[THERAPY, OIL], no_show=True))
+    invoice = _issued(practice, admin_user, services_=[THERAPY, OIL], no_show=True)
+
+    text = _stored_text(invoice)
 
     assert EXEMPT_NOTE in text
-    assert "Seite 1 von 1" in text
+    assert f"Rechnung {invoice.number} · Seite 1 von 1" in text
     for row in (
         "Umsatzsteuerfreie Heilbehandlungen 32,50 €",
         "Nicht steuerbar 30,00 €",
