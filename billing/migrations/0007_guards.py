@@ -9,7 +9,7 @@ the API"; GoBD): on PostgreSQL, triggers refuse what the services never do.
 - Archived PDFs (InvoiceDocument) and history rows are never changed or deleted.
 - A number range never goes back and is never deleted while it has numbers.
 
-Only the erasure of records past their retention (`billing.guards.erasure`) may
+Only the erasure of records past their retention (`lemniscus.erasure.erasure`) may
 delete, by setting `lemniscus.erasure` for its own transaction. SQLite has no such
 guard; there the services are the only writers."""
 

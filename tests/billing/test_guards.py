@@ -6,8 +6,8 @@ from django.db import IntegrityError, connection, transaction
 
 from appointments.models import Appointment
 from billing import services
-from billing.guards import erasure
 from billing.models import Invoice, InvoiceDocument, InvoiceLine, InvoiceSequence
+from lemniscus.erasure import erasure
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 

@@ -10,8 +10,8 @@ from django.utils import timezone
 
 from appointments.models import AppointmentStatus, ColumnKind
 from billing import services
-from billing.guards import erasure
 from billing.models import Invoice, InvoiceSequence, ServiceLine
+from lemniscus.erasure import erasure
 from tests.conftest import assert_problem, token_client
 from tests.factories import (
     AppointmentFactory,

@@ -1,10 +1,10 @@
-"""The database guard of issued invoices (migration billing 0007): on PostgreSQL,
+"""The one way past the database guards (migration billing 0007): on PostgreSQL,
 triggers refuse to change or delete issued invoices, their lines, their archived
 PDFs and their history, whoever asks: the ORM, `QuerySet.update()`, raw SQL.
 
 The one exception the law makes is the erasure of records past their retention
-(§ 147 AO: invoices after 8 years). That job opens `erasure()`, which allows
-deleting for its own transaction and nothing else."""
+(§ 630f BGB, § 147 AO: invoices after 8 years). That job opens `erasure()`, which
+allows deleting for its own transaction and nothing else."""
 
 from contextlib import contextmanager
 
