@@ -159,3 +159,19 @@ class ArchiveDamaged(DomainError):
         "Das archivierte PDF dieser Rechnung ist beschädigt und wird nicht ausgeliefert. "
         "Bitte wenden Sie sich an den Support."
     )
+
+
+class RetentionRequired(Conflict):
+    """Deleting a record with treatment history (§ 630f BGB); `retain_until` says how
+    long it is kept."""
+
+    code = "retention_required"
+    default_detail = (
+        "Die Akte hat eine Behandlungshistorie und muss aufbewahrt werden (§ 630f BGB); "
+        "sie kann archiviert, aber nicht gelöscht werden."
+    )
+
+
+class RecordArchived(Conflict):
+    code = "record_archived"
+    default_detail = "Die Akte ist archiviert und kann nicht geändert werden."

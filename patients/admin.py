@@ -81,11 +81,27 @@ class PatientAdmin(SimpleHistoryAdmin, TenantAdmin):
         ),
         ("Notizen", {"fields": ("notes",)}),
         ("Doctolib", {"fields": ("sync_to_doctolib", "doctolib_patient_id")}),
-        ("Kennungen", {"fields": ("public_id", "created_at", "updated_at")}),
+        ("Kennungen", {"fields": ("public_id", "archived_at", "created_at", "updated_at")}),
     )
 
+    def has_change_permission(self, request, obj=None):
+        # An archived record is read-only for support too (patients.services).
+        if (
+            obj is not None
+            and Patient.objects.filter(pk=obj.pk, archived_at__isnull=False).exists()
+        ):
+            return False
+        return super().has_change_permission(request, obj)
+
     def get_readonly_fields(self, request, obj=None):
-        readonly = ["organisation", "doctolib_patient_id", "public_id", "created_at", "updated_at"]
+        readonly = [
+            "organisation",
+            "doctolib_patient_id",
+            "public_id",
+            "archived_at",
+            "created_at",
+            "updated_at",
+        ]
         # Linked (now: `obj` may be an old version): the checkbox stays set until
         # the link is removed in Doctolib.
         if (

@@ -4,9 +4,9 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from lemniscus.api import OrganisationViewSet
-from lemniscus.errors import ValidationFailed
+from lemniscus.errors import PermissionDenied, ValidationFailed
 from lemniscus.text import has_nul
-from organisations.models import Right
+from organisations.models import Right, Role
 from patients import selectors, services
 from patients.models import Patient
 from patients.serializers import PatientHistoryOutput, PatientInput, PatientOutput
@@ -20,7 +20,12 @@ from patients.serializers import PatientHistoryOutput, PatientInput, PatientOutp
                 OpenApiTypes.STR,
                 description="Name prefix (folded), birth date (YYYY-MM-DD or TT.MM.JJJJ) "
                 "or phone digits.",
-            )
+            ),
+            OpenApiParameter(
+                "archived",
+                OpenApiTypes.BOOL,
+                description="true: archived records are listed too.",
+            ),
         ],
         responses=PatientOutput(many=True),
     ),
@@ -44,7 +49,8 @@ class PatientViewSet(OrganisationViewSet):
                 "Der Suchbegriff enthält ein Nullzeichen.",
                 errors={"q": ["Nullzeichen sind nicht erlaubt."]},
             )
-        return selectors.patient_list(organisation=organisation, q=q)
+        archived = self.request.query_params.get("archived") == "true"
+        return selectors.patient_list(organisation=organisation, q=q, archived=archived)
 
     def list(self, request):
         return self.page_output(PatientOutput, self.get_queryset())
@@ -66,8 +72,32 @@ class PatientViewSet(OrganisationViewSet):
         return self.output(PatientOutput, patient)
 
     def destroy(self, request, id=None):
+        """Only without treatment history (409 `retention_required` with
+        `retain_until`); organisation admins."""
+        self._admin_only()
         services.patient_delete(patient=self._access(), actor=request.user)
         return Response(status=204)
+
+    @extend_schema(request=None, responses=PatientOutput)
+    @action(detail=True, methods=["post"])
+    def archive(self, request, id=None):
+        """Archive the record (organisation admins): read-only, left out of lists,
+        search and suggestions unless `?archived=true`; erased once its retention has
+        passed."""
+        self._admin_only()
+        patient = services.patient_archive(patient=self._access(), actor=request.user)
+        return self.output(PatientOutput, patient)
+
+    @extend_schema(request=None, responses=PatientOutput)
+    @action(detail=True, methods=["post"])
+    def unarchive(self, request, id=None):
+        self._admin_only()
+        patient = services.patient_unarchive(patient=self._access(), actor=request.user)
+        return self.output(PatientOutput, patient)
+
+    def _admin_only(self) -> None:
+        if self.request.user.role != Role.ADMIN:
+            raise PermissionDenied("Das dürfen nur Organisations-Admins.")
 
     @extend_schema(responses=PatientHistoryOutput(many=True))
     @action(detail=True, methods=["get"])

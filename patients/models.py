@@ -48,6 +48,9 @@ class Patient(TenantModel):
     # the patient.
     invoice_recipient = models.JSONField("Rechnungsempfänger", null=True, blank=True)
     sync_to_doctolib = models.BooleanField("Doctolib", default=False)
+    # Archived records are read-only and left out of lists, search and suggestions;
+    # the nightly erasure deletes them once their retention has passed (retention.py).
+    archived_at = models.DateTimeField("Archiviert am", null=True, blank=True)
     doctolib_patient_id = models.CharField(max_length=64, null=True, blank=True)
 
     # Derived search keys (see lemniscus.text.fold), kept in step by save().

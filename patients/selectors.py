@@ -18,10 +18,15 @@ def parse_search_date(term: str) -> date | None:
     return None
 
 
-def patient_list(*, organisation, q: str | None = None) -> QuerySet[Patient]:
+def patient_list(
+    *, organisation, q: str | None = None, archived: bool = False
+) -> QuerySet[Patient]:
     """The organisation's records, ordered by last name, first name; `q` finds
-    folded name prefixes, an exact birth date, or phone numbers containing its digits."""
+    folded name prefixes, an exact birth date, or phone numbers containing its digits.
+    Archived records only with `archived` (then together with the others)."""
     qs = scoped(Patient, organisation)
+    if not archived:
+        qs = qs.filter(archived_at__isnull=True)
     term = (q or "").strip()
     if term:
         condition = Q()
@@ -62,6 +67,7 @@ FIELD_LABELS = {
     "invoice_recipient": "Rechnungsempfänger",
     "sync_to_doctolib": "Doctolib",
     "doctolib_patient_id": "Doctolib-Patienten-ID",
+    "archived_at": "Archiviert",
 }
 
 
@@ -111,7 +117,9 @@ def patient_suggestions(
     if not folded_last:
         return []
     folded_first = fold(first_name)
-    matches = scoped(Patient, organisation).filter(last_name_folded__startswith=folded_last)
+    matches = scoped(Patient, organisation).filter(
+        last_name_folded__startswith=folded_last, archived_at__isnull=True
+    )
     found: list[Patient] = []
     rest = matches
     if birth_date is not None:

@@ -69,6 +69,7 @@ class PatientOutput(serializers.ModelSerializer):
     id = StringIdField(source="public_id")
     doctolib_led_fields = serializers.SerializerMethodField()
     invoice_recipient = RecipientOutput(allow_null=True)
+    archived_at = LocalDateTimeField()
     created_at = LocalDateTimeField()
     updated_at = LocalDateTimeField()
 
@@ -92,6 +93,7 @@ class PatientOutput(serializers.ModelSerializer):
             "sync_to_doctolib",
             "doctolib_patient_id",
             "doctolib_led_fields",
+            "archived_at",
             "created_at",
             "updated_at",
         ]

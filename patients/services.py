@@ -1,12 +1,20 @@
 """Writing patient records. Every entry point (staff API, pages, bridge, admin)
 calls these functions; each change is recorded in the record's history with its actor."""
 
+import logging
+from datetime import date
+
 from django.db import transaction
+from django.utils import timezone
 
 from appointments.models import Appointment
 from doctolib_bridge.sync import queue_lemniscus_changes
-from lemniscus.errors import HasInvoices, LinkConflict, ValidationFailed
+from lemniscus.erasure import erasure
+from lemniscus.errors import LinkConflict, RecordArchived, RetentionRequired, ValidationFailed
+from patients import retention
 from patients.models import RECIPIENT_FIELDS, Patient
+
+logger = logging.getLogger(__name__)
 
 EDITABLE_FIELDS = (
     "salutation",
@@ -89,7 +97,11 @@ def patient_update(
     is refused (`link_conflict`): the link must be removed in Doctolib first.
 
     A record with the checkbox set goes to the change feed in the same transaction
-    (`queue_for_doctolib=False` for changes that came from Doctolib itself)."""
+    (`queue_for_doctolib=False` for changes that came from Doctolib itself). An
+    archived record is read-only for staff (409 `record_archived`); what Doctolib leads
+    still follows Doctolib, so the bridge's own changes apply."""
+    if patient.archived_at is not None and queue_for_doctolib:
+        raise RecordArchived()
     if fields.get("sync_to_doctolib") is False and patient.doctolib_patient_id:
         raise LinkConflict(
             "Die Akte ist mit Doctolib verknüpft; das Häkchen „Doctolib“ bleibt gesetzt, "
@@ -110,12 +122,84 @@ def patient_update(
 
 @transaction.atomic
 def patient_delete(*, patient: Patient, actor=None) -> None:
-    """Delete a record and its appointments; a record with invoices stays (409)."""
+    """Delete a record and its appointments. A record with treatment history is kept
+    until its retention ends (409 `retention_required` with `retain_until`); it can
+    be archived instead."""
     patient = Patient.objects.select_for_update().get(pk=patient.pk)
-    if patient.invoices.exists():
-        raise HasInvoices()
+    keep_until = retention.retain_until(patient)
+    if keep_until is not None:
+        raise RetentionRequired(
+            f"Die Akte hat eine Behandlungshistorie und wird bis zum "
+            f"{keep_until:%d.%m.%Y} aufbewahrt (§ 630f BGB); sie kann archiviert, aber "
+            "nicht gelöscht werden.",
+            retain_until=keep_until.isoformat(),
+        )
     for appointment in Appointment.objects.filter(patient=patient):
         appointment._history_user = actor
         appointment.delete()
     _attribute(patient, actor, None)
     patient.delete()
+
+
+@transaction.atomic
+def patient_archive(*, patient: Patient, actor) -> Patient:
+    """Archive a record: read-only, and left out of lists, search and suggestions.
+    Archiving an archived record changes nothing."""
+    return _set_archived(patient=patient, actor=actor, archived=True)
+
+
+@transaction.atomic
+def patient_unarchive(*, patient: Patient, actor) -> Patient:
+    return _set_archived(patient=patient, actor=actor, archived=False)
+
+
+def _set_archived(*, patient: Patient, actor, archived: bool) -> Patient:
+    patient = Patient.objects.select_for_update().get(pk=patient.pk)
+    if (patient.archived_at is not None) != archived:
+        patient.archived_at = timezone.now() if archived else None
+        _attribute(patient, actor, "Archiviert" if archived else "Archivierung aufgehoben")
+        patient.save(update_fields=["archived_at", "updated_at"])
+    return patient
+
+
+def patient_erase_expired(*, today: date | None = None) -> int:
+    """Erase the archived records whose retention has passed, each in a transaction of
+    its own: its rows in every app that registered them (invoices only once past
+    their own 8 years), its history rows and the record. Returns how many."""
+    today = today or timezone.localdate()
+    erased = 0
+    for pk in Patient.objects.filter(archived_at__isnull=False).values_list("pk", flat=True):
+        try:
+            if _erase_one(pk=pk, today=today):
+                erased += 1
+        except _KeptBack:
+            continue
+    return erased
+
+
+class _KeptBack(Exception):
+    """Something of the record must still be kept: its transaction rolls back."""
+
+
+def _erase_one(*, pk: int, today: date) -> bool:
+    with erasure():
+        patient = (
+            Patient.objects.select_for_update()
+            .filter(pk=pk, archived_at__isnull=False)
+            .select_related("organisation")
+            .first()
+        )
+        if patient is None:
+            return False
+        keep_until = retention.retain_until(patient)
+        if keep_until is not None and keep_until >= today:
+            return False
+        # The apps above patients first, the latest registered first (billing before
+        # appointments: invoice lines point to appointments).
+        for source in reversed(retention.sources()):
+            if not source.erase(patient, today):
+                raise _KeptBack()
+        patient.delete()
+        Patient.history.filter(id=pk).delete()  # with the "-" row the delete just wrote
+    logger.info("erased record %s after its retention", pk)
+    return True

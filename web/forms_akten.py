@@ -131,6 +131,7 @@ class AktenSearchForm(forms.Form):
         help_text="Name, Geburtsdatum (TT.MM.JJJJ) oder Telefonnummer",
         widget=forms.TextInput(attrs={"type": "search", "autocomplete": "off"}),
     )
+    archiviert = forms.BooleanField(label="Archivierte zeigen", required=False)
 
 
 class SuggestionForm(forms.Form):

@@ -19,6 +19,17 @@ urlpatterns = [
         akten.AkteRecipientView.as_view(),
         name="akte_rechnungsempfaenger",
     ),
+    path(
+        "akten/<uuid:patient_id>/archivieren/",
+        akten.AkteArchiveView.as_view(),
+        name="akte_archivieren",
+    ),
+    path(
+        "akten/<uuid:patient_id>/archivierung-aufheben/",
+        akten.AkteArchiveView.as_view(),
+        {"undo": True},
+        name="akte_archivierung_aufheben",
+    ),
     path("akten/<uuid:patient_id>/loeschen/", akten.AkteDeleteView.as_view(), name="akte_loeschen"),
     path("sync-protokoll/", akten_sync.SyncLogView.as_view(), name="sync_protokoll"),
 ]

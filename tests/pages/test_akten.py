@@ -2,10 +2,11 @@
 record (Stammdaten, read-only Doctolib fields, history), the Doctolib icon,
 deleting, linking a Doctolib patient; permissions, bad input, query counts."""
 
-from datetime import date
+from datetime import date, timedelta
 from urllib.parse import urlencode
 
 import pytest
+from django.utils import timezone
 from django.utils.html import escape
 
 from billing.services import invoice_create
@@ -330,7 +331,8 @@ def test_record_queries_do_not_grow_with_history(
 ):
     for n in range(changes):
         patient_update(patient=linked, actor=admin_user, city=f"Ort {n}")
-    with django_assert_max_num_queries(5):
+    # 5, and 2 for the retention (latest treated appointment, latest invoice)
+    with django_assert_max_num_queries(7):
         assert staff.get(f"/akten/{linked.public_id}/").status_code == 200
 
 
@@ -371,7 +373,11 @@ def test_doctolib_icon_on_a_record_already_sent_changes_nothing(staff, linked):
 
 
 def test_delete_asks_first_then_deletes(staff, patient):
-    AppointmentFactory(organisation=patient.organisation, patient=patient)
+    AppointmentFactory(
+        organisation=patient.organisation,
+        patient=patient,
+        start=timezone.now() + timedelta(days=2),  # planned: no treatment history
+    )
     url = f"/akten/{patient.public_id}/loeschen/"
     html = staff.get(url).content.decode()
     assert "Akte endgültig löschen?" in html
@@ -383,7 +389,7 @@ def test_delete_asks_first_then_deletes(staff, patient):
     assert not Patient.objects.filter(pk=patient.pk).exists()
 
 
-def test_delete_of_a_record_with_invoices_is_refused_in_german(staff, patient, admin_user):
+def test_a_treated_record_is_kept_and_can_be_archived_instead(staff, patient, admin_user):
     appointment = AppointmentFactory(organisation=patient.organisation, patient=patient)
     invoice_create(
         organisation=patient.organisation,
@@ -391,11 +397,53 @@ def test_delete_of_a_record_with_invoices_is_refused_in_german(staff, patient, a
         patient=patient,
         appointments=[appointment],
     )
+    keep_until = f"31.12.{patient.organisation.today().year + 10}"
+    html = staff.get(f"/akten/{patient.public_id}/").content.decode()
+    assert f"wird bis zum <strong>{keep_until}</strong> aufbewahrt" in html
+    assert "Akte löschen …" not in html and "Akte archivieren …" in html
     before = snapshot(patient)
+
     response = staff.post(f"/akten/{patient.public_id}/loeschen/", follow=True)
+
     assert response.redirect_chain[-1][0] == f"/akten/{patient.public_id}/"
-    assert "Die Akte hat Rechnungen und kann nicht gelöscht werden." in response.content.decode()
+    assert f"wird bis zum {keep_until} aufbewahrt (§ 630f BGB)" in response.content.decode()
     assert snapshot(patient) == before
+
+
+def test_only_admins_delete_or_archive(client, organisation, patient):
+    writer = UserFactory(organisation=organisation, role=Role.STAFF, can_documentation=True)
+    client.force_login(writer)
+    base = f"/akten/{patient.public_id}/"
+
+    html = client.get(base).content.decode()
+
+    assert "Aufbewahrung" not in html and "Akte löschen" not in html
+    for step in ("loeschen/", "archivieren/", "archivierung-aufheben/"):
+        assert client.get(base + step).status_code == 403
+        assert client.post(base + step).status_code == 403
+    patient.refresh_from_db()
+    assert patient.archived_at is None
+
+
+def test_archive_asks_first_then_the_record_is_read_only_and_hidden(staff, patient):
+    base = f"/akten/{patient.public_id}/"
+    assert "Akte archivieren?" in staff.get(base + "archivieren/").content.decode()
+
+    page = staff.post(base + "archivieren/", follow=True).content.decode()
+
+    assert "ist archiviert und jetzt schreibgeschützt" in page
+    assert "Diese Akte ist seit" in page and "Stammdaten speichern" not in page
+    assert "Müller, Anna" not in staff.get("/akten/", {"q": "Müller"}).content.decode()
+    shown = staff.get("/akten/", {"q": "Müller", "archiviert": "on"}).content.decode()
+    assert "Müller, Anna" in shown and "archiviert</span>" in shown
+    refused = staff.post(base, form_data(patient, city="Hamburg"))
+    assert refused.status_code == 422
+    patient.refresh_from_db()
+    assert patient.city != "Hamburg"
+
+    staff.post(base + "archivierung-aufheben/")
+    patient.refresh_from_db()
+    assert patient.archived_at is None
 
 
 # -- linking a Doctolib patient ------------------------------------------------

@@ -20,10 +20,10 @@ from django.views.generic import TemplateView
 
 from doctolib_bridge import services as bridge
 from doctolib_bridge.zipper.serializers import is_doctolib_id
-from lemniscus.errors import DomainError, HasInvoices, LinkConflict, NotFound
+from lemniscus.errors import DomainError, LinkConflict, NotFound
 from lemniscus.tenancy import scoped
-from organisations.models import Right
-from patients import selectors, services
+from organisations.models import Right, Role
+from patients import retention, selectors, services
 from patients.models import Patient, Salutation
 from web.forms_abrechnung import RecipientForm
 from web.forms_akten import (
@@ -73,7 +73,8 @@ class PartialMixin:
 
 
 class AktenPageMixin(StaffPageMixin):
-    """Reading is open to every member; `post` needs the documentation right."""
+    """Reading is open to every member; `post` needs the documentation right. An
+    archived record is read-only."""
 
     def dispatch(self, request, *args, **kwargs):
         if (
@@ -87,6 +88,9 @@ class AktenPageMixin(StaffPageMixin):
     @property
     def can_edit(self) -> bool:
         return self.request.user.has_right(Right.DOCUMENTATION)
+
+    def editable(self, patient: Patient) -> bool:
+        return self.can_edit and patient.archived_at is None
 
     def access_patient(self) -> Patient:
         try:
@@ -105,12 +109,15 @@ class AktenListView(PartialMixin, AktenPageMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         form = AktenSearchForm(self.request.GET)
-        q = form.cleaned_data["q"] if form.is_valid() else ""
-        patients = selectors.patient_list(organisation=self.organisation, q=q)
+        valid = form.is_valid()
+        q = form.cleaned_data["q"] if valid else ""
+        archived = valid and form.cleaned_data["archiviert"]
+        patients = selectors.patient_list(organisation=self.organisation, q=q, archived=archived)
         page = Paginator(patients, PAGE_SIZE).get_page(self.request.GET.get("page"))
-        return super().get_context_data(
-            form=form, q=q, page=page, query=urlencode({"q": q}) if q else "", **kwargs
-        )
+        query = {"q": q} if q else {}
+        if archived:
+            query["archiviert"] = "on"
+        return super().get_context_data(form=form, q=q, page=page, query=urlencode(query), **kwargs)
 
 
 class AkteCreateView(AktenPageMixin, TemplateView):
@@ -155,12 +162,12 @@ class AkteView(AktenPageMixin, TemplateView):
 
     def get(self, request, *args, **kwargs):
         patient = self.access_patient()
-        form = PatientForm(patient=patient, can_edit=self.can_edit)
+        form = PatientForm(patient=patient, can_edit=self.editable(patient))
         return self.render_to_response(self.get_context_data(patient=patient, form=form))
 
     def recipient_form(self, patient: Patient, data=None) -> RecipientForm:
         form = RecipientForm(data, recipient=patient.invoice_recipient)
-        if not self.can_edit:
+        if not self.editable(patient):
             for field in form.fields.values():
                 field.disabled = True
         return form
@@ -193,7 +200,9 @@ class AkteView(AktenPageMixin, TemplateView):
         return super().get_context_data(
             patient=patient,
             history=history,
-            can_edit=self.can_edit,
+            can_edit=self.editable(patient),
+            is_admin=self.request.user.role == Role.ADMIN,
+            retain_until=retention.retain_until(patient),
             led_hint=DOCTOLIB_LED_HINT,
             led_hint_id=DOCTOLIB_LED_HINT_ID,
             **kwargs,
@@ -210,10 +219,16 @@ class AkteRecipientView(AkteView):
         patient = self.access_patient()
         recipient_form = self.recipient_form(patient, request.POST)
         if recipient_form.is_valid():
-            services.patient_update(
-                patient=patient, actor=request.user, invoice_recipient=recipient_form.recipient()
-            )
-            messages.success(request, "Der Rechnungsempfänger ist gespeichert.")
+            try:
+                services.patient_update(
+                    patient=patient,
+                    actor=request.user,
+                    invoice_recipient=recipient_form.recipient(),
+                )
+            except DomainError as exc:
+                messages.error(request, exc.detail)
+            else:
+                messages.success(request, "Der Rechnungsempfänger ist gespeichert.")
             return redirect("akte", patient_id=patient.public_id)
         form = PatientForm(patient=patient, can_edit=self.can_edit)
         context = self.get_context_data(patient=patient, form=form, recipient_form=recipient_form)
@@ -242,7 +257,11 @@ class AkteSendView(ConfirmStepView):
         if patient.sync_to_doctolib:
             messages.info(request, "Die Akte ist schon für Doctolib vorgesehen.")
         else:
-            services.patient_update(patient=patient, actor=request.user, sync_to_doctolib=True)
+            try:
+                services.patient_update(patient=patient, actor=request.user, sync_to_doctolib=True)
+            except DomainError as exc:
+                messages.error(request, exc.detail)
+                return redirect("akte", patient_id=patient.public_id)
             messages.success(
                 request,
                 "Die Akte wird an Doctolib übertragen; die Verknüpfung erscheint, sobald "
@@ -252,23 +271,53 @@ class AkteSendView(ConfirmStepView):
 
 
 class AkteDeleteView(ConfirmStepView):
+    """Organisation admins delete a record without treatment history; one with it is
+    kept (§ 630f BGB) and can be archived instead."""
+
+    admin_only = True
     template_name = "web/akten/delete_confirm.html"
     partial_template_name = "web/akten/_delete_confirm.html"
 
     def get_context_data(self, *, patient, **kwargs):
         return super().get_context_data(
-            patient=patient, appointment_count=patient.appointments.count(), **kwargs
+            patient=patient,
+            appointment_count=patient.appointments.count(),
+            retain_until=retention.retain_until(patient),
+            **kwargs,
         )
 
     def post(self, request, *args, **kwargs):
         patient = self.access_patient()
         try:
             services.patient_delete(patient=patient, actor=request.user)
-        except HasInvoices as exc:
+        except DomainError as exc:
             messages.error(request, exc.detail)
             return redirect("akte", patient_id=patient.public_id)
         messages.success(request, f"Die Akte „{patient.display_name}“ ist gelöscht.")
         return redirect("akten")
+
+
+class AkteArchiveView(ConfirmStepView):
+    """Organisation admins archive a record (ask first) or take it back (`aufheben`)."""
+
+    admin_only = True
+    template_name = "web/akten/archive_confirm.html"
+    partial_template_name = "web/akten/_archive_confirm.html"
+
+    def get_context_data(self, *, patient, **kwargs):
+        return super().get_context_data(
+            patient=patient, retain_until=retention.retain_until(patient), **kwargs
+        )
+
+    def post(self, request, *args, **kwargs):
+        patient = self.access_patient()
+        if kwargs.get("undo"):
+            services.patient_unarchive(patient=patient, actor=request.user)
+            messages.success(request, "Die Akte ist nicht mehr archiviert.")
+        else:
+            services.patient_archive(patient=patient, actor=request.user)
+            messages.success(request, "Die Akte ist archiviert und jetzt schreibgeschützt.")
+        return redirect("akte", patient_id=patient.public_id)
 
 
 class LinkView(PartialMixin, AktenPageMixin, TemplateView):
