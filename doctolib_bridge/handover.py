@@ -147,14 +147,35 @@ def access_export(*, organisation, public_id, lock: bool = False) -> ExportJob:
     return access(ExportJob, organisation=organisation, public_id=public_id, lock=lock)
 
 
+# The CSV files hold every record's contact data: deleted this long after their job
+# ended (nightly, doctolib_bridge.retention); the job row stays.
+EXPORT_FILE_RETENTION = timedelta(days=30)
+
+
+def export_purge_files(*, now: datetime) -> int:
+    """Deletes the files of jobs that ended more than EXPORT_FILE_RETENTION before
+    `now` and clears their file fields; returns how many jobs. Idempotent."""
+    ended = ExportJob.objects.filter(finished_at__lt=now - EXPORT_FILE_RETENTION).exclude(
+        patients_file="", appointments_file=""
+    )
+    purged = 0
+    for job in ended.select_related("organisation").iterator(chunk_size=200):
+        _remove_files(job)
+        ExportJob.objects.filter(pk=job.pk).update(patients_file="", appointments_file="")
+        purged += 1
+    return purged
+
+
 def export_file(*, organisation, actor, public_id, name: str) -> FieldFile:
     """`patients.csv` or `appointments.csv` of a finished job, for an admin of its
     organisation only; NotFound while the job is not done."""
     _require_admin(actor=actor, organisation=organisation)
     job = access_export(organisation=organisation, public_id=public_id)
     files = {"patients.csv": job.patients_file, "appointments.csv": job.appointments_file}
-    if job.state != ExportState.DONE or not files[name]:
+    if job.state != ExportState.DONE:
         raise NotFound("Die Datei gibt es erst, wenn der Export fertig ist.")
+    if not files[name]:
+        raise NotFound("Die Dateien werden 30 Tage nach dem Export gelöscht (Datenschutz).")
     if not files[name].storage.exists(files[name].name):
         raise NotFound("Die Datei ist nicht mehr vorhanden; bitte den Export erneut starten.")
     return files[name]

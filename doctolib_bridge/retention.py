@@ -1,7 +1,8 @@
 """How long the bridge keeps what it records (zipper-api.md), and the purge that
 enforces it: sync-log entries 90 days, Idempotency-Key answers 24 hours, staged
 transfers 7 days (they are used up or expired after 24 hours; the week after lets
-the dialog still say what became of them)."""
+the dialog still say what became of them), the handover's CSV files 30 days after
+their job ended (the job row stays)."""
 
 from dataclasses import dataclass
 from datetime import timedelta
@@ -9,6 +10,7 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from doctolib_bridge.handover import export_purge_files
 from doctolib_bridge.models import IdempotencyRecord, SyncLogEntry, Transfer
 
 SYNC_LOG_RETENTION = timedelta(days=90)
@@ -22,6 +24,7 @@ class Purged:
     sync_log: int
     idempotency: int
     transfers: int
+    export_files: int
 
 
 def _delete_older(model, cutoff, chunk: int) -> int:
@@ -47,4 +50,5 @@ def purge_expired(*, now=None, chunk: int = CHUNK) -> Purged:
         sync_log=_delete_older(SyncLogEntry, now - SYNC_LOG_RETENTION, chunk),
         idempotency=_delete_older(IdempotencyRecord, now - IDEMPOTENCY_TTL, chunk),
         transfers=_delete_older(Transfer, now - TRANSFER_RETENTION, chunk),
+        export_files=export_purge_files(now=now),
     )

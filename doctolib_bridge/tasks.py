@@ -54,13 +54,15 @@ def reconcile_organisation_task(organisation_pk: int, after_pk: int = 0) -> dict
 @shared_task(name="doctolib_bridge.purge_expired", time_limit=900, soft_time_limit=840)
 def purge_expired_task() -> dict:
     """Periodic (Celery beat, daily by default): sync log after 90 days, Idempotency-Key
-    answers after 24 hours, transfers after 7 days (doctolib_bridge.retention)."""
+    answers after 24 hours, transfers after 7 days, export files 30 days after their
+    job ended (doctolib_bridge.retention)."""
     purged = purge_expired()
     logger.info(
-        "purge sync_log=%s idempotency=%s transfers=%s",
+        "purge sync_log=%s idempotency=%s transfers=%s export_files=%s",
         purged.sync_log,
         purged.idempotency,
         purged.transfers,
+        purged.export_files,
     )
     return vars(purged)
 

@@ -1,16 +1,20 @@
-"""The bridge keeps its sync log 90 days, Idempotency-Key answers 24 hours and staged
-transfers 7 days; the daily purge removes what is older, nothing younger."""
+"""The bridge keeps its sync log 90 days, Idempotency-Key answers 24 hours, staged
+transfers 7 days and export files 30 days after their job; the daily purge removes
+what is older, nothing younger."""
 
+import os
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
-from doctolib_bridge.models import IdempotencyRecord, SyncLogEntry, Transfer
+from doctolib_bridge.handover import export_file, export_start
+from doctolib_bridge.models import ExportJob, IdempotencyRecord, SyncLogEntry, Transfer
 from doctolib_bridge.retention import purge_expired
 from doctolib_bridge.tasks import purge_expired_task
-from tests.factories import OrganisationFactory, SyncLogEntryFactory
+from lemniscus.errors import NotFound
+from tests.factories import OrganisationFactory, PatientFactory, SyncLogEntryFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -62,7 +66,36 @@ def test_the_task_purges_and_is_scheduled_nightly_for_support_to_change():
     organisation = OrganisationFactory()
     _aged(SyncLogEntryFactory(organisation=organisation), timedelta(days=91))
 
-    assert purge_expired_task.apply().get() == {"sync_log": 1, "idempotency": 0, "transfers": 0}
+    assert purge_expired_task.apply().get() == {
+        "sync_log": 1,
+        "idempotency": 0,
+        "transfers": 0,
+        "export_files": 0,
+    }
     task = PeriodicTask.objects.get(task="doctolib_bridge.purge_expired")
     assert task.enabled and (task.crontab.hour, task.crontab.minute) == ("3", "30")
     assert str(task.crontab.timezone) == "Europe/Berlin"
+
+
+def test_export_files_are_deleted_30_days_after_their_job_ended(organisation, admin_user):
+    """GDPR: the CSV files hold every record's contact data; the job row stays."""
+    PatientFactory(organisation=organisation)
+    old = export_start(organisation=organisation, actor=admin_user, delete_appointments=False)
+    young = export_start(organisation=organisation, actor=admin_user, delete_appointments=False)
+    old.refresh_from_db()
+    young.refresh_from_db()
+    old_path, young_path = old.patients_file.path, young.patients_file.path
+    ExportJob.objects.filter(pk=old.pk).update(finished_at=timezone.now() - timedelta(days=31))
+    ExportJob.objects.filter(pk=young.pk).update(finished_at=timezone.now() - timedelta(days=29))
+
+    assert purge_expired().export_files == 1
+
+    old.refresh_from_db()
+    assert (old.state, old.patients_file.name, old.appointments_file.name) == ("done", "", "")
+    assert not os.path.exists(old_path) and os.path.exists(young_path)
+    with pytest.raises(NotFound, match="30 Tage nach dem Export gelöscht"):
+        export_file(
+            organisation=organisation, actor=admin_user, public_id=old.public_id,
+            name="patients.csv",
+        )  # fmt: skip
+    assert purge_expired().export_files == 0
