@@ -13,8 +13,8 @@ from doctolib_bridge.sync import DOCTOLIB_SYNC_ACTOR, evaluate, state_for, to_mo
 from lemniscus.errors import LinkConflict, NotFound, PatientNotLinked, ValidationFailed
 from lemniscus.tenancy import scoped
 from patients.models import Patient
-from patients.selectors import access_patient
-from patients.services import patient_create, patient_update
+from patients.selectors import access_patient, likely_duplicates
+from patients.services import DUPLICATE_FIELDS, patient_create, patient_update
 
 
 class Outcome:
@@ -30,6 +30,8 @@ class PatientSyncResult:
     outcome: str = Outcome.UNCHANGED
     applied: list[str] = field(default_factory=list)
     to_doctolib: list[str] = field(default_factory=list)
+    # Records a created one likely duplicates (public ids), for the sync log.
+    duplicates: list[str] = field(default_factory=list)
 
 
 def linked_patient(*, organisation, doctolib_patient_id: str, lock: bool = False) -> Patient:
@@ -105,11 +107,18 @@ def patient_take_in(
             errors={"last_name": ["Für eine neue Akte nötig."]},
         )
     values = {name: to_model_value(name, value) for name, value in doctolib.items()}
+    # The Zipper API keeps creating (its contract); the sync log names the likely
+    # duplicates so that staff can merge them.
+    duplicates = likely_duplicates(
+        organisation=organisation,
+        **{name: values[name] for name in DUPLICATE_FIELDS if values.get(name)},
+    )
     patient = patient_create(
         organisation=organisation,
         reason=DOCTOLIB_SYNC_ACTOR,
         doctolib_patient_id=doctolib_patient_id,
         sync_to_doctolib=True,
+        confirm_duplicate=True,
         **values,
     )
     DoctolibPatientState.objects.create(patient=patient, last_known=doctolib)
@@ -117,6 +126,7 @@ def patient_take_in(
         patient=patient,
         outcome=Outcome.CREATED,
         applied=[name for name in SYNCED_PATIENT_FIELDS if doctolib.get(name)],
+        duplicates=[str(duplicate.public_id) for duplicate in duplicates],
     )
 
 

@@ -175,3 +175,14 @@ class RetentionRequired(Conflict):
 class RecordArchived(Conflict):
     code = "record_archived"
     default_detail = "Die Akte ist archiviert und kann nicht geändert werden."
+
+
+class PossibleDuplicate(Conflict):
+    """A new record looks like one that exists (same folded name and birth date, or
+    the same mobile phone or e-mail); `duplicates` names them."""
+
+    code = "possible_duplicate"
+    default_detail = (
+        "Es gibt schon eine Akte, die wie diese aussieht. Bitte prüfen Sie die genannten "
+        "Akten; mit „confirm_duplicate“ wird die neue Akte trotzdem angelegt."
+    )

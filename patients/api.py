@@ -59,6 +59,8 @@ class PatientViewSet(OrganisationViewSet):
         return self.output(PatientOutput, self._access())
 
     def create(self, request):
+        """A record that looks like an existing one is 409 `possible_duplicate` with
+        `duplicates` (their ids); `"confirm_duplicate": true` creates it anyway."""
         data = self.validated(PatientInput, request.data)
         patient = services.patient_create(
             organisation=self.organisation, actor=request.user, **data
@@ -68,6 +70,7 @@ class PatientViewSet(OrganisationViewSet):
     def partial_update(self, request, id=None):
         patient = self._access()
         data = self.validated(PatientInput, request.data, partial=True)
+        data.pop("confirm_duplicate", None)  # only for a new record
         patient = services.patient_update(patient=patient, actor=request.user, **data)
         return self.output(PatientOutput, patient)
 

@@ -47,6 +47,37 @@ def patient_list(
     return qs.order_by("last_name_folded", "first_name_folded", "id")
 
 
+DUPLICATE_LIMIT = 10
+
+
+def likely_duplicates(
+    *,
+    organisation,
+    first_name: str = "",
+    last_name: str = "",
+    birth_date: date | None = None,
+    mobile_phone: str = "",
+    email: str = "",
+) -> list[Patient]:
+    """Records a new one with these data would likely duplicate: the same folded
+    first and last name and birth date, or the same mobile phone (E.164) or e-mail.
+    Archived records count too. Oldest first, at most ten."""
+    condition = Q()
+    if last_name and birth_date:
+        condition |= Q(
+            first_name_folded=fold(first_name)[:100],
+            last_name_folded=fold(last_name)[:100],
+            birth_date=birth_date,
+        )
+    if mobile_phone:
+        condition |= Q(mobile_phone=mobile_phone)
+    if email:
+        condition |= Q(email__iexact=email)
+    if not condition:
+        return []
+    return list(scoped(Patient, organisation).filter(condition).order_by("id")[:DUPLICATE_LIMIT])
+
+
 def access_patient(*, organisation, public_id, lock: bool = False) -> Patient:
     return access(Patient, organisation=organisation, public_id=public_id, lock=lock)
 

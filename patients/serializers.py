@@ -55,6 +55,8 @@ class PatientInput(serializers.Serializer):
     notes = CleanCharField(max_length=20000, required=False)
     sync_to_doctolib = serializers.BooleanField(required=False)
     invoice_recipient = RecipientInput(required=False, allow_null=True)
+    # POST only: create the record although it looks like an existing one.
+    confirm_duplicate = serializers.BooleanField(required=False, write_only=True)
 
     def validate_salutation(self, value):
         return value or ""

@@ -10,8 +10,14 @@ from django.utils import timezone
 from appointments.models import Appointment
 from doctolib_bridge.sync import queue_lemniscus_changes
 from lemniscus.erasure import erasure
-from lemniscus.errors import LinkConflict, RecordArchived, RetentionRequired, ValidationFailed
-from patients import retention
+from lemniscus.errors import (
+    LinkConflict,
+    PossibleDuplicate,
+    RecordArchived,
+    RetentionRequired,
+    ValidationFailed,
+)
+from patients import retention, selectors
 from patients.models import RECIPIENT_FIELDS, Patient
 
 logger = logging.getLogger(__name__)
@@ -32,6 +38,10 @@ EDITABLE_FIELDS = (
     "invoice_recipient",
     "sync_to_doctolib",
 )
+
+
+# What selectors.likely_duplicates compares.
+DUPLICATE_FIELDS = ("first_name", "last_name", "birth_date", "mobile_phone", "email")
 
 
 def _invoice_recipient(value: dict | None) -> dict | None:
@@ -70,10 +80,21 @@ def patient_create(
     actor=None,
     reason: str | None = None,
     doctolib_patient_id: str | None = None,
+    confirm_duplicate: bool = False,
     **fields,
 ) -> Patient:
     """A new record from already validated, normalised fields; with
-    `doctolib_patient_id` it is created linked (taken in from Doctolib)."""
+    `doctolib_patient_id` it is created linked (taken in from Doctolib).
+
+    A record that looks like an existing one (selectors.likely_duplicates) is refused
+    with 409 `possible_duplicate` naming them, unless `confirm_duplicate`."""
+    if not confirm_duplicate:
+        duplicates = selectors.likely_duplicates(
+            organisation=organisation,
+            **{name: fields[name] for name in DUPLICATE_FIELDS if fields.get(name)},
+        )
+        if duplicates:
+            raise PossibleDuplicate(duplicates=[str(p.public_id) for p in duplicates])
     patient = Patient(organisation=organisation, doctolib_patient_id=doctolib_patient_id)
     for name, value in _checked(fields).items():
         setattr(patient, name, value)

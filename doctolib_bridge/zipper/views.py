@@ -170,6 +170,8 @@ class PatientsView(ZipperView):
                 f"übernommen: {_listing(result.applied)}; "
                 f"an Doctolib: {_listing(result.to_doctolib)}."
             )
+            if result.duplicates:
+                self.log_detail += f" Mögliche Dublette von Akte {', '.join(result.duplicates)}."
             status = 201 if result.outcome == services.Outcome.CREATED else 200
             return Response(_sync_answer(result), status=status)
 

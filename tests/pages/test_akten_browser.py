@@ -222,3 +222,41 @@ def test_deleting_a_record_asks_in_the_page_first(
     expect(page).to_have_url(re.compile(r"/akten/$"))
     expect(page.get_by_role("status")).to_contain_text("Die Akte „Müller, Anna“ ist gelöscht.")
     assert not Patient.objects.filter(pk=patient.pk).exists()
+
+
+def test_a_likely_duplicate_is_shown_and_asked_about_before_saving(
+    page, logged_in, admin_user, patient
+):
+    """The same person typed in again (same name and birth date, other spelling)."""
+    logged_in(page, admin_user).goto("/akten/neu/")
+    page.get_by_label("Vorname").fill("ANNA")
+    page.get_by_label("Nachname").fill("Mueller")
+    page.get_by_label("Geburtsdatum").fill("1980-02-01")
+    page.get_by_role("button", name="Akte anlegen").click()
+
+    warning = page.get_by_role("alertdialog", name="Gibt es diese Person schon?")
+    expect(warning.get_by_role("link", name="Müller, Anna")).to_be_visible()
+    expect(warning).to_contain_text("geb. 01.02.1980")
+    assert Patient.objects.count() == 1
+    page.get_by_role("button", name="Trotzdem neue Akte anlegen").click()
+
+    expect(page.get_by_role("status")).to_contain_text("Die Akte ist angelegt.")
+    assert Patient.objects.count() == 2
+
+
+def test_archiving_asks_in_the_page_first_and_the_record_becomes_read_only(
+    page, logged_in, admin_user, patient, no_native_dialogs
+):
+    page = no_native_dialogs(logged_in(page, admin_user))
+    page.goto(f"/akten/{patient.public_id}/")
+    page.get_by_role("link", name="Akte archivieren …").click()
+    warning = page.get_by_role("alertdialog", name="Akte archivieren?")
+    expect(warning.get_by_role("link", name="Abbrechen")).to_be_focused()
+    warning.get_by_role("button", name="Ja, Akte archivieren").click()
+
+    expect(page.get_by_role("status").first).to_contain_text("archiviert")
+    expect(page.get_by_role("button", name="Stammdaten speichern")).to_have_count(0)
+    page.goto("/akten/?q=Müller")
+    expect(page.locator("#akten-ergebnisse")).not_to_contain_text("Müller, Anna")
+    page.get_by_label("Archivierte zeigen").check()
+    expect(page.locator("#akten-ergebnisse")).to_contain_text("archiviert")

@@ -1,3 +1,5 @@
+from datetime import date
+
 import pytest
 from django.test import override_settings
 
@@ -467,3 +469,25 @@ def test_put_is_in_the_records_history_with_the_doctolib_sync_as_actor(plugin, a
     assert newest["changes"] == [
         {"field": "mobile_phone", "label": "Mobil", "old": "+491711234567", "new": "+491512345678"}
     ]
+
+
+def test_the_zipper_api_keeps_creating_and_its_sync_log_names_the_duplicate(plugin, organisation):
+    """A likely duplicate (staff-api.md 1.1, "Duplicates") does not stop a take-in."""
+    existing = PatientFactory(
+        organisation=organisation,
+        first_name="Dörte",
+        last_name="Müller",
+        birth_date=date(1980, 2, 3),
+    )
+    body = {
+        "doctolib_patient_id": "dl-900",
+        "first_name": "Dörte",
+        "last_name": "Müller",
+        "birth_date": "1980-02-03",
+    }
+
+    response = plugin.post("/patients", body)
+
+    assert response.status_code == 201, response.content
+    entry = SyncLogEntry.objects.get(doctolib_patient_id="dl-900")
+    assert f"Mögliche Dublette von Akte {existing.public_id}." in entry.detail

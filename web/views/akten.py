@@ -20,7 +20,7 @@ from django.views.generic import TemplateView
 
 from doctolib_bridge import services as bridge
 from doctolib_bridge.zipper.serializers import is_doctolib_id
-from lemniscus.errors import DomainError, LinkConflict, NotFound
+from lemniscus.errors import DomainError, LinkConflict, NotFound, PossibleDuplicate
 from lemniscus.tenancy import scoped
 from organisations.models import Right, Role
 from patients import retention, selectors, services
@@ -128,12 +128,25 @@ class AkteCreateView(AktenPageMixin, TemplateView):
         return self.render_to_response(self.get_context_data(form=PatientForm()))
 
     def post(self, request, *args, **kwargs):
+        """A record that looks like an existing one is shown with those first; the
+        second submit ("Trotzdem anlegen") creates it."""
         form = PatientForm(request.POST)
         if not form.is_valid():
             return self.render_to_response(self.get_context_data(form=form), status=422)
-        patient = services.patient_create(
-            organisation=self.organisation, actor=request.user, **form.changes()
-        )
+        try:
+            patient = services.patient_create(
+                organisation=self.organisation,
+                actor=request.user,
+                confirm_duplicate=request.POST.get("confirm_duplicate") == "1",
+                **form.changes(),
+            )
+        except PossibleDuplicate as exc:
+            duplicates = scoped(Patient, self.organisation).filter(
+                public_id__in=exc.extra["duplicates"]
+            )
+            return self.render_to_response(
+                self.get_context_data(form=form, duplicates=duplicates.order_by("id"))
+            )
         messages.success(request, "Die Akte ist angelegt.")
         return redirect("akte", patient_id=patient.public_id)
 
@@ -368,8 +381,12 @@ class LinkView(PartialMixin, AktenPageMixin, TemplateView):
                         self.get_context_data(search=SuggestionForm(), form=form), status=422
                     )
                 with transaction.atomic():
+                    # the suggestions above the form are the duplicate check here
                     patient = services.patient_create(
-                        organisation=self.organisation, actor=request.user, **form.changes()
+                        organisation=self.organisation,
+                        actor=request.user,
+                        confirm_duplicate=True,
+                        **form.changes(),
                     )
                     bridge.link_create(
                         organisation=self.organisation,
