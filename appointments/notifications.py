@@ -262,6 +262,7 @@ def due_reminders():
             reminder_sent_at__isnull=True,
             start__gt=now,
             organisation__handover_at__isnull=True,
+            patient__reminder_consent=True,
         )
         .exclude(patient__email="")
         .order_by("start", "pk")
@@ -280,7 +281,7 @@ def send_due_reminders(*, time_budget: float = 180.0) -> int:
                 appointment = _locked(due.exclude(pk__in=skipped), skip_locked=True).first()
                 if appointment is None:
                     return sent
-                if not notification_allowed(appointment):
+                if not (notification_allowed(appointment) and appointment.patient.reminder_consent):
                     skipped.add(appointment.pk)
                     continue
                 appointment.reminder_sent_at = timezone.now()

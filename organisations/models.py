@@ -73,6 +73,8 @@ class Organisation(PublicModel):
         default=24,
         help_text="0: keine Erinnerungs-E-Mails.",
     )
+    # Whether a new record consents to e-mail reminders unless staff say otherwise.
+    reminder_consent_default = models.BooleanField("Neue Akten: E-Mail-Erinnerungen", default=False)
     # Set when the appointments were handed over to Doctolib ("Export erstellen und
     # Termine löschen"); from then on lemniscus sends no appointment notifications.
     handover_at = models.DateTimeField("Übergabe an Doctolib", null=True, blank=True)

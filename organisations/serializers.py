@@ -61,6 +61,7 @@ class PracticeInput(serializers.Serializer):
     reminder_hours_before = serializers.IntegerField(
         min_value=0, max_value=MAX_REMINDER_HOURS, required=False
     )
+    reminder_consent_default = serializers.BooleanField(required=False)
 
 
 class PracticeOutput(serializers.ModelSerializer):
@@ -87,5 +88,6 @@ class PracticeOutput(serializers.ModelSerializer):
             "no_show_fee",
             "no_show_fee_name",
             "reminder_hours_before",
+            "reminder_consent_default",
         ]
         read_only_fields = fields

@@ -113,6 +113,7 @@ PRACTICE_FIELDS = (
     "no_show_fee",
     "no_show_fee_name",
     "reminder_hours_before",
+    "reminder_consent_default",
 )
 
 # The identifiers an invoice prints under their own labels; checked here whoever

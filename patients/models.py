@@ -48,6 +48,9 @@ class Patient(TenantModel):
     # the patient.
     invoice_recipient = models.JSONField("Rechnungsempfänger", null=True, blank=True)
     sync_to_doctolib = models.BooleanField("Doctolib", default=False)
+    # Consent to appointment reminders by e-mail; a new record takes the practice's
+    # default (Organisation.reminder_consent_default).
+    reminder_consent = models.BooleanField("E-Mail-Erinnerungen", default=False)
     # Archived records are read-only and left out of lists, search and suggestions;
     # the nightly erasure deletes them once their retention has passed (retention.py).
     archived_at = models.DateTimeField("Archiviert am", null=True, blank=True)

@@ -96,6 +96,7 @@ FIELD_LABELS = {
     "city": "Ort",
     "notes": "Notizen",
     "invoice_recipient": "Rechnungsempfänger",
+    "reminder_consent": "E-Mail-Erinnerungen",
     "sync_to_doctolib": "Doctolib",
     "doctolib_patient_id": "Doctolib-Patienten-ID",
     "archived_at": "Archiviert",

@@ -54,6 +54,7 @@ class PatientInput(serializers.Serializer):
     city = CleanCharField(max_length=100, required=False)
     notes = CleanCharField(max_length=20000, required=False)
     sync_to_doctolib = serializers.BooleanField(required=False)
+    reminder_consent = serializers.BooleanField(required=False)
     invoice_recipient = RecipientInput(required=False, allow_null=True)
     # POST only: create the record although it looks like an existing one.
     confirm_duplicate = serializers.BooleanField(required=False, write_only=True)
@@ -92,6 +93,7 @@ class PatientOutput(serializers.ModelSerializer):
             "city",
             "notes",
             "invoice_recipient",
+            "reminder_consent",
             "sync_to_doctolib",
             "doctolib_patient_id",
             "doctolib_led_fields",

@@ -36,6 +36,7 @@ EDITABLE_FIELDS = (
     "city",
     "notes",
     "invoice_recipient",
+    "reminder_consent",
     "sync_to_doctolib",
 )
 
@@ -95,7 +96,11 @@ def patient_create(
         )
         if duplicates:
             raise PossibleDuplicate(duplicates=[str(p.public_id) for p in duplicates])
-    patient = Patient(organisation=organisation, doctolib_patient_id=doctolib_patient_id)
+    patient = Patient(
+        organisation=organisation,
+        doctolib_patient_id=doctolib_patient_id,
+        reminder_consent=organisation.reminder_consent_default,
+    )
     for name, value in _checked(fields).items():
         setattr(patient, name, value)
     _attribute(patient, actor, reason)

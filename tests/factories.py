@@ -54,6 +54,7 @@ class PatientFactory(factory.django.DjangoModelFactory):
     street = "Hauptstraße 5"
     postal_code = "10115"
     city = "Berlin"
+    reminder_consent = True
 
 
 class CalendarColumnFactory(factory.django.DjangoModelFactory):

@@ -72,6 +72,12 @@ class PatientForm(forms.Form):
     notes = CleanCharField(
         label="Notizen", max_length=20000, widget=forms.Textarea(attrs={"rows": 4})
     )
+    reminder_consent = forms.BooleanField(
+        label="E-Mail-Erinnerungen",
+        required=False,
+        help_text="Die Patientin / der Patient möchte Terminerinnerungen per E-Mail "
+        "(Einwilligung).",
+    )
     sync_to_doctolib = forms.BooleanField(
         label="Doctolib",
         required=False,

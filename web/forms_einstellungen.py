@@ -69,6 +69,13 @@ class PracticeForm(forms.Form):
         ),
     )
 
+    reminder_consent_default = forms.BooleanField(
+        label="Neue Akten: E-Mail-Erinnerungen angekreuzt",
+        required=False,
+        help_text="Erinnerungen gehen nur an Patientinnen und Patienten, die eingewilligt "
+        "haben (Häkchen „E-Mail-Erinnerungen“ in der Akte).",
+    )
+
     GROUPS = (
         (
             "Briefkopf der Rechnungen",
@@ -89,7 +96,7 @@ class PracticeForm(forms.Form):
             ("iban", "bic", "bank_account_holder", "payment_term_days", "small_business"),
         ),
         ("Ausfallhonorar", ("no_show_fee", "no_show_fee_name")),
-        ("Terminerinnerungen", ("reminder_hours_before",)),
+        ("Terminerinnerungen", ("reminder_hours_before", "reminder_consent_default")),
     )
 
     def groups(self):

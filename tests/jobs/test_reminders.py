@@ -202,6 +202,18 @@ def test_no_reminders_when_the_organisation_wants_none(organisation, mailoutbox)
     assert mailoutbox == []
 
 
+def test_reminders_go_only_to_patients_who_consented(organisation, mailoutbox):
+    """The record's "E-Mail-Erinnerungen" checkbox is the patient's consent."""
+    consented = planned(organisation, hours=1, email="ja@example.org")
+    planned(organisation, hours=1, email="nein@example.org", patient__reminder_consent=False)
+
+    assert send_due_reminders() == 1
+
+    assert [message.to for message in mailoutbox] == [["ja@example.org"]]
+    consented.refresh_from_db()
+    assert consented.reminder_sent_at is not None
+
+
 def test_confirmation_inside_the_window_stands_for_the_reminder(organisation, mailoutbox):
     appointment = planned(organisation, hours=5)
     assert send_confirmation(appointment_id=appointment.pk) is True

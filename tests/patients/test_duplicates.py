@@ -2,6 +2,7 @@
 (409 possible_duplicate), the page shows them and asks; the Zipper API keeps creating
 and its sync log names the likely duplicate (tests/zipper/test_patients.py)."""
 
+import re
 from datetime import date
 
 import pytest
@@ -97,3 +98,34 @@ def test_the_page_shows_the_likely_duplicates_and_asks_before_saving(client, adm
 
     assert second.status_code == 302
     assert Patient.objects.count() == 2
+
+
+# Consent to e-mail reminders (issue 11, "GDPR details")
+
+
+@pytest.mark.parametrize("default", [True, False])
+def test_a_new_record_takes_the_practices_reminder_consent_default(api, organisation, default):
+    assert (
+        api.patch("/api/v1/practice/", {"reminder_consent_default": default}, format="json").json()[
+            "reminder_consent_default"
+        ]
+        is default
+    )
+
+    created = api.post(URL, {"last_name": "Neu"}, format="json").json()
+    explicit = api.post(
+        URL, {"last_name": "Anders", "reminder_consent": not default}, format="json"
+    ).json()
+
+    assert created["reminder_consent"] is default
+    assert explicit["reminder_consent"] is (not default)
+
+
+def test_the_new_record_page_starts_with_the_practices_default(client, admin_user, organisation):
+    organisation.reminder_consent_default = True
+    organisation.save()
+    client.force_login(admin_user)
+
+    page = client.get("/akten/neu/").content.decode()
+
+    assert re.search(r'<input type="checkbox" name="reminder_consent"[^>]* checked>', page)

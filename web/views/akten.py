@@ -125,7 +125,8 @@ class AkteCreateView(AktenPageMixin, TemplateView):
     right = Right.DOCUMENTATION
 
     def get(self, request, *args, **kwargs):
-        return self.render_to_response(self.get_context_data(form=PatientForm()))
+        initial = {"reminder_consent": self.organisation.reminder_consent_default}
+        return self.render_to_response(self.get_context_data(form=PatientForm(initial=initial)))
 
     def post(self, request, *args, **kwargs):
         """A record that looks like an existing one is shown with those first; the
@@ -359,7 +360,15 @@ class LinkView(PartialMixin, AktenPageMixin, TemplateView):
                 "birth_date": data["geburtsdatum"],
             }
         return self.render_to_response(
-            self.get_context_data(search=search, form=NewLinkedPatientForm(initial=initial))
+            self.get_context_data(
+                search=search,
+                form=NewLinkedPatientForm(
+                    initial={
+                        **initial,
+                        "reminder_consent": self.organisation.reminder_consent_default,
+                    }
+                ),
+            )
         )
 
     def post(self, request, *args, **kwargs):
