@@ -105,17 +105,20 @@ def test_a_worker_killed_mid_export_offers_nothing_and_the_next_worker_finishes_
     # The final step of the export locks the organisation row: holding it stops the
     # worker after both files are written, before anything is removed or offered.
     holder = psycopg.connect(_test_database_url())
-    holder.execute(
-        "SELECT id FROM organisations_organisation WHERE id = %s FOR NO KEY UPDATE",
-        [organisation.pk],
-    )
-    job_id = api.post("/api/v1/exports/", {"delete_appointments": True}, format="json").json()["id"]
-    wait_for(lambda: _waiting_for_a_lock(holder.info.backend_pid), timeout=60)
-    assert len(_files()) == 2  # the two temporary files
+    try:
+        holder.execute(
+            "SELECT id FROM organisations_organisation WHERE id = %s FOR NO KEY UPDATE",
+            [organisation.pk],
+        )
+        job_id = api.post("/api/v1/exports/", {"delete_appointments": True}, format="json")
+        job_id = job_id.json()["id"]
+        wait_for(lambda: _waiting_for_a_lock(holder.info.backend_pid), timeout=60)
+        assert len(_files()) == 2  # the two temporary files
 
-    celery_worker.kill()
-    holder.rollback()
-    holder.close()
+        celery_worker.kill()
+    finally:  # a failure above must not leave the lock to block the next test's flush
+        holder.rollback()
+        holder.close()
 
     job = _job(job_id)
     assert (job.state, job.attempts) == (ExportState.RUNNING, 1)
