@@ -137,10 +137,12 @@ def test_close_button_closes_the_dialog_window(page, logged_in, admin_user, orga
     with page.expect_popup() as opened:  # the plugin opens the dialog in its own window
         page.evaluate("url => window.open(url)", dialog_url)
     dialog = opened.value
+    dialog.wait_for_load_state()  # the X's handler is attached once the page has loaded
     with dialog.expect_event("close"):
         dialog.get_by_role("link", name="Dialog schließen").click()
     assert dialog.is_closed()
 
     page.goto(dialog_url)  # a tab the script may not close: back to the start page
+    page.wait_for_load_state()
     page.get_by_role("link", name="Dialog schließen").click()
     expect(page).to_have_url(re.compile(r"/$"))
