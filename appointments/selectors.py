@@ -2,6 +2,7 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from appointments.models import Appointment, AppointmentStatus, CalendarColumn
 from billing.models import Invoice, ServiceChain
@@ -40,6 +41,18 @@ def appointment_list(*, organisation) -> QuerySet[Appointment]:
         .select_related("patient", "calendar_column", "service_chain", "invoice")
         .order_by("start", "id")
     )
+
+
+def patient_appointments(*, patient, upcoming: bool) -> QuerySet[Appointment]:
+    """A record's appointments for its page: the next ones (from now, soonest first)
+    or the past ones (latest first), with column, chain and invoice number."""
+    now = timezone.now()
+    appointments = Appointment.objects.filter(patient=patient).select_related(
+        "calendar_column", "service_chain", "invoice"
+    )
+    if upcoming:
+        return appointments.filter(start__gte=now).order_by("start", "id")
+    return appointments.filter(start__lt=now).order_by("-start", "-id")
 
 
 def access_appointment(*, organisation, public_id) -> Appointment:

@@ -4,10 +4,28 @@ from datetime import datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import NamedTuple
 
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import (
+    Case,
+    DecimalField,
+    Exists,
+    F,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
 
 from appointments.models import Appointment, AppointmentStatus
-from billing.models import Invoice, InvoiceLine, ServiceChain, ServiceLine, TaxCategory
+from billing.models import (
+    Invoice,
+    InvoiceLine,
+    InvoiceStatus,
+    ServiceChain,
+    ServiceLine,
+    TaxCategory,
+)
 from billing.parties import current_recipient, missing_data
 from lemniscus.errors import NotFound, ValidationFailed
 from lemniscus.tenancy import access, scoped
@@ -41,6 +59,24 @@ def invoice_list(*, organisation) -> QuerySet[Invoice]:
         scoped(Invoice, organisation)
         .select_related("patient", "organisation")
         .prefetch_related(Prefetch("lines", queryset=lines), "documents")
+        .order_by("-created_at", "-id")
+    )
+
+
+def patient_invoices(*, patient) -> QuerySet[Invoice]:
+    """A record's invoices for its page, newest first, with `open_amount`: the total
+    while issued, nothing once paid or cancelled, none for a draft (until payments
+    are recorded, the money issue)."""
+    return (
+        Invoice.objects.filter(patient=patient)
+        .annotate(
+            open_amount=Case(
+                When(status=InvoiceStatus.ISSUED, then=F("total")),
+                When(status=InvoiceStatus.DRAFT, then=None),
+                default=Value(Decimal("0.00")),
+                output_field=DecimalField(max_digits=10, decimal_places=2),
+            )
+        )
         .order_by("-created_at", "-id")
     )
 

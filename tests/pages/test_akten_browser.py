@@ -9,10 +9,11 @@ from datetime import date
 import pytest
 from playwright.sync_api import expect
 
+from appointments.models import Appointment
 from doctolib_bridge.fields import doctolib_led_fields_for
 from doctolib_bridge.models import ChangeFeedEntry
 from patients.models import Patient
-from tests.factories import PatientFactory
+from tests.factories import CalendarColumnFactory, PatientFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -260,3 +261,27 @@ def test_archiving_asks_in_the_page_first_and_the_record_becomes_read_only(
     expect(page.locator("#akten-ergebnisse")).not_to_contain_text("Müller, Anna")
     page.get_by_label("Archivierte zeigen").check()
     expect(page.locator("#akten-ergebnisse")).to_contain_text("archiviert")
+
+
+def test_the_record_is_the_hub_new_appointment_for_this_patient(
+    page, logged_in, admin_user, patient, organisation
+):
+    CalendarColumnFactory(organisation=organisation, name="Jana Weber")
+    logged_in(page, admin_user).goto(f"/akten/{patient.public_id}/")
+    expect(page.get_by_role("region", name="Nächste Termine")).to_contain_text(
+        "Keine kommenden Termine."
+    )
+
+    page.get_by_role("link", name="Neuer Termin").click()
+    expect(page.get_by_label("Akte", exact=True)).to_have_value(str(patient.public_id))
+    page.get_by_role("button", name="Termin anlegen", exact=True).last.click()
+
+    expect(page.get_by_role("status")).to_contain_text("für Müller, Anna angelegt")
+    appointment = Appointment.objects.get(patient=patient)
+    page.goto(f"/akten/{patient.public_id}/")
+    listed = page.get_by_role("region", name="Vergangene Termine").or_(
+        page.get_by_role("region", name="Nächste Termine")
+    )
+    expect(listed.get_by_role("link").first).to_have_attribute(
+        "href", f"/termine/{appointment.public_id}/"
+    )

@@ -18,6 +18,8 @@ from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.generic import TemplateView
 
+from appointments.selectors import patient_appointments
+from billing.selectors import patient_invoices
 from doctolib_bridge import services as bridge
 from doctolib_bridge.zipper.serializers import is_doctolib_id
 from lemniscus.errors import DomainError, LinkConflict, NotFound, PossibleDuplicate
@@ -169,8 +171,14 @@ def _shown(field: str, value) -> str:
     return str(value)
 
 
+HUB_PAGE_SIZE = 10
+
+
 class AkteView(AktenPageMixin, TemplateView):
-    """The record: Stammdaten form, Doctolib state and actions, history."""
+    """The record as the front desk's hub: its next and past appointments and its
+    invoices (paged, in a constant number of queries), "Neuer Termin" and "Neue
+    Rechnung" for this patient, the Stammdaten, Doctolib state and actions, the
+    invoice recipient, retention and history."""
 
     template_name = "web/akten/record.html"
 
@@ -211,8 +219,23 @@ class AkteView(AktenPageMixin, TemplateView):
                 change["old"] = _shown(change["field"], change["old"])
                 change["new"] = _shown(change["field"], change["new"])
         kwargs.setdefault("recipient_form", self.recipient_form(patient))
+        user, get = self.request.user, self.request.GET
+        can_bill = user.has_right(Right.BILLING)
         return super().get_context_data(
             patient=patient,
+            upcoming=Paginator(
+                patient_appointments(patient=patient, upcoming=True), HUB_PAGE_SIZE
+            ).get_page(get.get("termine_seite")),
+            past=Paginator(
+                patient_appointments(patient=patient, upcoming=False), HUB_PAGE_SIZE
+            ).get_page(get.get("verlauf_seite")),
+            invoices=Paginator(patient_invoices(patient=patient), HUB_PAGE_SIZE).get_page(
+                get.get("rechnungen_seite")
+            )
+            if can_bill
+            else None,
+            can_book=user.has_right(Right.APPOINTMENTS) and patient.archived_at is None,
+            can_bill=can_bill,
             history=history,
             can_edit=self.editable(patient),
             is_admin=self.request.user.role == Role.ADMIN,

@@ -219,6 +219,7 @@ class AppointmentCreateView(StaffPageMixin, CalendarPageMixin, AppointmentFormMi
             "start": datetime.combine(day, at),
             "duration_minutes": 30,
             "calendar_column": query.value("spalte"),
+            "patient": request.GET.get("patient"),  # "Neuer Termin" on a record
         }
         return self.render_form(self.form(initial=initial))
 
