@@ -60,6 +60,12 @@ BENCHMARKS = (
     ("reconcile", "reconciliation (Abgleich)", [], ["--patients", "5000"]),
     ("invoices", "invoice issuing under concurrency", [], ["--drafts", "200"]),
     (
+        "search",
+        "record search by the 1.1 rules at 100,000 records",
+        [],
+        ["--patients", "5000", "--rounds", "20"],
+    ),
+    (
         "reliability",
         "fuzzing, cross-organisation attempts, concurrent pushes",
         ["--examples", "60"],

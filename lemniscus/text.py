@@ -1,5 +1,6 @@
 """Text normalisation shared by search, matching and the bridge."""
 
+import re
 import unicodedata
 
 _UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
@@ -35,3 +36,32 @@ def fold(value: str | None) -> str:
     text = clean(value).casefold().translate(_UMLAUTS)
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+# What separates the words of a name: "von Bülow", "Weiß-Özdemir", "O'Brien", "St. Clair".
+_NAME_SEPARATORS = re.compile(r"[\s\-'’.,]+")
+
+
+def _without_accents(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def word_forms(word: str) -> list[str]:
+    """The folded forms a word is found by: umlauts as "oe" (fold) and as plain "o",
+    so that "dörte", "doerte" and "dorte" all find Dörte; ß is "ss" in both."""
+    forms = [fold(word), _without_accents(clean(word).casefold())]
+    return [form for index, form in enumerate(forms) if form and form not in forms[:index]]
+
+
+def name_words(*names: str | None) -> list[str]:
+    """Every word of the names, in every folded form (word_forms)."""
+    words: list[str] = []
+    for name in names:
+        for word in _NAME_SEPARATORS.split(clean(name)):
+            words += [form for form in word_forms(word) if form not in words]
+    return words
+
+
+def split_name_words(term: str) -> list[str]:
+    return [word for word in _NAME_SEPARATORS.split(clean(term)) if word]

@@ -18,8 +18,9 @@ from patients.serializers import PatientHistoryOutput, PatientInput, PatientOutp
             OpenApiParameter(
                 "q",
                 OpenApiTypes.STR,
-                description="Name prefix (folded), birth date (YYYY-MM-DD or TT.MM.JJJJ) "
-                "or phone digits.",
+                description="Words (spaces, commas), each matching the start of a word "
+                "of the first or last name (folded; umlauts as o and oe), a birth date "
+                "(TT.MM.JJJJ, TT.MM.JJ, YYYY-MM-DD) or phone digits; all must match.",
             ),
             OpenApiParameter(
                 "archived",

@@ -3,7 +3,7 @@ from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
 from lemniscus.models import TenantModel
-from lemniscus.text import fold
+from lemniscus.text import fold, name_words
 
 
 class Salutation(models.TextChoices):
@@ -59,8 +59,15 @@ class Patient(TenantModel):
     # Derived search keys (see lemniscus.text.fold), kept in step by save().
     first_name_folded = models.CharField(max_length=100, blank=True, editable=False)
     last_name_folded = models.CharField(max_length=100, blank=True, editable=False)
+    # Every word of the first and last name in its folded forms, each after a space:
+    # " doerte dorte weiss oezdemir ozdemir " (lemniscus.text.name_words), so that a
+    # search word is found at the start of any word of the name (a trigram index on
+    # PostgreSQL, migration patients 0007).
+    search_words = models.TextField(blank=True, editable=False)
 
-    history = HistoricalRecords(excluded_fields=["first_name_folded", "last_name_folded"])
+    history = HistoricalRecords(
+        excluded_fields=["first_name_folded", "last_name_folded", "search_words"]
+    )
 
     class Meta:
         verbose_name = "Patientenakte"
@@ -102,11 +109,17 @@ class Patient(TenantModel):
     def refresh_search_keys(self) -> None:
         self.first_name_folded = fold(self.first_name)[:100]
         self.last_name_folded = fold(self.last_name)[:100]
+        self.search_words = f" {' '.join(name_words(self.first_name, self.last_name))} "
 
     def save(self, *args, **kwargs):
         # Derived columns only; business rules live in patients.services.
         self.refresh_search_keys()
         update_fields = kwargs.get("update_fields")
         if update_fields is not None:
-            kwargs["update_fields"] = {*update_fields, "first_name_folded", "last_name_folded"}
+            kwargs["update_fields"] = {
+                *update_fields,
+                "first_name_folded",
+                "last_name_folded",
+                "search_words",
+            }
         super().save(*args, **kwargs)

@@ -4,46 +4,71 @@ from datetime import date, datetime
 from django.db.models import Case, Q, QuerySet, When
 
 from lemniscus.tenancy import access, scoped
-from lemniscus.text import fold
+from lemniscus.text import fold, split_name_words
 from patients.models import Patient
 
 
-def parse_search_date(term: str) -> date | None:
-    """`YYYY-MM-DD` or `TT.MM.JJJJ`, else None."""
+def parse_search_date(term: str, *, today: date | None = None) -> date | None:
+    """`TT.MM.JJJJ`, `TT.MM.JJ` (a two-digit year up to this year's is 20JJ, a later
+    one 19JJ) or ISO `YYYY-MM-DD`, else None."""
     for fmt in ("%Y-%m-%d", "%d.%m.%Y"):
         try:
             return datetime.strptime(term, fmt).date()
         except ValueError:
             continue
+    match = re.fullmatch(r"(\d{1,2})\.(\d{1,2})\.(\d{2})", term)
+    if match:
+        day, month, short_year = (int(part) for part in match.groups())
+        this_year = (today or date.today()).year
+        century = 2000 if short_year <= this_year % 100 else 1900
+        try:
+            return date(century + short_year, month, day)
+        except ValueError:
+            return None
     return None
+
+
+def _phone_digits(term: str) -> str | None:
+    """The digits of a term that is a phone number (digits with spaces, +, -, /, ( )),
+    as stored in E.164 without the country's leading 0; else None."""
+    if not re.fullmatch(r"[\d\s+\-/()]*\d[\d\s+\-/()]*", term):
+        return None
+    digits = re.sub(r"\D", "", term)
+    return digits[1:] if digits.startswith("0") else digits
+
+
+def _word_condition(token: str) -> Q:
+    """What one word of a search term must match: a date the birth date, a number the
+    phone numbers, anything else the start of a word of the first or last name."""
+    birth_date = parse_search_date(token)
+    if birth_date:
+        return Q(birth_date=birth_date)
+    digits = _phone_digits(token)
+    if digits:
+        # Numbers are stored in E.164: a national "0171…" is "+49171…".
+        return Q(mobile_phone__contains=digits) | Q(landline_phone__contains=digits)
+    condition = Q()
+    for part in split_name_words(token):
+        folded = fold(part)
+        if folded:
+            condition &= Q(search_words__contains=f" {folded}")
+    return condition
 
 
 def patient_list(
     *, organisation, q: str | None = None, archived: bool = False
 ) -> QuerySet[Patient]:
-    """The organisation's records, ordered by last name, first name; `q` finds
-    folded name prefixes, an exact birth date, or phone numbers containing its digits.
+    """The organisation's records, ordered by last name, first name. `q` is split into
+    words at spaces and commas; every word must match (staff-api.md 1.1, "Search"):
+    the start of a word of the first or last name, folded (umlauts as "oe" and as
+    "o"), a birth date (TT.MM.JJJJ, TT.MM.JJ, ISO), or digits of a phone number.
     Archived records only with `archived` (then together with the others)."""
     qs = scoped(Patient, organisation)
     if not archived:
         qs = qs.filter(archived_at__isnull=True)
-    term = (q or "").strip()
-    if term:
-        condition = Q()
-        folded = fold(term)
-        if folded:
-            condition |= Q(last_name_folded__startswith=folded) | Q(
-                first_name_folded__startswith=folded
-            )
-        birth_date = parse_search_date(term)
-        if birth_date:
-            condition |= Q(birth_date=birth_date)
-        digits = re.sub(r"\D", "", term)
-        if digits and not birth_date:
-            # Numbers are stored in E.164: a national "0171…" is "+49171…".
-            national = digits[1:] if digits.startswith("0") else digits
-            condition |= Q(mobile_phone__contains=national) | Q(landline_phone__contains=national)
-        qs = qs.filter(condition)
+    for token in re.split(r"[\s,]+", (q or "").strip()):
+        if token:
+            qs = qs.filter(_word_condition(token))
     return qs.order_by("last_name_folded", "first_name_folded", "id")
 
 
