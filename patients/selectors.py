@@ -2,6 +2,7 @@ import re
 from datetime import date, datetime
 
 from django.db.models import Case, Q, QuerySet, When
+from django.db.models.functions import Lower
 
 from lemniscus.tenancy import access, scoped
 from lemniscus.text import fold, split_name_words
@@ -66,9 +67,15 @@ def patient_list(
     qs = scoped(Patient, organisation)
     if not archived:
         qs = qs.filter(archived_at__isnull=True)
-    for token in re.split(r"[\s,]+", (q or "").strip()):
-        if token:
-            qs = qs.filter(_word_condition(token))
+    tokens = [token for token in re.split(r"[\s,]+", (q or "").strip()) if token]
+    for token in tokens:
+        qs = qs.filter(_word_condition(token))
+    if tokens:
+        # The same order, but as an expression no index has: PostgreSQL then finds the
+        # matches through the trigram (or birth date) index and sorts those few, instead
+        # of walking the whole name index in order and filtering (bench/search.py:
+        # 50 ms against 8 ms for a common name at 100,000 records).
+        return qs.order_by(Lower("last_name_folded"), "first_name_folded", "id")
     return qs.order_by("last_name_folded", "first_name_folded", "id")
 
 
