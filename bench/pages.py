@@ -1,8 +1,10 @@
 """Staff pages benchmark: render times and SQL queries of the busiest pages.
 
-Target (issue 5): the week view of a calendar column with 200 appointments renders
-in under 150 ms in the view. Also measured, for comparison: the day view of all
-columns of that Monday, and the records list /akten/ with 50 rows (the page size).
+Targets: the week view of a calendar column with 200 appointments renders in under
+150 ms in the view (issue 5); so does the record page of a patient with 500
+appointments and 50 invoices, in a constant number of queries (issue 11). Also
+measured, for comparison: the day view of all columns of that Monday, and the records
+list /akten/ with 50 rows (the page size).
 
 Data, on a fresh PostgreSQL database it fills itself: one XL organisation with
 2,000 patients, five service chains, three calendar columns and a year of
@@ -19,7 +21,8 @@ Each page is timed in two ways, `--renders` times after a warm-up:
 Reported: p50, p95 and max in ms, and the SQL queries of one render (each way).
 Every response is checked (status 200 and the number of appointments or rows).
 Baselines, measured the same way in the same run: the week view of the same column
-two years on (no appointments), and /akten/ with a search that finds one record; the
+two years on (no appointments), /akten/ with a search that finds one record, and the
+record page of a patient with one appointment past, one ahead and one invoice; the
 query counts must be the same as the baseline's (constant, whatever the rows).
 
 Run (from the project root; about a minute):
@@ -40,6 +43,7 @@ import random
 import re
 import sys
 import time
+import uuid
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock_time
 from pathlib import Path
@@ -61,6 +65,14 @@ from bench.common import (  # noqa: E402
 )
 
 TARGET_MS = 150.0
+RECORD_APPOINTMENTS = 500  # the record page (issue 11): 400 past, 100 ahead
+RECORD_INVOICES = 50
+HUB_PAGE = 10  # web.views.akten.HUB_PAGE_SIZE: links to ten past and ten next ones
+BASELINES = {
+    "week_view_200": "no rows",
+    "akten_50_rows": "1 row",
+    "record_500_appointments": "one appointment past, one ahead, one invoice",
+}
 ZONE = ZoneInfo("Europe/Berlin")
 MONDAY = date(2026, 3, 2)
 EMPTY_MONDAY = date(2028, 3, 6)  # no appointment seeded that far ahead
@@ -162,10 +174,49 @@ def seed(rng: random.Random) -> dict:
                 for minute, minutes in day_slots(OTHER_PER_COLUMN_DAY, rng):
                     others.append(appointment(column, local(day, minute), minutes, 0, False))
         Appointment.objects.bulk_create(others, batch_size=2000)
+
+        # The record page (issue 11): one record with 500 appointments (400 past, 100
+        # ahead) and 50 invoices, next to one with one of each kind (so both pages run
+        # the same queries). Not in the measured week's column.
+        now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+
+        def record(last_name: str, appointments: int, ahead: int, invoices: int) -> Patient:
+            patient = Patient(organisation=organisation, first_name="Felix", last_name=last_name)
+            patient.refresh_search_keys()
+            patient.save()
+            Appointment.objects.bulk_create(
+                Appointment(
+                    organisation=organisation,
+                    patient=patient,
+                    calendar_column=columns[1 + n % (len(columns) - 1)],
+                    service_chain=chains[n % len(chains)],
+                    start=now
+                    + timedelta(days=n - (appointments - ahead) + (n >= appointments - ahead)),
+                    duration_minutes=30,
+                    status="done" if n < appointments - ahead else "planned",
+                )
+                for n in range(appointments)
+            )
+            Invoice.objects.bulk_create(
+                Invoice(
+                    organisation=organisation,
+                    patient=patient,
+                    status=InvoiceStatus.ISSUED,
+                    number=f"2025-{last_name[:3]}{n + 1:04d}",
+                    total=65,
+                )
+                for n in range(invoices)
+            )
+            return patient
+
+        busy = record("Vielbesucht", RECORD_APPOINTMENTS, 100, RECORD_INVOICES)
+        quiet = record("Neu", 2, 1, 1)
     return {
         "organisation": organisation,
         "user": user,
         "column": columns[0],
+        "busy_record": busy,
+        "quiet_record": quiet,
         "counts": {
             "patients": PATIENTS,
             "columns": len(columns),
@@ -177,12 +228,20 @@ def seed(rng: random.Random) -> dict:
 
 
 def pages(fixture: dict) -> dict:
-    from web.views.akten import AktenListView
+    from web.views.akten import AktenListView, AkteView
     from web.views.kalender import KalenderView
+
+    def record_view(request):
+        """The record page's view with its URL argument, measured like the others."""
+        patient_id = uuid.UUID(request.path.rstrip("/").rsplit("/", 1)[1])
+        return AkteView.as_view()(request, patient_id=patient_id)
+
+    record_view.as_view = lambda: record_view
 
     column = fixture["column"].public_id
     appointment_blocks = re.compile(r'<li class="kal-appt')
     record_rows = re.compile(r'<td><a href="/akten/[0-9a-f-]{36}/">')
+    hub_links = re.compile(r'href="/termine/[0-9a-f-]{36}/"')
     return {
         "week_view_200": (
             KalenderView,
@@ -197,6 +256,12 @@ def pages(fixture: dict) -> dict:
             None,
         ),
         "akten_50_rows": (AktenListView, "/akten/", record_rows, 50),
+        "record_500_appointments": (
+            record_view,
+            f"/akten/{fixture['busy_record'].public_id}/",
+            hub_links,
+            2 * HUB_PAGE,
+        ),
         # Baselines: the same pages showing (almost) nothing: a week two years on, a
         # search that finds one record by its phone number (with none, the page skips
         # a query), so the cost of the rows and the query count show.
@@ -207,6 +272,12 @@ def pages(fixture: dict) -> dict:
             0,
         ),
         "akten_one_row": (AktenListView, "/akten/?q=1710000007", record_rows, 1),
+        "record_one_each": (
+            record_view,
+            f"/akten/{fixture['quiet_record'].public_id}/",
+            hub_links,
+            2,
+        ),
     }
 
 
@@ -299,12 +370,18 @@ def table(pages: dict) -> list[list[str]]:
     for name, baseline, label, target in (
         ("week_view_200", "week_view_empty", "week view, 200 appointments", TARGET_MS),
         ("akten_50_rows", "akten_one_row", "Akten list, 50 of 2,000 records", None),
+        (
+            "record_500_appointments",
+            "record_one_each",
+            "record page, 500 appointments and 50 invoices",
+            TARGET_MS,
+        ),
     ):
         ours, base = pages[name]["view"], pages[baseline]["view"]
         failures = ours["failed"] + base["failed"]
         rows.append(
             [
-                f"{label}: p95 in the view (ms; baseline: {'no rows' if target else '1 row'})",
+                f"{label}: p95 in the view (ms; baseline: {BASELINES[name]})",
                 f"{ours['p95_ms']:.1f}",
                 f"{base['p95_ms']:.1f}",
                 f"{ours['p95_ms'] / base['p95_ms']:.1f}x",

@@ -25,7 +25,8 @@ each round, in-process: the selector's first page as the staff API reads it
 Baseline, same run, same rounds: the bare SQL of the same question on the same index
 (`SELECT id ... WHERE organisation_id = %s AND search_words LIKE '% w%' [AND ...]
 ORDER BY lower(last_name_folded), first_name_folded, id LIMIT 50` through psycopg:
-the trigram index, or the birth date index for the date shapes). Target: p95 < 20 ms per shape (issue 11).
+the trigram index, or the birth date index for the date shapes). Target: p95 < 20 ms
+per shape (issue 11).
 
 Run (from the project root; about two minutes, most of it filling the database):
 
