@@ -21,6 +21,7 @@ from lemniscus.errors import (
     ColumnInUse,
     HasInvoices,
     InvalidStatus,
+    RecordArchived,
     ValidationFailed,
 )
 from lemniscus.tenancy import access
@@ -129,6 +130,9 @@ def _resolve(organisation, fields: dict) -> dict:
                 if public_id is None
                 else _referenced(model, organisation=organisation, public_id=public_id)
             )
+    patient = resolved.get("patient")
+    if patient is not None and patient.archived_at is not None:
+        raise RecordArchived("Die Akte ist archiviert; sie bekommt keine neuen Termine.")
     return resolved
 
 

@@ -34,6 +34,7 @@ from lemniscus.errors import (
     InvalidStatus,
     InvoiceIncomplete,
     NotFound,
+    RecordArchived,
     ValidationFailed,
 )
 
@@ -250,6 +251,11 @@ def invoice_create(
     the patient's default recipient or the patient."""
     if patient.organisation_id != organisation.pk:
         raise NotFound()
+    if patient.archived_at is not None:
+        raise RecordArchived(
+            "Die Akte ist archiviert; für sie wird keine neue Rechnung erstellt. Heben Sie "
+            "die Archivierung auf, um noch abzurechnen."
+        )
     if not appointments:
         raise ValidationFailed(errors={"appointment_ids": ["Mindestens ein Termin, bitte."]})
     # Row locks in key order: a concurrent invoice over the same appointments waits

@@ -619,3 +619,20 @@ def test_chain_page_queries_do_not_grow_with_services(
     with django_assert_max_num_queries(5):
         page = text(biller.get(f"/leistungsketten/{large.public_id}/"))
     assert 'name="services-79-name"' in page
+
+
+def test_an_archived_record_is_not_billed_and_the_page_says_why(
+    biller, organisation, admin_user, patient, chain
+):
+    from patients.services import patient_archive
+
+    done = book(organisation, patient, chain, days=2)
+    patient_archive(patient=patient, actor=admin_user)
+
+    response = biller.post(
+        f"/rechnungen/neu/?patient={patient.public_id}", {"appointments": [str(done.public_id)]}
+    )
+
+    assert response.status_code == 409
+    assert "Die Akte ist archiviert" in text(response)
+    assert not Invoice.objects.exists()

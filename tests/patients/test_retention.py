@@ -248,3 +248,32 @@ def _exists(path: str) -> bool:
     import os
 
     return os.path.exists(path)
+
+
+def test_an_archived_record_gets_no_new_appointments_or_invoices(
+    api, organisation, admin_user, patient
+):
+    done = _treated(organisation, patient, timezone.now() - timedelta(days=2))
+    column = done.calendar_column
+    patient_archive(patient=patient, actor=admin_user)
+
+    booked = api.post(
+        "/api/v1/appointments/",
+        {
+            "patient_id": str(patient.public_id),
+            "calendar_column_id": str(column.public_id),
+            "start": (timezone.now() + timedelta(days=1)).isoformat(),
+            "duration_minutes": 30,
+        },
+        format="json",
+    )
+    billed = api.post(
+        "/api/v1/invoices/",
+        {"patient_id": str(patient.public_id), "appointment_ids": [str(done.public_id)]},
+        format="json",
+    )
+
+    assert_problem(booked, 409, "record_archived")
+    assert_problem(billed, 409, "record_archived")
+    assert Appointment.objects.filter(patient=patient).count() == 1
+    assert not Invoice.objects.exists()

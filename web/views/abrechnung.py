@@ -188,6 +188,9 @@ class InvoiceCreateView(StaffPageMixin, View):
         except ValidationFailed as exc:
             form.add_error(None, exc.detail)
             return self._render(patient, form, reasons=_reasons(exc), status=422)
+        except DomainError as exc:  # e.g. an archived record
+            form.add_error(None, exc.detail)
+            return self._render(patient, form, status=exc.status)
         messages.success(request, "Der Rechnungsentwurf wurde erstellt.")
         return redirect("invoice_detail", id=invoice.public_id)
 
