@@ -48,11 +48,15 @@ def archived_document(*, invoice: Invoice, kind: str = DocumentKind.INVOICE) -> 
     """The stored bytes of the invoice's document of `kind`, checked against their
     hash. An invoice issued before the archive existed is archived on its first
     read (rendered once, then stored like any other)."""
-    document = invoice.documents.filter(kind=kind).first()
+    # the documents as the invoice selectors prefetch them
+    document = next((d for d in invoice.documents.all() if d.kind == kind), None)
     if document is None:
         document = _archive_late(invoice=invoice, kind=kind)
-    with document.file.open("rb") as file:
-        content = file.read()
+    try:
+        with document.file.open("rb") as file:
+            content = file.read()
+    except OSError:  # the file is gone: as damaged as a changed one
+        content = b""
     if hashlib.sha256(content).hexdigest() != document.sha256:
         logger.error("archived %s of invoice %s fails its hash", kind, invoice.pk)
         raise ArchiveDamaged()

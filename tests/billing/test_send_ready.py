@@ -499,6 +499,15 @@ def test_a_damaged_archive_is_not_served(api, draft):
     assert_problem(response, 500, "archive_damaged")
 
 
+def test_a_missing_archive_file_is_not_served_either(api, draft):
+    api.post(f"{INVOICES}{draft.public_id}/issue")
+    draft.documents.get().file.delete(save=False)
+
+    response = api.get(f"{INVOICES}{draft.public_id}/pdf")
+
+    assert_problem(response, 500, "archive_damaged")
+
+
 def test_an_invoice_issued_before_the_archive_is_archived_on_first_read(api, draft):
     """Invoices issued before this version have no stored PDF: the first read
     renders it once and stores it, later reads give those bytes."""
