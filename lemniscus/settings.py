@@ -62,6 +62,8 @@ INSTALLED_APPS = [
     "billing",
     "tokens",
     "doctolib_bridge",
+    "documentation",
+    "audit",
     "web",
     "axes",
 ]

@@ -1,0 +1,42 @@
+"""Documentation entries and attachments are treatment history (patients.retention):
+the latest one written or uploaded dates the record's retention."""
+
+from datetime import date
+
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from documentation.models import Attachment, DocumentationCorrection, DocumentationEntry
+from patients.retention import HistorySource
+
+
+def latest_documented(patient) -> date | None:
+    times = [
+        DocumentationEntry.objects.filter(patient_id=patient.pk).aggregate(t=Max("created_at"))[
+            "t"
+        ],
+        Attachment.objects.filter(patient_id=patient.pk).aggregate(t=Max("created_at"))["t"],
+    ]
+    latest = max((t for t in times if t), default=None)
+    return timezone.localdate(latest, patient.organisation.zone) if latest else None
+
+
+def erase_documentation(patient, today: date) -> bool:
+    entries = DocumentationEntry.objects.filter(patient_id=patient.pk)
+    DocumentationCorrection.objects.filter(entry__in=entries).delete()
+    DocumentationEntry.history.filter(patient_id=patient.pk).delete()
+    entries.delete()
+    attachments = list(Attachment.objects.filter(patient_id=patient.pk))
+    names = [a.file.name for a in attachments]
+    Attachment.objects.filter(pk__in=[a.pk for a in attachments]).delete()
+    if names:
+        storage = attachments[0].file.storage
+        # The files go once the rows are gone for good.
+        transaction.on_commit(lambda: [storage.delete(name) for name in names])
+    return True
+
+
+SOURCE = HistorySource(
+    name="documentation", latest_event=latest_documented, erase=erase_documentation
+)
