@@ -177,6 +177,16 @@ class RecordArchived(Conflict):
     default_detail = "Die Akte ist archiviert und kann nicht geändert werden."
 
 
+class EntryFinalised(Conflict):
+    """A finalised documentation entry stands as written: add a correction instead."""
+
+    code = "entry_finalised"
+    default_detail = (
+        "Der Eintrag ist abgeschlossen und kann nicht mehr geändert werden; bitte eine "
+        "Korrektur hinzufügen."
+    )
+
+
 class PossibleDuplicate(Conflict):
     """A new record looks like one that exists (same folded name and birth date, or
     the same mobile phone or e-mail); `duplicates` names them."""

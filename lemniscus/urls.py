@@ -8,6 +8,7 @@ from appointments.api import AppointmentViewSet, CalendarColumnViewSet
 from billing.api import InvoiceViewSet, ServiceChainViewSet
 from doctolib_bridge.api import SyncLogViewSet
 from doctolib_bridge.export_api import ExportViewSet
+from documentation.api import AttachmentViewSet, DocumentationViewSet, PatientAttachmentViewSet
 from lemniscus import views
 from lemniscus.bench_views import BenchInsertView
 from organisations.api import PracticeView
@@ -19,6 +20,17 @@ router.trailing_slash = "/?"  # DRF turns the argument into "/"; set the pattern
 router.include_root_view = False
 router.include_format_suffixes = False
 router.register("patients", PatientViewSet, basename="patient")
+router.register(
+    r"patients/(?P<patient_id>[^/]+)/documentation",
+    DocumentationViewSet,
+    basename="documentation",
+)
+router.register(
+    r"patients/(?P<patient_id>[^/]+)/attachments",
+    PatientAttachmentViewSet,
+    basename="patient-attachment",
+)
+router.register("attachments", AttachmentViewSet, basename="attachment")
 router.register("service-chains", ServiceChainViewSet, basename="service-chain")
 router.register("invoices", InvoiceViewSet, basename="invoice")
 router.register("calendar-columns", CalendarColumnViewSet, basename="calendar-column")
