@@ -25,8 +25,8 @@ def latest_documented(patient) -> date | None:
 def erase_documentation(patient, today: date) -> bool:
     entries = DocumentationEntry.objects.filter(patient_id=patient.pk)
     DocumentationCorrection.objects.filter(entry__in=entries).delete()
-    DocumentationEntry.history.filter(patient_id=patient.pk).delete()
     entries.delete()
+    DocumentationEntry.history.filter(patient_id=patient.pk).delete()  # with the "-" rows
     attachments = list(Attachment.objects.filter(patient_id=patient.pk))
     names = [a.file.name for a in attachments]
     Attachment.objects.filter(pk__in=[a.pk for a in attachments]).delete()
