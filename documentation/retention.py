@@ -4,20 +4,29 @@ the latest one written or uploaded dates the record's retention."""
 from datetime import date
 
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, OuterRef, Subquery
 from django.utils import timezone
 
 from documentation.models import Attachment, DocumentationCorrection, DocumentationEntry
+from patients.models import Patient
 from patients.retention import HistorySource
 
 
 def latest_documented(patient) -> date | None:
-    times = [
-        DocumentationEntry.objects.filter(patient_id=patient.pk).aggregate(t=Max("created_at"))[
-            "t"
-        ],
-        Attachment.objects.filter(patient_id=patient.pk).aggregate(t=Max("created_at"))["t"],
-    ]
+    def latest(model):
+        return Subquery(
+            model.objects.filter(patient_id=OuterRef("pk"))
+            .order_by()
+            .values("patient_id")
+            .annotate(latest=Max("created_at"))
+            .values("latest")
+        )
+
+    times = (
+        Patient.objects.filter(pk=patient.pk)
+        .values_list(latest(DocumentationEntry), latest(Attachment))
+        .first()
+    ) or ()
     latest = max((t for t in times if t), default=None)
     return timezone.localdate(latest, patient.organisation.zone) if latest else None
 

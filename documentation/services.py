@@ -170,8 +170,9 @@ def entries_finalise_due(*, now: datetime | None = None) -> int:
 
 
 @transaction.atomic
-def documentation_read(*, patient, actor, entries=None) -> None:
-    """Check the right and log that the record's documentation was read."""
+def documentation_read(*, patient, actor, detail: str = "") -> None:
+    """Check the right and log that the record's documentation was read (the record
+    page, which shows the attachments too, says so in `detail`)."""
     require_documentation_right(actor)
     audit_record(
         organisation=patient.organisation,
@@ -180,6 +181,7 @@ def documentation_read(*, patient, actor, entries=None) -> None:
         object_type="documentation",
         object_id=patient.public_id,
         patient=patient,
+        detail=detail,
     )
 
 

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from web.views import akten, akten_sync
+from web.views import akten, akten_sync, dokumentation
 
 urlpatterns = [
     path("akten/", akten.AktenListView.as_view(), name="akten"),
@@ -29,6 +29,36 @@ urlpatterns = [
         akten.AkteArchiveView.as_view(),
         {"undo": True},
         name="akte_archivierung_aufheben",
+    ),
+    path(
+        "akten/<uuid:patient_id>/dokumentation/neu/",
+        dokumentation.EntryCreateView.as_view(),
+        name="doku_neu",
+    ),
+    path(
+        "akten/<uuid:patient_id>/dokumentation/<uuid:entry_id>/",
+        dokumentation.EntryEditView.as_view(),
+        name="doku_bearbeiten",
+    ),
+    path(
+        "akten/<uuid:patient_id>/dokumentation/<uuid:entry_id>/abschliessen/",
+        dokumentation.EntryFinaliseView.as_view(),
+        name="doku_abschliessen",
+    ),
+    path(
+        "akten/<uuid:patient_id>/dokumentation/<uuid:entry_id>/korrektur/",
+        dokumentation.EntryCorrectView.as_view(),
+        name="doku_korrektur",
+    ),
+    path(
+        "akten/<uuid:patient_id>/anhaenge/",
+        dokumentation.AttachmentUploadView.as_view(),
+        name="anhang_hochladen",
+    ),
+    path(
+        "anhaenge/<uuid:attachment_id>/datei/",
+        dokumentation.AttachmentFileView.as_view(),
+        name="anhang_datei",
     ),
     path("akten/<uuid:patient_id>/loeschen/", akten.AkteDeleteView.as_view(), name="akte_loeschen"),
     path("sync-protokoll/", akten_sync.SyncLogView.as_view(), name="sync_protokoll"),

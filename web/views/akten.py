@@ -22,6 +22,8 @@ from appointments.selectors import patient_appointments
 from billing.selectors import patient_invoices
 from doctolib_bridge import services as bridge
 from doctolib_bridge.zipper.serializers import is_doctolib_id
+from documentation import selectors as documentation_selectors
+from documentation import services as documentation
 from lemniscus.errors import DomainError, LinkConflict, NotFound, PossibleDuplicate
 from lemniscus.tenancy import scoped
 from organisations.models import Right, Role
@@ -96,11 +98,13 @@ class AktenPageMixin(StaffPageMixin):
 
     def access_patient(self) -> Patient:
         try:
-            return selectors.access_patient(
+            patient = selectors.access_patient(
                 organisation=self.organisation, public_id=self.kwargs["patient_id"]
             )
         except NotFound:
             raise Http404("Diese Akte gibt es nicht.") from None
+        patient.organisation = self.organisation  # the same row: it was scoped by it
+        return patient
 
 
 class AktenListView(PartialMixin, AktenPageMixin, TemplateView):
@@ -175,9 +179,10 @@ HUB_PAGE_SIZE = 10
 
 
 class AkteView(AktenPageMixin, TemplateView):
-    """The record as the front desk's hub: its next and past appointments and its
-    invoices (paged, in a constant number of queries), "Neuer Termin" and "Neue
-    Rechnung" for this patient, the Stammdaten, Doctolib state and actions, the
+    """The record as the front desk's hub: its next and past appointments, its
+    invoices, its documentation and attachments (each paged, in a constant number of
+    queries), "Neuer Termin", "Neue Rechnung" and "Dokumentation schreiben" for this
+    patient, the Stammdaten, Doctolib state and actions, the
     invoice recipient, retention and history."""
 
     template_name = "web/akten/record.html"
@@ -221,7 +226,20 @@ class AkteView(AktenPageMixin, TemplateView):
         kwargs.setdefault("recipient_form", self.recipient_form(patient))
         user, get = self.request.user, self.request.GET
         can_bill = user.has_right(Right.BILLING)
+        can_read_documentation = user.has_right(Right.DOCUMENTATION)
+        if can_read_documentation:
+            # reading them is in the Protokoll (the services write it)
+            documentation.documentation_read(
+                patient=patient, actor=user, detail="Akte mit Dokumentation und Anhängen"
+            )
+            kwargs["entries"] = Paginator(
+                documentation_selectors.patient_entries(patient=patient), HUB_PAGE_SIZE
+            ).get_page(get.get("doku_seite"))
+            kwargs["attachments"] = Paginator(
+                documentation_selectors.patient_attachments(patient=patient), HUB_PAGE_SIZE
+            ).get_page(get.get("anhaenge_seite"))
         return super().get_context_data(
+            can_read_documentation=can_read_documentation,
             patient=patient,
             upcoming=Paginator(
                 patient_appointments(patient=patient, upcoming=True), HUB_PAGE_SIZE
