@@ -10,6 +10,8 @@ On PostgreSQL, triggers (migration 0002) refuse what the services never do: chan
 a finalised entry's text, changing corrections or attachments, and deleting any of
 them, but for the erasure of a record past its retention (lemniscus.erasure)."""
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -75,6 +77,11 @@ class DocumentationEntry(TenantModel):
             return self.finalised_at
         now = now or timezone.now()
         return self.finalises_at if self.finalises_at <= now else None
+
+    @property
+    def open_until(self):
+        """The last moment of the entry's open time (to show "offen bis Ende 03.12.")."""
+        return self.finalises_at - timedelta(seconds=1)
 
     @property
     def is_finalised(self) -> bool:
