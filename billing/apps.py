@@ -6,7 +6,10 @@ class BillingConfig(AppConfig):
     verbose_name = "Abrechnung"
 
     def ready(self):
+        from billing import disclosure
         from billing.retention import SOURCE
+        from patients import disclosure as patient_disclosure
         from patients.retention import register
 
         register(SOURCE)
+        patient_disclosure.register(disclosure.SECTION)

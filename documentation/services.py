@@ -275,6 +275,14 @@ def attachment_open(*, attachment: Attachment, actor) -> bytes:
     """The attachment's bytes, checked against their hash (a changed or missing file
     is 500 `archive_damaged`, never served); the read is logged."""
     require_documentation_right(actor)
+    content = stored_bytes(attachment)
+    _audit(attachment, actor=actor, action="attachment.download")
+    return content
+
+
+def stored_bytes(attachment: Attachment) -> bytes:
+    """The attachment's bytes, checked against their hash; a changed or missing file
+    is ArchiveDamaged (500 `archive_damaged`), never served."""
     try:
         with attachment.file.open("rb") as stored:
             content = stored.read()
@@ -283,5 +291,4 @@ def attachment_open(*, attachment: Attachment, actor) -> bytes:
     if hashlib.sha256(content).hexdigest() != attachment.sha256:
         logger.error("attachment %s fails its hash", attachment.pk)
         raise ArchiveDamaged("Die gespeicherte Datei ist beschädigt; bitte den Support fragen.")
-    _audit(attachment, actor=actor, action="attachment.download")
     return content

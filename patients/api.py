@@ -1,5 +1,10 @@
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
@@ -8,6 +13,7 @@ from lemniscus.errors import PermissionDenied, ValidationFailed
 from lemniscus.text import has_nul
 from organisations.models import Right, Role
 from patients import selectors, services
+from patients.disclosure import disclosure_response, disclosure_zip
 from patients.models import Patient
 from patients.serializers import PatientHistoryOutput, PatientInput, PatientOutput
 
@@ -98,6 +104,19 @@ class PatientViewSet(OrganisationViewSet):
         self._admin_only()
         patient = services.patient_unarchive(patient=self._access(), actor=request.user)
         return self.output(PatientOutput, patient)
+
+    @extend_schema(
+        responses={(200, "application/zip"): OpenApiResponse(OpenApiTypes.BINARY)},
+    )
+    @action(detail=True, methods=["get"])
+    def disclosure(self, request, id=None):
+        """A copy of the patient's data (GDPR Art. 15/20; organisation admins): a ZIP
+        with `record.json` (master data, appointments, documentation with corrections,
+        invoices, history), the invoices' stored PDFs and the attachments."""
+        self._admin_only()
+        patient = self._access()
+        content = disclosure_zip(patient=patient, actor=request.user)
+        return disclosure_response(patient, content)
 
     def _admin_only(self) -> None:
         if self.request.user.role != Role.ADMIN:

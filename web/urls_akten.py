@@ -60,6 +60,11 @@ urlpatterns = [
         dokumentation.AttachmentFileView.as_view(),
         name="anhang_datei",
     ),
+    path(
+        "akten/<uuid:patient_id>/auskunft/",
+        akten.AkteDisclosureView.as_view(),
+        name="akte_auskunft",
+    ),
     path("akten/<uuid:patient_id>/loeschen/", akten.AkteDeleteView.as_view(), name="akte_loeschen"),
     path("sync-protokoll/", akten_sync.SyncLogView.as_view(), name="sync_protokoll"),
 ]

@@ -183,3 +183,18 @@ def test_another_organisations_attachment_is_404(client, other_organisation, adm
     client.force_login(UserFactory(organisation=other_organisation))
 
     assert client.get(f"/anhaenge/{attachment.public_id}/datei/").status_code == 404
+
+
+def test_auskunft_erstellen_downloads_the_zip_for_admins_only(staff, client, organisation, patient):
+    page = staff.get(record(patient)).content.decode()
+    response = staff.post(f"{record(patient)}auskunft/")
+
+    assert "Auskunft erstellen" in page
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/zip"
+    assert 'filename="Auskunft-Bauer-Felix-' in response["Content-Disposition"]
+    assert AuditEvent.objects.filter(action="disclosure.create").count() == 1
+
+    client.force_login(UserFactory(organisation=organisation, role=Role.STAFF))
+    assert "Auskunft erstellen" not in client.get(record(patient)).content.decode()
+    assert client.post(f"{record(patient)}auskunft/").status_code == 403

@@ -16,6 +16,7 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.views import View
 from django.views.generic import TemplateView
 
 from appointments.selectors import patient_appointments
@@ -28,6 +29,7 @@ from lemniscus.errors import DomainError, LinkConflict, NotFound, PossibleDuplic
 from lemniscus.tenancy import scoped
 from organisations.models import Right, Role
 from patients import retention, selectors, services
+from patients.disclosure import disclosure_response, disclosure_zip
 from patients.models import Patient, Salutation
 from web.forms_abrechnung import RecipientForm
 from web.forms_akten import (
@@ -373,6 +375,27 @@ class AkteArchiveView(ConfirmStepView):
             services.patient_archive(patient=patient, actor=request.user)
             messages.success(request, "Die Akte ist archiviert und jetzt schreibgeschützt.")
         return redirect("akte", patient_id=patient.public_id)
+
+
+class AkteDisclosureView(StaffPageMixin, View):
+    """ "Auskunft erstellen" (organisation admins): POST downloads the patient's copy
+    of their data as a ZIP (GDPR Art. 15/20), and the Protokoll notes it."""
+
+    admin_only = True
+
+    def post(self, request, *args, **kwargs):
+        try:
+            patient = selectors.access_patient(
+                organisation=self.organisation, public_id=self.kwargs["patient_id"]
+            )
+        except NotFound:
+            raise Http404("Diese Akte gibt es nicht.") from None
+        try:
+            content = disclosure_zip(patient=patient, actor=request.user)
+        except DomainError as exc:
+            messages.error(request, exc.detail)
+            return redirect("akte", patient_id=patient.public_id)
+        return disclosure_response(patient, content)
 
 
 class LinkView(PartialMixin, AktenPageMixin, TemplateView):
