@@ -48,6 +48,9 @@ class DocumentationEntry(TenantModel):
     author = _user()
     # The author as shown when the entry was written.
     author_label = models.CharField("Verfasst von", max_length=300)
+    # Set when written (not auto_now_add, so that an import or the demo can bring
+    # entries with their own time); the database guard keeps it from then on.
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
     # The end of the day after creation, in the organisation's zone: from then on the
     # entry counts as finalised even before the nightly task writes `finalised_at`.
     finalises_at = models.DateTimeField()

@@ -14,12 +14,17 @@ from datetime import datetime, time, timedelta
 from decimal import Decimal
 from itertools import islice
 
+from django.core.files.base import ContentFile
 from django.db import connection, transaction
 from django.utils import timezone
+from weasyprint import HTML
 
 from appointments.models import Appointment, AppointmentStatus, ColumnKind
 from appointments.services import calendar_column_create
+from audit.services import actor_label
 from billing.services import invoice_create, invoice_issue, invoice_pay, service_chain_create
+from documentation.models import DocumentationCorrection, DocumentationEntry
+from documentation.services import attachment_create, finalises_at
 from lemniscus.text import fold
 from organisations.models import Organisation, Plan, User
 from organisations.services import organisation_create, organisation_update_practice
@@ -132,6 +137,7 @@ class DemoResult:
     patients: int
     appointments: int
     invoices: int
+    documented: int = 0
 
 
 def _free_demo_email() -> str:
@@ -253,6 +259,77 @@ def _record_creation(model, *, organisation: Organisation, actor: User) -> None:
         )
 
 
+NOTES = (
+    "Befund: Bewegungseinschränkung LWS in Flexion, Schmerz 6/10. Mobilisation in "
+    "Seitlage, Kräftigung der Rumpfmuskulatur; Übungen für zu Hause erklärt.",
+    "Schulter rechts: Abduktion bis 120°, Außenrotation schmerzhaft. Manuelle Therapie "
+    "glenohumeral, Dehnung der hinteren Kapsel. Patient/in gibt Besserung an.",
+    "Knie links nach VKB-Plastik: Extension frei, Flexion 110°. Gangschule ohne "
+    "Unterarmstützen, Stabilisation auf weicher Unterlage.",
+    "HWS: Verspannung M. trapezius beidseits, Kopfschmerz seltener. Weichteiltechniken, "
+    "Haltungsschulung am Arbeitsplatz besprochen.",
+    "Lymphödem Unterschenkel rechts: Umfang 2 cm weniger als beim letzten Termin. MLD, "
+    "Kompressionsversorgung kontrolliert.",
+    "Osteopathische Behandlung: Dysfunktion ISG links, Zwerchfell hyperton. Techniken "
+    "viszeral und strukturell; Reaktion nach der Behandlung besprochen.",
+)
+CORRECTIONS = (
+    "Nachtrag: Schmerzangabe war 4/10, nicht 6/10.",
+    "Korrektur: betroffen ist die linke, nicht die rechte Seite.",
+)
+MAX_DOCUMENTED = 400
+
+
+def _document(organisation, owner, treated, rng) -> int:
+    """A documentation entry for each treated appointment (up to MAX_DOCUMENTED),
+    written after it and finalised a day later, some with a correction; and a
+    prescription as an attachment on a few records."""
+    author = actor_label(owner)
+    now = timezone.now()
+    entries = []
+    for patient, appointment in treated[:MAX_DOCUMENTED]:
+        written = appointment.start + timedelta(minutes=appointment.duration_minutes + 10)
+        due = finalises_at(organisation, written)
+        entries.append(
+            DocumentationEntry(
+                organisation=organisation,
+                patient=patient,
+                appointment=appointment,
+                text=rng.choice(NOTES),
+                author=owner,
+                author_label=author,
+                created_at=written,
+                finalises_at=due,
+                finalised_at=due if due <= now else None,
+            )
+        )
+    DocumentationEntry.objects.bulk_create(entries, batch_size=BATCH_SIZE)
+    _record_creation(DocumentationEntry, organisation=organisation, actor=owner)
+    DocumentationCorrection.objects.bulk_create(
+        DocumentationCorrection(
+            entry=entry,
+            text=rng.choice(CORRECTIONS),
+            author=owner,
+            author_label=author,
+            created_at=entry.finalises_at + timedelta(hours=9),
+        )
+        for entry in entries[::12]
+        if entry.finalised_at and entry.finalises_at + timedelta(hours=9) < now
+    )
+    for patient in list(dict.fromkeys(p for p, _ in treated))[:3]:
+        prescription = HTML(
+            string=f"<h1>Ärztliche Verordnung</h1><p>{patient.display_name}</p>"
+            "<p>Krankengymnastik, 6 x, 1–2 x wöchentlich.</p>"
+        ).write_pdf()
+        attachment_create(
+            patient=patient,
+            actor=owner,
+            file=ContentFile(prescription, name="Verordnung.pdf"),
+            description="Ärztliche Verordnung",
+        )
+    return len(entries)
+
+
 def _batches(count: int, size: int):
     numbers = iter(range(count))
     while batch := list(islice(numbers, size)):
@@ -299,6 +376,8 @@ def demo_seed(*, patients: int, rng: random.Random | None = None) -> DemoResult:
 
     generator = _Generator(rng, organisation.zone)
     invoice_candidates: list[tuple[Patient, list[Appointment]]] = []
+    treated: list[tuple[Patient, Appointment]] = []
+    now = timezone.now()
     appointment_count = 0
     for numbers in _batches(patients, BATCH_SIZE):
         records = Patient.objects.bulk_create(
@@ -323,6 +402,9 @@ def demo_seed(*, patients: int, rng: random.Random | None = None) -> DemoResult:
                 for index, (start, past) in enumerate(generator.appointment_starts())
             ]
             appointments.extend(own)
+            treated.extend(
+                (patient, a) for a in own if a.status == AppointmentStatus.DONE and a.start < now
+            )
             if number % INVOICE_EVERY_NTH_PATIENT == 0 and len(invoice_candidates) < MAX_INVOICES:
                 invoice_candidates.append((patient, [a for a in own if a.status in BILLABLE]))
         Appointment.objects.bulk_create(appointments, batch_size=BATCH_SIZE)
@@ -330,6 +412,7 @@ def demo_seed(*, patients: int, rng: random.Random | None = None) -> DemoResult:
 
     for model in (Patient, Appointment):
         _record_creation(model, organisation=organisation, actor=owner)
+    documented = _document(organisation, owner, treated, rng)
 
     for index, (patient, done) in enumerate(invoice_candidates):
         invoice = invoice_create(
@@ -346,4 +429,5 @@ def demo_seed(*, patients: int, rng: random.Random | None = None) -> DemoResult:
         patients=patients,
         appointments=appointment_count,
         invoices=len(invoice_candidates),
+        documented=documented,
     )

@@ -159,3 +159,21 @@ def test_refuses_a_negative_count(monkeypatch, capsys):
     assert status == 1
     assert "--patients" in err
     assert not Organisation.objects.exists()
+
+
+def test_treated_appointments_are_documented_some_corrected_some_with_a_prescription(
+    monkeypatch, capsys
+):
+    from documentation.models import Attachment, DocumentationEntry
+
+    owner, _ = seed(monkeypatch, capsys, patients=40)
+
+    entries = DocumentationEntry.objects.filter(organisation=owner.organisation)
+    assert entries.exists()
+    for entry in entries.select_related("appointment"):
+        assert entry.appointment.status == AppointmentStatus.DONE
+        assert entry.created_at > entry.appointment.start
+        assert entry.history.get().history_type == "+"
+    assert entries.filter(finalised_at__isnull=False).exists()
+    assert entries.filter(corrections__isnull=False).exists()
+    assert Attachment.objects.filter(organisation=owner.organisation).count() == 3

@@ -21,7 +21,8 @@ class Command(BaseCommand):
         result = demo_seed(patients=patients)
         self.stdout.write(
             f"{result.organisation} angelegt: {result.patients} Patienten, "
-            f"{result.appointments} Termine, {result.invoices} Rechnungen "
+            f"{result.appointments} Termine, {result.invoices} Rechnungen, "
+            f"{result.documented} Dokumentationseinträge "
             f"in {time.monotonic() - started:.1f} s."
         )
         self.stdout.write(f"Login: {result.email} / {result.password}")
