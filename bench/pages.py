@@ -2,7 +2,8 @@
 
 Targets: the week view of a calendar column with 200 appointments renders in under
 150 ms in the view (issue 5); so does the record page of a patient with 500
-appointments and 50 invoices, in a constant number of queries (issue 11). Also
+appointments and 50 invoices (and 200 documentation entries, every fifth corrected,
+and 30 attachments), in a constant number of queries (issue 11). Also
 measured, for comparison: the day view of all columns of that Monday, and the records
 list /akten/ with 50 rows (the page size).
 
@@ -66,12 +67,13 @@ from bench.common import (  # noqa: E402
 
 TARGET_MS = 150.0
 RECORD_APPOINTMENTS = 500  # the record page (issue 11): 400 past, 100 ahead
+RECORD_DOCUMENTATION = (200, 30)  # entries (every fifth corrected), attachments
 RECORD_INVOICES = 50
 HUB_PAGE = 10  # web.views.akten.HUB_PAGE_SIZE: links to ten past and ten next ones
 BASELINES = {
     "week_view_200": "no rows",
     "akten_50_rows": "1 row",
-    "record_500_appointments": "one appointment past, one ahead, one invoice",
+    "record_500_appointments": "one of each",
 }
 ZONE = ZoneInfo("Europe/Berlin")
 MONDAY = date(2026, 3, 2)
@@ -100,6 +102,7 @@ def seed(rng: random.Random) -> dict:
 
     from appointments.models import Appointment, AppointmentSource, AppointmentStatus
     from billing.models import Invoice, InvoiceStatus
+    from documentation.models import Attachment, DocumentationCorrection, DocumentationEntry
     from organisations.demo import FEMALE_FIRST_NAMES, LAST_NAMES, MALE_FIRST_NAMES
     from organisations.models import Organisation, Plan, Role, User
     from patients.models import Patient
@@ -180,7 +183,14 @@ def seed(rng: random.Random) -> dict:
         # the same queries). Not in the measured week's column.
         now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
 
-        def record(last_name: str, appointments: int, ahead: int, invoices: int) -> Patient:
+        def record(
+            last_name: str,
+            appointments: int,
+            ahead: int,
+            invoices: int,
+            documented: int,
+            attached: int,
+        ) -> Patient:
             patient = Patient(organisation=organisation, first_name="Felix", last_name=last_name)
             patient.refresh_search_keys()
             patient.save()
@@ -207,10 +217,41 @@ def seed(rng: random.Random) -> dict:
                 )
                 for n in range(invoices)
             )
+            entries = DocumentationEntry.objects.bulk_create(
+                DocumentationEntry(
+                    organisation=organisation,
+                    patient=patient,
+                    text="Befund: LWS eingeschränkt, Mobilisation und Kräftigung. " * 3,
+                    author_label="Anna Schneider <anna@bench.test>",
+                    created_at=now - timedelta(days=n + 1),
+                    finalises_at=now - timedelta(days=n),
+                    finalised_at=now - timedelta(days=n),
+                )
+                for n in range(documented)
+            )
+            DocumentationCorrection.objects.bulk_create(
+                DocumentationCorrection(entry=entry, text="Nachtrag", author_label="Anna")
+                for entry in entries[::5]
+            )
+            Attachment.objects.bulk_create(
+                Attachment(
+                    organisation=organisation,
+                    patient=patient,
+                    file=f"anhaenge/bench/{n}",
+                    name=f"Befund {n}.pdf",
+                    content_type="application/pdf",
+                    size=120_000,
+                    sha256="0" * 64,
+                    uploaded_by_label="Anna",
+                )
+                for n in range(attached)
+            )
             return patient
 
-        busy = record("Vielbesucht", RECORD_APPOINTMENTS, 100, RECORD_INVOICES)
-        quiet = record("Neu", 2, 1, 1)
+        busy = record(
+            "Vielbesucht", RECORD_APPOINTMENTS, 100, RECORD_INVOICES, *RECORD_DOCUMENTATION
+        )
+        quiet = record("Neu", 2, 1, 1, 1, 1)
     return {
         "organisation": organisation,
         "user": user,
@@ -373,7 +414,7 @@ def table(pages: dict) -> list[list[str]]:
         (
             "record_500_appointments",
             "record_one_each",
-            "record page, 500 appointments and 50 invoices",
+            "record page, 500 appointments, 50 invoices, 200 notes",
             TARGET_MS,
         ),
     ):

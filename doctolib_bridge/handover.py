@@ -29,6 +29,7 @@ from kombu.exceptions import OperationalError as BrokerUnreachable
 from appointments.models import Appointment, AppointmentSource, AppointmentStatus
 from billing.models import InvoiceLine
 from doctolib_bridge.models import ExportJob, ExportState, RemovedAppointment, Transfer
+from documentation.models import DocumentationEntry
 from lemniscus.errors import (
     ExportRunning,
     InvalidStatus,
@@ -537,7 +538,8 @@ def _remove(*, job: ExportJob, written: _Written, cutoff: datetime) -> int:
     attnames = [f.attname for f in fields]
     removed = 0
     still_handed_over = handover_appointments(organisation=job.organisation, cutoff=cutoff).exclude(
-        Exists(InvoiceLine.objects.filter(appointment=OuterRef("pk")))
+        Q(Exists(InvoiceLine.objects.filter(appointment=OuterRef("pk"))))
+        | Q(Exists(DocumentationEntry.objects.filter(appointment=OuterRef("pk"))))
     )
     for chunk in _chunks(zip(written.ids, written.fingerprints, strict=True)):
         exported = dict(chunk)

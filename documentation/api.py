@@ -53,6 +53,7 @@ class DocumentationViewSet(PatientScopedViewSet):
     corrections beside its text."""
 
     model = DocumentationEntry
+    serializer_class = EntryOutput
     lookup_url_kwarg = "entry_id"
     http_method_names = ["get", "post", "patch", "head", "options"]
 
@@ -131,6 +132,7 @@ class PatientAttachmentViewSet(PatientScopedViewSet):
     """A record's attachments: PDF, JPEG or PNG (by content), at most 20 MB."""
 
     model = Attachment
+    serializer_class = AttachmentOutput
     parser_classes = [MultiPartParser, FormParser]
     http_method_names = ["get", "post", "head", "options"]
 
@@ -159,6 +161,7 @@ class AttachmentViewSet(OrganisationViewSet):
     """`/attachments/{id}/download`: the file as uploaded, checked against its hash."""
 
     model = Attachment
+    serializer_class = AttachmentOutput
     read_right = Right.DOCUMENTATION
     http_method_names = ["get", "head", "options"]
 

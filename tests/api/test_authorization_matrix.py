@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import resolve
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -20,10 +21,13 @@ from billing.models import Invoice, InvoiceLine, InvoiceStatus, ServiceChain, Se
 from billing.services import invoice_cancel
 from doctolib_bridge.handover import export_start
 from doctolib_bridge.models import ExportJob, SyncLogEntry
+from documentation import services as documentation
+from documentation.models import Attachment, DocumentationEntry
 from lemniscus.urls import router
 from organisations.models import Organisation, Right, Role
 from patients.models import Patient
 from tests.conftest import assert_problem
+from tests.documentation.conftest import PDF_BYTES
 from tests.factories import (
     AppointmentFactory,
     CalendarColumnFactory,
@@ -47,6 +51,7 @@ class Endpoint:
     right: Right | None = None  # the right it needs (docs/decisions.md, "Rights")
     body: dict = field(default_factory=dict)  # "{name}" values likewise
     admin_only: bool = False  # only the organisation admin role, whatever the rights
+    upload: bool = False  # multipart with a PDF as `file` (besides `body`)
 
     @property
     def names_objects(self) -> bool:
@@ -79,6 +84,7 @@ CHAIN_BODY = {
 }
 INVOICE_BODY = {"patient_id": "{billed_patient}", "appointment_ids": ["{billable}"]}
 DOC, APPT, BILL = Right.DOCUMENTATION, Right.APPOINTMENTS, Right.BILLING
+DOCS = "/api/v1/patients/{documented}/documentation/"
 
 ENDPOINTS = [
     Endpoint("GET", "/api/v1/patients/", 200),
@@ -89,6 +95,16 @@ ENDPOINTS = [
     Endpoint("POST", "/api/v1/patients/{patient}/archive", 200, DOC, admin_only=True),
     Endpoint("POST", "/api/v1/patients/{patient}/unarchive", 200, DOC, admin_only=True),
     Endpoint("GET", "/api/v1/patients/{patient}/history/", 200),
+    Endpoint("GET", "/api/v1/patients/{patient}/disclosure", 200, admin_only=True),
+    Endpoint("GET", DOCS, 200, DOC),
+    Endpoint("POST", DOCS, 201, DOC, {"text": "Befund"}),
+    Endpoint("GET", DOCS + "{entry}/", 200, DOC),
+    Endpoint("PATCH", DOCS + "{entry}/", 200, DOC, {"text": "Befund, ergänzt"}),
+    Endpoint("POST", DOCS + "{entry}/finalise", 200, DOC),
+    Endpoint("POST", DOCS + "{entry}/corrections", 201, DOC, {"text": "Korrektur"}),
+    Endpoint("GET", "/api/v1/patients/{documented}/attachments/", 200, DOC),
+    Endpoint("POST", "/api/v1/patients/{documented}/attachments/", 201, DOC, upload=True),
+    Endpoint("GET", "/api/v1/attachments/{attachment}/download", 200, DOC),
     Endpoint("GET", "/api/v1/calendar-columns/", 200),
     Endpoint("POST", "/api/v1/calendar-columns/", 201, APPT, {"name": "Raum 9"}),
     Endpoint("GET", "/api/v1/calendar-columns/{column}/", 200),
@@ -129,6 +145,8 @@ TENANT_MODELS = [
     Invoice,
     SyncLogEntry,
     ExportJob,
+    DocumentationEntry,
+    Attachment,
 ]
 
 
@@ -148,7 +166,14 @@ def world(organisation):
         )
 
     SyncLogEntryFactory(organisation=organisation)
+    writer = UserFactory(organisation=organisation, role=Role.ADMIN)
+    documented = PatientFactory(organisation=organisation)
     return {
+        "documented": documented,
+        "entry": documentation.entry_create(patient=documented, actor=writer, text="Befund"),
+        "attachment": documentation.attachment_create(
+            patient=documented, actor=writer, file=SimpleUploadedFile("a.pdf", PDF_BYTES)
+        ),
         "patient": PatientFactory(organisation=organisation),
         "column": CalendarColumnFactory(organisation=organisation),
         "chain": ServiceChainFactory(organisation=organisation),
@@ -184,6 +209,9 @@ def _call(client: APIClient, endpoint: Endpoint, world):
     url = _url(endpoint, world)
     if endpoint.method in ("GET", "DELETE"):
         return client.generic(endpoint.method, url)
+    if endpoint.upload:
+        data = {**_fill(endpoint.body, world), "file": SimpleUploadedFile("b.pdf", PDF_BYTES)}
+        return client.post(url, data, format="multipart")
     body = json.dumps(_fill(endpoint.body, world))
     return client.generic(endpoint.method, url, body, content_type="application/json")
 

@@ -21,6 +21,7 @@ from doctolib_bridge import handover, tasks
 from doctolib_bridge.fields import SYNCED_PATIENT_FIELDS
 from doctolib_bridge.handover import export_run, export_start, export_undo
 from doctolib_bridge.models import ExportJob, ExportState, RemovedAppointment, Transfer
+from documentation.services import entry_create
 from lemniscus.celery import app as celery_app
 from lemniscus.errors import PermissionDenied, UndoRefused
 from organisations.models import Role, User
@@ -277,6 +278,19 @@ def test_removal_keeps_an_appointment_still_listed_on_a_cancelled_invoice(
     assert Appointment.objects.filter(pk=listed.pk).exists()
 
 
+def test_removal_keeps_a_documented_appointment(organisation, admin_user, anna, ahead):
+    """Documentation written for an appointment of the next day keeps pointing to it:
+    the appointment is exported but stays (docs/decisions.md, "Handover export")."""
+    entry = entry_create(patient=anna, actor=admin_user, text="Vorbefund", appointment=ahead)
+
+    job = export(organisation, admin_user, delete=True)
+
+    assert ids(job.appointments_file) == {str(ahead.public_id)}
+    assert job.removed_count == 0
+    entry.refresh_from_db()
+    assert entry.appointment_id == ahead.pk
+
+
 def test_every_relation_to_appointments_is_handled_by_the_removal():
     """The removal deletes rows without Django's collector: a new model pointing to
     appointments must be handled in doctolib_bridge.handover._remove first."""
@@ -290,6 +304,8 @@ def test_every_relation_to_appointments_is_handled_by_the_removal():
         ("billing.InvoiceLine", "appointment"),  # excluded from the removal
         ("billing.HistoricalInvoiceLine", "appointment"),  # history, no constraint
         ("doctolib_bridge.Transfer", "appointment"),  # link kept in the snapshot
+        ("documentation.DocumentationEntry", "appointment"),  # excluded from the removal
+        ("documentation.HistoricalDocumentationEntry", "appointment"),  # history
     }
 
 
