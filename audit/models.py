@@ -16,13 +16,16 @@ class AuditEvent(models.Model):
     )
     time = models.DateTimeField(default=timezone.now)
     # The member who acted; null for the system (nightly jobs, Doctolib's pushes).
+    # The log outlives users and never blocks their deletion: no constraint, and
+    # nothing done on delete (SET_NULL would UPDATE rows the guard keeps as written).
+    # A deleted user's entries keep the id and `actor_label`.
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
-        on_delete=models.SET_NULL,
+        on_delete=models.DO_NOTHING,
         null=True,
         blank=True,
         related_name="+",
-        db_constraint=False,  # the log outlives users and never blocks their deletion
+        db_constraint=False,
     )
     # The actor as shown at the time ("Anna Muster <anna@praxis.de>", "System").
     actor_label = models.CharField(max_length=300)

@@ -5,8 +5,8 @@ from rest_framework.decorators import action
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 
-from billing import archive, selectors, services
-from billing.models import Invoice, ServiceChain
+from billing import selectors, services
+from billing.models import DocumentKind, Invoice, ServiceChain
 from billing.pdf import cancellation_filename, invoice_filename
 from billing.serializers import (
     InvoiceInput,
@@ -154,7 +154,8 @@ class InvoiceViewSet(OrganisationViewSet):
         (`pdf_sha256`), whatever happened to it since; a draft rendered now and
         marked "ENTWURF"."""
         invoice = self._access()
-        return _pdf_response(archive.invoice_pdf(invoice), invoice_filename(invoice))
+        content = services.invoice_document(invoice=invoice, actor=request.user)
+        return _pdf_response(content, invoice_filename(invoice))
 
     @extend_schema(responses={(200, "application/pdf"): OpenApiTypes.BINARY})
     @action(
@@ -169,7 +170,10 @@ class InvoiceViewSet(OrganisationViewSet):
         invoice = selectors.access_cancelled_invoice(
             organisation=self.organisation, public_id=self.kwargs["id"]
         )
-        return _pdf_response(archive.cancellation_pdf(invoice), cancellation_filename(invoice))
+        content = services.invoice_document(
+            invoice=invoice, actor=request.user, kind=DocumentKind.CANCELLATION
+        )
+        return _pdf_response(content, cancellation_filename(invoice))
 
     def _access(self) -> Invoice:
         return selectors.access_invoice(organisation=self.organisation, public_id=self.kwargs["id"])

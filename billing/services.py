@@ -15,6 +15,9 @@ from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
 from appointments.models import Appointment, AppointmentStatus, ColumnKind
+from audit.actions import Action
+from audit.services import audit_record
+from billing import archive
 from billing.archive import archive_store
 from billing.models import (
     DocumentKind,
@@ -305,6 +308,8 @@ def invoice_create(
         appointment.invoice = invoice
         appointment._history_user = actor
         appointment.save(update_fields=["invoice", "updated_at"])
+    count = len(chosen)
+    _audit(invoice, actor, Action.INVOICE_CREATE, f"{count} Termin{'e' if count != 1 else ''}")
     return invoice
 
 
@@ -312,7 +317,9 @@ def invoice_create(
 def invoice_set_recipient(*, invoice: Invoice, actor, recipient: dict | None) -> Invoice:
     """Who a draft goes to: `recipient` (RECIPIENT_FIELDS), or None for the patient's
     default recipient, else the patient. Anything but a draft: 409 invalid_status."""
-    invoice = Invoice.objects.select_for_update(of=("self",)).get(pk=invoice.pk)
+    invoice = (
+        Invoice.objects.select_for_update(of=("self",)).select_related("patient").get(pk=invoice.pk)
+    )
     if invoice.status != InvoiceStatus.DRAFT:
         raise InvalidStatus(
             f"Die Rechnung ist {_STATE[invoice.status]}; ihr Empfänger bleibt, wie er ist."
@@ -320,6 +327,13 @@ def invoice_set_recipient(*, invoice: Invoice, actor, recipient: dict | None) ->
     invoice.recipient = Recipient.of(recipient).as_dict() if recipient else None
     invoice._history_user = actor
     invoice.save(update_fields=["recipient", "updated_at"])
+    # Never who it now goes to (a name and an address): only whether it is someone else.
+    _audit(
+        invoice,
+        actor,
+        Action.INVOICE_RECIPIENT,
+        "abweichender Empfänger" if recipient else "Empfänger laut Akte",
+    )
     return invoice
 
 
@@ -406,7 +420,37 @@ def invoice_set_status(*, invoice: Invoice, status: str, actor) -> Invoice:
         archive_store(invoice=invoice, kind=DocumentKind.INVOICE)
     elif status == InvoiceStatus.CANCELLED and was != InvoiceStatus.DRAFT:
         archive_store(invoice=invoice, kind=DocumentKind.CANCELLATION)
+    if status == InvoiceStatus.CANCELLED and was == InvoiceStatus.DRAFT:
+        _audit(invoice, actor, Action.INVOICE_DISCARD)
+    elif status == InvoiceStatus.CANCELLED:
+        _audit(
+            invoice,
+            actor,
+            Action.INVOICE_CANCEL,
+            f"{invoice.number}, Stornorechnung {invoice.cancellation_number}",
+        )
+    else:
+        _audit(invoice, actor, _STATUS_ACTION[status], invoice.number)
     return invoice
+
+
+_STATUS_ACTION = {
+    InvoiceStatus.ISSUED: Action.INVOICE_ISSUE,
+    InvoiceStatus.PAID: Action.INVOICE_PAY,
+}
+
+
+def _audit(invoice: Invoice, actor, action: str, detail: str = "") -> None:
+    """The invoice's entry in the Protokoll, in the caller's transaction: its number
+    or counts, never amounts, lines or the recipient."""
+    audit_record(
+        organisation=invoice.organisation_id,
+        actor=actor,
+        action=action,
+        object_id=invoice.public_id,
+        patient=invoice.patient.public_id,
+        detail=detail or "",
+    )
 
 
 def invoice_issue(*, invoice: Invoice, actor) -> Invoice:
@@ -419,3 +463,18 @@ def invoice_pay(*, invoice: Invoice, actor) -> Invoice:
 
 def invoice_cancel(*, invoice: Invoice, actor) -> Invoice:
     return invoice_set_status(invoice=invoice, status=InvoiceStatus.CANCELLED, actor=actor)
+
+
+@transaction.atomic
+def invoice_document(*, invoice: Invoice, actor, kind: str = DocumentKind.INVOICE) -> bytes:
+    """The PDF of the invoice (`kind` INVOICE: billing.archive.invoice_pdf) or of its
+    Stornorechnung (CANCELLATION), for a member to download; the download is in the
+    Protokoll. The staff API and the pages call this."""
+    if kind == DocumentKind.CANCELLATION:
+        content = archive.cancellation_pdf(invoice)
+        detail = f"Stornorechnung {invoice.cancellation_number}"
+    else:
+        content = archive.invoice_pdf(invoice)
+        detail = invoice.number or "Entwurf"
+    _audit(invoice, actor, Action.INVOICE_PDF, detail)
+    return content

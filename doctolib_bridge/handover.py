@@ -27,6 +27,8 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerUnreachable
 
 from appointments.models import Appointment, AppointmentSource, AppointmentStatus
+from audit.actions import Action
+from audit.services import audit_record
 from billing.models import InvoiceLine
 from doctolib_bridge.models import ExportJob, ExportState, RemovedAppointment, Transfer
 from documentation.models import DocumentationEntry
@@ -179,7 +181,19 @@ def export_file(*, organisation, actor, public_id, name: str) -> FieldFile:
         raise NotFound("Die Dateien werden 30 Tage nach dem Export gelöscht (Datenschutz).")
     if not files[name].storage.exists(files[name].name):
         raise NotFound("Die Datei ist nicht mehr vorhanden; bitte den Export erneut starten.")
+    _audit(job, actor, Action.EXPORT_DOWNLOAD, name)
     return files[name]
+
+
+def _audit(job: ExportJob, actor, action: str, detail: str = "") -> None:
+    """The job's entry in the Protokoll: names of files and counts only."""
+    audit_record(
+        organisation=job.organisation_id,
+        actor=actor,
+        action=action,
+        object_id=job.public_id,
+        detail=detail,
+    )
 
 
 def handover_appointments(*, organisation, cutoff: datetime) -> QuerySet[Appointment]:
@@ -228,11 +242,13 @@ def _job_create(*, organisation, actor, delete: bool) -> ExportJob:
         export_transition(job, ExportState.FAILED, error=FAILED_STALE)
     try:
         with transaction.atomic():
-            return ExportJob.objects.create(
+            job = ExportJob.objects.create(
                 organisation=organisation, created_by=actor, delete_appointments=delete
             )
     except IntegrityError:  # the constraint: one queued or running job per organisation
         raise ExportRunning() from None
+    _audit(job, actor, Action.EXPORT_CREATE, "mit Löschen der Termine" if delete else "")
+    return job
 
 
 @transaction.atomic
@@ -507,6 +523,8 @@ def _complete(*, job: ExportJob, attempt: int, written: _Written, cutoff: dateti
             )
             if job.delete_appointments:
                 _mark_handover(organisation)
+                # On behalf of the admin who started it, as in the appointments' history.
+                _audit(job, job.created_by, Action.EXPORT_DELETE, f"{removed} Termine")
     except BaseException:
         for path in moved:
             path.unlink(missing_ok=True)
@@ -626,6 +644,7 @@ def export_undo(*, job: ExportJob, actor) -> ExportJob:
     job.undone_by = actor
     job.save(update_fields=["undone_at", "undone_by", "updated_at"])
     _mark_handover(organisation)
+    _audit(job, actor, Action.EXPORT_UNDO, f"{job.removed_count} Termine")
     return job
 
 

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 from django.db import transaction
 
+from audit.actions import Action
+from audit.services import audit_record
 from doctolib_bridge.feed import feed_append
 from doctolib_bridge.fields import SYNCED_PATIENT_FIELDS
 from doctolib_bridge.models import DoctolibPatientState
@@ -68,6 +70,19 @@ def _link(patient: Patient, doctolib_patient_id: str, actor=None) -> None:
     patient._change_reason = None if actor else DOCTOLIB_SYNC_ACTOR
     patient._history_user = actor
     patient.save(update_fields=["doctolib_patient_id", "sync_to_doctolib", "updated_at"])
+    _audit_link(patient, actor, Action.PATIENT_LINK, doctolib_patient_id)
+
+
+def _audit_link(patient: Patient, actor, action: str, doctolib_patient_id: str) -> None:
+    audit_record(
+        organisation=patient.organisation_id,
+        actor=actor,
+        action=action,
+        object_id=patient.public_id,
+        patient=patient,
+        detail=f"Doctolib-Patient {doctolib_patient_id}"
+        + ("" if actor else f" ({DOCTOLIB_SYNC_ACTOR})"),
+    )
 
 
 @transaction.atomic
@@ -172,6 +187,7 @@ def link_remove(*, organisation, doctolib_patient_id: str) -> Patient:
     patient._history_user = None
     patient.save(update_fields=["doctolib_patient_id", "sync_to_doctolib", "updated_at"])
     DoctolibPatientState.objects.filter(patient=patient).delete()
+    _audit_link(patient, None, Action.PATIENT_UNLINK, doctolib_patient_id)
     return patient
 
 

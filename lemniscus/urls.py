@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from appointments.api import AppointmentViewSet, CalendarColumnViewSet
+from audit.api import AuditLogViewSet
 from billing.api import InvoiceViewSet, ServiceChainViewSet
 from doctolib_bridge.api import SyncLogViewSet
 from doctolib_bridge.export_api import ExportViewSet
@@ -37,6 +38,7 @@ router.register("calendar-columns", CalendarColumnViewSet, basename="calendar-co
 router.register("appointments", AppointmentViewSet, basename="appointment")
 router.register("sync-log", SyncLogViewSet, basename="sync-log")
 router.register("exports", ExportViewSet, basename="export")
+router.register("audit-log", AuditLogViewSet, basename="audit-log")
 
 urlpatterns = [
     path("admin/", admin.site.urls),

@@ -1,5 +1,6 @@
 """Writing patient records. Every entry point (staff API, pages, bridge, admin)
-calls these functions; each change is recorded in the record's history with its actor."""
+calls these functions; each change is recorded in the record's history with its actor,
+and in the Protokoll (audit) with the names of the changed fields, never their values."""
 
 import logging
 from datetime import date
@@ -8,6 +9,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from appointments.models import Appointment
+from audit.actions import Action
+from audit.services import audit_record, fields_detail
 from doctolib_bridge.sync import queue_lemniscus_changes
 from lemniscus.erasure import erasure
 from lemniscus.errors import (
@@ -68,6 +71,19 @@ def _checked(fields: dict) -> dict:
     return fields
 
 
+def _audit(patient: Patient, actor, action: str, detail: str = "") -> None:
+    """The record's entry in the Protokoll, in the caller's transaction. A change's
+    `reason` (in `detail`) is only ever the label of the system that made it."""
+    audit_record(
+        organisation=patient.organisation_id,
+        actor=actor,
+        action=action,
+        object_id=patient.public_id,
+        patient=patient,
+        detail=detail,
+    )
+
+
 def _attribute(patient: Patient, actor, reason: str | None) -> None:
     patient._history_user = actor
     if reason:
@@ -107,6 +123,7 @@ def patient_create(
     patient.save()
     if patient.sync_to_doctolib and not doctolib_patient_id:
         queue_lemniscus_changes(patient, list(fields))
+    _audit(patient, actor, Action.PATIENT_CREATE, fields_detail([], reason))
     return patient
 
 
@@ -143,6 +160,7 @@ def patient_update(
         patient.save(update_fields=[*changed, "updated_at"])
         if queue_for_doctolib:
             queue_lemniscus_changes(patient, changed)
+        _audit(patient, actor, Action.PATIENT_UPDATE, fields_detail(changed, reason))
     return patient
 
 
@@ -164,6 +182,7 @@ def patient_delete(*, patient: Patient, actor=None) -> None:
         appointment._history_user = actor
         appointment.delete()
     _attribute(patient, actor, None)
+    _audit(patient, actor, Action.PATIENT_DELETE)
     patient.delete()
 
 
@@ -185,6 +204,7 @@ def _set_archived(*, patient: Patient, actor, archived: bool) -> Patient:
         patient.archived_at = timezone.now() if archived else None
         _attribute(patient, actor, "Archiviert" if archived else "Archivierung aufgehoben")
         patient.save(update_fields=["archived_at", "updated_at"])
+        _audit(patient, actor, Action.PATIENT_ARCHIVE if archived else Action.PATIENT_UNARCHIVE)
     return patient
 
 
@@ -227,5 +247,6 @@ def _erase_one(*, pk: int, today: date) -> bool:
                 raise _KeptBack()
         patient.delete()
         Patient.history.filter(id=pk).delete()  # with the "-" row the delete just wrote
+        _audit(patient, None, Action.PATIENT_ERASE, "Aufbewahrungsfrist abgelaufen")
     logger.info("erased record %s after its retention", pk)
     return True

@@ -65,5 +65,5 @@ class TokenAdmin(TenantAdmin):
     def revoke(self, request, queryset):
         active = list(queryset.filter(revoked_at__isnull=True))
         for token in active:
-            token_revoke(token=token)
+            token_revoke(token=token, actor=request.user)
         self.message_user(request, f"{len(active)} Token(s) widerrufen.", messages.SUCCESS)

@@ -1,4 +1,5 @@
-"""Issuing, checking and revoking bearer tokens. Only hashes are stored."""
+"""Issuing, checking and revoking bearer tokens. Only hashes are stored; issuing and
+revoking are in the Protokoll (audit), each token named by its first characters."""
 
 import hashlib
 import hmac
@@ -10,6 +11,8 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from audit.actions import Action
+from audit.services import audit_record
 from lemniscus.errors import PlanRequired, ValidationFailed
 from tokens.models import TOKEN_PREFIXES, Token, TokenKind
 
@@ -60,9 +63,12 @@ def token_create(*, organisation, kind: str, user=None, created_by=None, name: s
     if kind == TokenKind.DOCTOLIB:
         if not organisation.has_doctolib_plan:
             raise PlanRequired()
-        Token.objects.select_for_update().filter(
+        active = Token.objects.select_for_update().filter(
             organisation=organisation, kind=TokenKind.DOCTOLIB, revoked_at__isnull=True
-        ).update(revoked_at=timezone.now())
+        )
+        for previous in active:
+            _audit(previous, created_by, Action.TOKEN_REVOKE, "ersetzt durch einen neuen")
+        active.update(revoked_at=timezone.now())
         user = None
     elif kind == TokenKind.API:
         if user is None or user.organisation_id != organisation.pk:
@@ -82,18 +88,36 @@ def token_create(*, organisation, kind: str, user=None, created_by=None, name: s
         token_hash=hash_token(raw),
         created_by=created_by,
     )
+    _audit(token, created_by, Action.TOKEN_CREATE)
     return token, raw
 
 
-def token_revoke(*, token: Token) -> Token:
+@transaction.atomic
+def token_revoke(*, token: Token, actor=None) -> Token:
     """Revokes at once; revoking twice (or twice at the same moment) keeps the first
-    time: the update only touches a token not revoked yet."""
+    time: the update only touches a token not revoked yet (and only that one revoking
+    is in the Protokoll, with `actor`)."""
     now = timezone.now()
-    Token.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
+    revoked = Token.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
         revoked_at=now, updated_at=now
     )
     token.refresh_from_db(fields=["revoked_at", "updated_at"])
+    if revoked:
+        _audit(token, actor, Action.TOKEN_REVOKE)
     return token
+
+
+def _audit(token: Token, actor, action: str, note: str = "") -> None:
+    """`detail`: the kind, the first characters and whose it is, never the token."""
+    owner = f" von {token.user.email}" if token.user_id else ""
+    detail = f"{token.get_kind_display()} {token.display_prefix}…{owner}"
+    audit_record(
+        organisation=token.organisation_id,
+        actor=actor,
+        action=action,
+        object_id=token.public_id,
+        detail=f"{detail}, {note}" if note else detail,
+    )
 
 
 def token_authenticate(*, raw: str, kind: str) -> Token | None:

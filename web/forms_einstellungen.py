@@ -1,9 +1,12 @@
-"""Forms of the Einstellungen pages: the practice data ("Praxisdaten")."""
+"""Forms of the Einstellungen pages: the practice data ("Praxisdaten") and the
+Protokoll's filters."""
 
 from django import forms
 from localflavor.generic.forms import BICFormField, IBANFormField
 
 from lemniscus.phones import normalize_phone
+from lemniscus.times import EARLIEST_YEAR, LATEST_YEAR
+from organisations.models import User
 from organisations.services import MAX_PAYMENT_TERM_DAYS, MAX_REMINDER_HOURS
 from web.fields import CleanCharField
 
@@ -108,3 +111,72 @@ class PracticeForm(forms.Form):
 
     def clean_email(self):
         return self.cleaned_data["email"].strip().lower()
+
+
+DAY_FORMATS = ["%Y-%m-%d", "%d.%m.%Y"]
+
+
+class AuditLogFilterForm(forms.Form):
+    """The Protokoll's filters (GET): a record by search or id, a member, a period of
+    whole days in the organisation's zone."""
+
+    akte = CleanCharField(
+        label="Akte",
+        max_length=100,
+        help_text="Name, Geburtsdatum oder ID der Akte",
+    )
+    mitarbeiter = forms.ModelChoiceField(
+        label="Mitarbeiter/in",
+        queryset=User.objects.none(),
+        required=False,
+        empty_label="Alle",
+        error_messages={"invalid_choice": "Diese Person gehört nicht zur Praxis."},
+    )
+    von = forms.DateField(
+        label="Von",
+        required=False,
+        input_formats=DAY_FORMATS,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+    bis = forms.DateField(
+        label="Bis",
+        required=False,
+        input_formats=DAY_FORMATS,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+
+    def __init__(self, *args, organisation, **kwargs):
+        super().__init__(*args, **kwargs)
+        field = self.fields["mitarbeiter"]
+        field.queryset = User.objects.filter(organisation=organisation).order_by(
+            "last_name", "first_name", "email"
+        )
+        field.label_from_instance = lambda user: (
+            f"{user.display_name} ({user.email})" if user.display_name != user.email else user.email
+        )
+
+    def _clean_day(self, name):
+        day = self.cleaned_data[name]
+        if day is not None and not EARLIEST_YEAR <= day.year <= LATEST_YEAR:
+            raise forms.ValidationError(
+                f"Bitte ein Datum zwischen {EARLIEST_YEAR} und {LATEST_YEAR} angeben."
+            )
+        return day
+
+    def clean_akte(self):
+        term = self.cleaned_data["akte"]
+        if term and not any(char.isalnum() for char in term):
+            raise forms.ValidationError("Bitte einen Namen, ein Geburtsdatum oder eine ID angeben.")
+        return term
+
+    def clean_von(self):
+        return self._clean_day("von")
+
+    def clean_bis(self):
+        return self._clean_day("bis")
+
+    def clean(self):
+        data = super().clean()
+        if data.get("von") and data.get("bis") and data["bis"] < data["von"]:
+            self.add_error("bis", "„Bis“ liegt vor „Von“.")
+        return data

@@ -1,9 +1,9 @@
 """Staff pages: abrechnung (Leistungsketten, Rechnungen) and Einstellungen (token
-management, handover export). Included from web/urls.py."""
+management, handover export, Protokoll). Included from web/urls.py."""
 
 from django.urls import path
 
-from web.views import abrechnung, einstellungen
+from web.views import abrechnung, einstellungen, protokoll
 
 urlpatterns = [
     path("leistungsketten/", abrechnung.ChainListView.as_view(), name="chain_list"),
@@ -61,6 +61,12 @@ urlpatterns = [
         "einstellungen/tokens/<uuid:id>/widerrufen/",
         einstellungen.TokenRevokeView.as_view(),
         name="token_revoke",
+    ),
+    path("einstellungen/protokoll/", protokoll.AuditLogView.as_view(), name="audit_log"),
+    path(
+        "einstellungen/protokoll/protokoll.csv",
+        protokoll.AuditLogCsvView.as_view(),
+        name="audit_log_csv",
     ),
     path("einstellungen/exporte/", einstellungen.ExportListView.as_view(), name="export_list"),
     path(

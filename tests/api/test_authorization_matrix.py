@@ -134,6 +134,7 @@ ENDPOINTS = [
     Endpoint("GET", "/api/v1/exports/{export}/", 200, admin_only=True),
     Endpoint("GET", "/api/v1/exports/{export}/patients.csv", 200, admin_only=True),
     Endpoint("GET", "/api/v1/exports/{export}/appointments.csv", 200, admin_only=True),
+    Endpoint("GET", "/api/v1/audit-log/", 200, admin_only=True),
 ]
 
 # The organisation's rows a denied call must leave alone, with their updated_at.

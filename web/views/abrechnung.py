@@ -10,8 +10,8 @@ from django.urls import reverse
 from django.views import View
 from django.views.generic import TemplateView
 
-from billing import archive, selectors, services
-from billing.models import InvoiceStatus
+from billing import selectors, services
+from billing.models import DocumentKind, InvoiceStatus
 from billing.parties import invoice_parties
 from billing.pdf import cancellation_filename, invoice_filename
 from lemniscus.errors import DomainError, InvoiceIncomplete, NotFound, ValidationFailed
@@ -421,7 +421,8 @@ def _download(content: bytes, filename: str) -> HttpResponse:
 class InvoicePdfView(InvoiceMixin, View):
     def get(self, request, id):
         invoice = self.invoice()
-        return _download(archive.invoice_pdf(invoice), invoice_filename(invoice))
+        content = services.invoice_document(invoice=invoice, actor=request.user)
+        return _download(content, invoice_filename(invoice))
 
 
 class CancellationPdfView(InvoiceMixin, View):
@@ -431,4 +432,7 @@ class CancellationPdfView(InvoiceMixin, View):
         invoice = found(
             selectors.access_cancelled_invoice, organisation=self.organisation, public_id=id
         )
-        return _download(archive.cancellation_pdf(invoice), cancellation_filename(invoice))
+        content = services.invoice_document(
+            invoice=invoice, actor=request.user, kind=DocumentKind.CANCELLATION
+        )
+        return _download(content, cancellation_filename(invoice))

@@ -150,7 +150,7 @@ class DoctolibDeactivateView(AdminPageMixin, View):
     def post(self, request):
         token = selectors.active_doctolib_token(organisation=self.organisation)
         if token is not None:
-            token_revoke(token=token)
+            token_revoke(token=token, actor=request.user)
             messages.success(request, "Die Doctolib-Integration ist deaktiviert.")
         return redirect("tokens")
 
@@ -165,7 +165,7 @@ class TokenRevokeView(AdminPageMixin, View):
         return render(request, self.template_name, context)
 
     def post(self, request, id):
-        token = token_revoke(token=self._token(id))
+        token = token_revoke(token=self._token(id), actor=request.user)
         messages.success(request, f"Der Token {token.display_prefix}… ist widerrufen.")
         return redirect("tokens")
 
