@@ -155,7 +155,7 @@ def test_reads_and_writes_are_in_the_audit_log(api, admin_user, patient):
     api.get(url(patient))
     api.get(f"/api/v1/attachments/{created['id']}/download")
 
-    events = list(AuditEvent.objects.order_by("id"))
+    events = list(AuditEvent.objects.exclude(action="token.create").order_by("id"))
     assert [e.action for e in events] == [
         "attachment.upload",
         "attachment.list",

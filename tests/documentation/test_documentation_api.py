@@ -178,7 +178,7 @@ def test_every_read_and_write_is_in_the_audit_log(api, admin_user, patient):
     api.post(url(patient, entry["id"], "finalise"))
     api.post(url(patient, entry["id"], "corrections"), {"text": "Korrektur"}, format="json")
 
-    events = list(AuditEvent.objects.order_by("id"))
+    events = list(AuditEvent.objects.exclude(action="token.create").order_by("id"))
     assert [e.action for e in events] == [
         "documentation.create",
         "documentation.read",
