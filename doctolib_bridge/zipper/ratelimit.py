@@ -1,8 +1,14 @@
 """Each organisation's Zipper API budget (`ZIPPER_RATE_LIMIT`, e.g. `1200/min`): a
 token bucket that refills at the rate and holds a twelfth of a minute's budget, so
 bursts of that size pass. Kept in Redis when `REDIS_URL` is set (shared by every
-worker process), else in this process's memory (the embedded default)."""
+worker process), else in this process's memory (the embedded default).
 
+Redis is no single point of failure (zipper-api.md 1.1): when it cannot be reached,
+each process falls back to its own bucket with the same budget (so the budget then
+holds per process), logs a warning at most once a minute, and goes back to Redis as
+soon as it answers again."""
+
+import logging
 import math
 import re
 import threading
@@ -76,18 +82,52 @@ class _MemoryBuckets:
 
 
 _memory = _MemoryBuckets()
+logger = logging.getLogger(__name__)
+
+# A Redis that does not answer within this long counts as unreachable: a call is never
+# held up longer than that by the rate limiter.
+REDIS_TIMEOUT_SECONDS = 0.25
+WARN_EVERY_SECONDS = 60.0
 
 
 @lru_cache(maxsize=1)
 def _redis_script(url: str):
     import redis
 
-    return redis.Redis.from_url(url).register_script(_LUA)
+    client = redis.Redis.from_url(
+        url,
+        socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+        socket_timeout=REDIS_TIMEOUT_SECONDS,
+    )
+    return client.register_script(_LUA)
+
+
+class _Warnings:
+    """At most one warning a minute per process while Redis is unreachable."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.last: float | None = None
+
+    def warn(self, error: Exception, now: float) -> None:
+        with self._lock:
+            if self.last is not None and now - self.last < WARN_EVERY_SECONDS:
+                return
+            self.last = now
+        logger.warning(
+            "rate limit store (Redis) unreachable (%s): this process counts the Zipper "
+            "API budget on its own until Redis answers again",
+            type(error).__name__,
+        )
+
+
+_warnings = _Warnings()
 
 
 def reset_memory_buckets() -> None:
-    """For tests: forget the in-process buckets."""
+    """For tests: forget the in-process buckets and when the last warning was."""
     _memory._state.clear()
+    _warnings.last = None
 
 
 def take(organisation_key: str, *, rate: str | None = None, now: float | None = None) -> int:
@@ -97,11 +137,17 @@ def take(organisation_key: str, *, rate: str | None = None, now: float | None = 
     now = time.time() if now is None else now
     key = f"zipper-rate:{organisation_key}"
     if settings.REDIS_URL:
-        wait_ms = int(
-            _redis_script(settings.REDIS_URL)(
-                keys=[key], args=[budget.capacity, budget.per_second, now]
+        import redis
+
+        try:
+            wait_ms = int(
+                _redis_script(settings.REDIS_URL)(
+                    keys=[key], args=[budget.capacity, budget.per_second, now]
+                )
             )
-        )
-        return math.ceil(wait_ms / 1000) if wait_ms else 0
+        except redis.RedisError as error:
+            _warnings.warn(error, time.monotonic())
+        else:
+            return math.ceil(wait_ms / 1000) if wait_ms else 0
     wait = _memory.take(key, budget, now)
     return math.ceil(wait) if wait else 0
