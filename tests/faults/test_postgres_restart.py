@@ -1,0 +1,59 @@
+"""PostgreSQL restarted while the app was idle (issue 12, finding 2): every gunicorn
+worker holds a persistent connection (CONN_MAX_AGE), which the restart cuts. With
+CONN_HEALTH_CHECKS the first request on each worker finds that out and connects
+again: no 500."""
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from tests.faults.app import App, until
+from tests.faults.servers import PrivatePostgres
+
+WORKERS = 3
+
+
+@pytest.fixture(scope="module")
+def stack():
+    postgres = PrivatePostgres().init()
+    postgres.psql("CREATE DATABASE lemniscus")
+    app = App(database_url=postgres.url())
+    try:
+        tokens = app.set_up()
+        app.serve(workers=WORKERS)
+        yield postgres, app, tokens
+    finally:
+        app.stop()
+        postgres.destroy()
+
+
+def _app_connections(postgres) -> int:
+    return int(
+        postgres.psql(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE datname = 'lemniscus' AND backend_type = 'client backend'"
+        )
+    )
+
+
+def _burst(app, token, seen: list) -> None:
+    """Requests at once, so that every worker takes some."""
+    with ThreadPoolExecutor(max_workers=WORKERS * 2) as pool:
+        results = pool.map(
+            lambda _: app.request("GET", "/api/v1/patients/", token=token), range(WORKERS * 4)
+        )
+        seen.extend(status for status, _ in results)
+
+
+def test_a_restarted_postgres_costs_no_500(stack):
+    postgres, app, tokens = stack
+    warm: list[int] = []
+    until(lambda: _burst(app, tokens["api"], warm) or _app_connections(postgres) >= WORKERS)
+    assert set(warm) == {200}
+
+    postgres.restart()  # every worker's connection is cut while it is idle
+    assert _app_connections(postgres) == 0
+    after: list[int] = []
+    until(lambda: _burst(app, tokens["api"], after) or _app_connections(postgres) >= WORKERS)
+
+    assert set(after) == {200}, f"answers after the restart: {sorted(set(after))}"
