@@ -13,12 +13,38 @@ def clean(value: str | None) -> str:
     return unicodedata.normalize("NFC", str(value)).strip()
 
 
+# A lone UTF-16 surrogate (JSON's "\ud800"): Python keeps it in a str, but it has no
+# UTF-8 form, so neither PostgreSQL nor a JSON answer can hold it.
+SURROGATES = re.compile("[\ud800-\udfff]")
+
+
 def storable(value, max_length: int | None = None) -> str:
     """`value` as text PostgreSQL can store: a NUL byte (which a text column refuses)
-    becomes U+FFFD. For recording what a client sent, e.g. a malformed id in the sync
-    log; input that is kept as data is validated instead (NUL is refused)."""
-    text = str(value).replace("\x00", "\ufffd")
+    and a lone surrogate (which UTF-8 cannot encode) become U+FFFD. For recording what
+    a client sent, e.g. a malformed id in the sync log; input that is kept as data is
+    validated instead (both are refused)."""
+    text = SURROGATES.sub("\ufffd", str(value).replace("\x00", "\ufffd"))
     return text[:max_length] if max_length is not None else text
+
+
+def unencodable_paths(data, prefix: str = "") -> list[str]:
+    """Where in parsed JSON (keys and values, dotted paths as in `errors`) a string
+    holds a lone surrogate; the paths themselves made storable."""
+    found: list[str] = []
+    if isinstance(data, str):
+        if SURROGATES.search(data):
+            found.append(storable(prefix) or "non_field_errors")
+    elif isinstance(data, dict):
+        for key, value in data.items():
+            path = f"{prefix}.{key}" if prefix else str(key)
+            if SURROGATES.search(str(key)):
+                found.append(storable(path))
+            else:
+                found.extend(unencodable_paths(value, path))
+    elif isinstance(data, list):
+        for index, value in enumerate(data):
+            found.extend(unencodable_paths(value, f"{prefix}.{index}" if prefix else str(index)))
+    return found
 
 
 def is_ascii_number(value: str) -> bool:
