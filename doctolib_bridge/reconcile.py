@@ -12,6 +12,7 @@ from django.db.models import Exists, OuterRef
 
 from doctolib_bridge.feed import feed_append
 from doctolib_bridge.sync import RECONCILE_ACTOR, evaluate
+from lemniscus.db import single_flight
 from lemniscus.tenancy import scoped
 from organisations.models import PLANS_WITH_DOCTOLIB, Organisation
 from patients.models import Patient
@@ -28,6 +29,8 @@ class ReconcileResult:
     queued: int = 0
     last_pk: int = 0
     finished: bool = True
+    # Another reconciliation of the organisation was running: this one did nothing.
+    skipped: bool = False
 
     def add(self, other: "ReconcileResult") -> None:
         self.checked += other.checked
@@ -108,7 +111,16 @@ def reconcile_organisation(
     batch_size: int = BATCH_SIZE,
 ) -> ReconcileResult:
     """Batches until done, or until `time_budget` seconds are spent (then `finished`
-    is False and `last_pk` says where to go on)."""
+    is False and `last_pk` says where to go on). Single-flight per organisation: while
+    another reconciliation of it runs (beat and `manage.py reconcile` at once), this
+    one does nothing and answers `skipped` (two at once queued every change twice)."""
+    with single_flight("reconcile", organisation.pk) as mine:
+        if not mine:
+            return ReconcileResult(last_pk=after_pk, finished=True, skipped=True)
+        return _reconcile(organisation, after_pk, time_budget, batch_size)
+
+
+def _reconcile(organisation, after_pk, time_budget, batch_size) -> ReconcileResult:
     started = time.monotonic()
     total = ReconcileResult(last_pk=after_pk)
     while True:

@@ -38,6 +38,11 @@ def reconcile_organisation_task(organisation_pk: int, after_pk: int = 0) -> dict
     result = reconcile_organisation(
         organisation=organisation, after_pk=after_pk, time_budget=RECONCILE_TIME_BUDGET
     )
+    if result.skipped:
+        logger.info(
+            "reconciliation organisation=%s skipped: another one is running", organisation_pk
+        )
+        return {"skipped": True}
     if not result.finished:
         reconcile_organisation_task.delay(organisation_pk, result.last_pk)
     logger.info(

@@ -1,4 +1,6 @@
-from django.db import IntegrityError, transaction
+from contextlib import contextmanager
+
+from django.db import IntegrityError, connection, transaction
 
 
 def atomic_with_race_retry(func, /, *args, **kwargs):
@@ -12,3 +14,30 @@ def atomic_with_race_retry(func, /, *args, **kwargs):
     except IntegrityError:
         with transaction.atomic():
             return func(*args, **kwargs)
+
+
+# The first key of PostgreSQL advisory locks taken here; the second is the object's.
+ADVISORY_NAMESPACES = {"reconcile": 4201}
+
+
+@contextmanager
+def single_flight(namespace: str, key: int):
+    """Yields whether this process got to run the `namespace` work for `key`: a
+    session-level PostgreSQL advisory lock, so it lasts across the work's own
+    transactions and ends with the connection should the process die. A second
+    caller does not wait: it gets False and should skip. SQLite has no such lock (the
+    embedded default runs one process): always True there."""
+    if connection.vendor != "postgresql":
+        yield True
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [ADVISORY_NAMESPACES[namespace], key])
+        acquired = cursor.fetchone()[0]
+    try:
+        yield acquired
+    finally:
+        if acquired:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_advisory_unlock(%s, %s)", [ADVISORY_NAMESPACES[namespace], key]
+                )

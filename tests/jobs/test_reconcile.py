@@ -126,3 +126,61 @@ def test_a_record_in_sync_is_not_locked_by_the_reconciliation(plugin, organisati
     assert (result.checked, result.set_back) == (2, 1)
     drifted.refresh_from_db()
     assert drifted.mobile_phone == "+491711234567"
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_reconciliations_at_once_queue_each_change_once(plugin, organisation):
+    """Beat and `manage.py reconcile` at once (issue 12, finding 4): the second finds
+    the first running and skips, so every difference goes to the feed once."""
+    for n in range(60):
+        plugin.post("/patients", {**ANNA, "doctolib_patient_id": f"dl-{n}"})
+    Patient.objects.update(city="Potsdam")  # lemniscus leads: each one to the feed
+    start = threading.Barrier(2)
+    results = []
+
+    def reconcile():
+        try:
+            start.wait(5)
+            results.append(reconcile_organisation(organisation=organisation, batch_size=5))
+        finally:
+            connection.close()
+
+    runs = [threading.Thread(target=reconcile) for _ in range(2)]
+    for run in runs:
+        run.start()
+    for run in runs:
+        run.join(60)
+
+    assert ChangeFeedEntry.objects.filter(patient__organisation=organisation).count() == 60
+    assert sum(result.queued for result in results) == 60
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_reconciliation_that_finds_another_running_says_so(linked, organisation, capsys):
+    held, release = threading.Event(), threading.Event()
+
+    def running_elsewhere():
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_lock(4201, %s)", [organisation.pk])
+                held.set()
+                release.wait(10)
+                cursor.execute("SELECT pg_advisory_unlock(4201, %s)", [organisation.pk])
+        finally:
+            connection.close()
+
+    other = threading.Thread(target=running_elsewhere)
+    other.start()
+    assert held.wait(5)
+    try:
+        skipped = reconcile_organisation(organisation=organisation)
+        call_command("reconcile", "--orga-id", organisation.orga_id)
+    finally:
+        release.set()
+        other.join()
+
+    assert skipped.skipped and skipped.checked == 0
+    assert "übersprungen, ein anderer Abgleich" in capsys.readouterr().out
+    assert not reconcile_organisation(organisation=organisation).skipped  # free again

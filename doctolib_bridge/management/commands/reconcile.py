@@ -24,6 +24,12 @@ class Command(BaseCommand):
         total = ReconcileResult()
         for organisation in organisations.order_by("pk"):
             result = reconcile_organisation(organisation=organisation)
+            if result.skipped:
+                self.stdout.write(
+                    f"{organisation}: übersprungen, ein anderer Abgleich dieser "
+                    "Organisation läuft gerade."
+                )
+                continue
             self.stdout.write(
                 f"{organisation}: {result.checked} Akten geprüft, {result.set_back} "
                 f"zurückgesetzt, {result.queued} an Doctolib."
