@@ -40,6 +40,7 @@ from lemniscus.errors import (
     QueueUnavailable,
     UndoRefused,
 )
+from lemniscus.jobs import dead_before, heartbeat
 from lemniscus.tenancy import access, scoped
 from organisations.models import Organisation, Role
 from patients.models import Patient, Salutation
@@ -118,6 +119,7 @@ def export_transition(job: ExportJob, state: str, **fields) -> None:
     job.state = state
     if state == ExportState.RUNNING:
         job.started_at = now
+        job.heartbeat_at = now
         job.attempts += 1
     else:
         job.finished_at = now
@@ -232,11 +234,37 @@ def export_start(*, organisation, actor, delete_appointments: bool) -> ExportJob
     return job
 
 
+def _dead(jobs):
+    """Running jobs whose worker stopped beating (lemniscus.jobs.DEAD_AFTER)."""
+    return jobs.filter(state=ExportState.RUNNING).filter(
+        Q(heartbeat_at__lt=dead_before())
+        | Q(heartbeat_at__isnull=True, started_at__lt=dead_before())
+    )
+
+
+def _fail_dead(jobs) -> int:
+    """Fail each dead job (locked, checked again) and remove its files."""
+    failed = 0
+    for job in _dead(jobs).select_for_update(skip_locked=True):
+        export_transition(job, ExportState.FAILED, error=FAILED_STALE)
+        _remove_files(job)
+        logger.warning("export job %s failed: its worker stopped (no heartbeat)", job.pk)
+        failed += 1
+    return failed
+
+
+@transaction.atomic
+def unscoped_export_fail_dead() -> int:
+    """Every organisation's dead export jobs, failed with a German reason and their
+    files removed (a beat task every minute and each worker's start run this)."""
+    return _fail_dead(ExportJob.objects.all())
+
+
 @transaction.atomic
 def _job_create(*, organisation, actor, delete: bool) -> ExportJob:
+    _fail_dead(scoped(ExportJob, organisation))
     stale = scoped(ExportJob, organisation).filter(
-        Q(state=ExportState.QUEUED, created_at__lt=timezone.now() - STALE_AFTER)
-        | Q(state=ExportState.RUNNING, started_at__lt=timezone.now() - STALE_AFTER)
+        state=ExportState.QUEUED, created_at__lt=timezone.now() - STALE_AFTER
     )
     for job in stale.select_for_update():
         export_transition(job, ExportState.FAILED, error=FAILED_STALE)
@@ -288,8 +316,9 @@ def export_run(*, job_id: int) -> str:
     attempt = job.attempts
     cutoff = _today_starts(job.organisation)
     try:
-        written = _write(job=job, cutoff=cutoff)
-        finished = _complete(job=job, attempt=attempt, written=written, cutoff=cutoff)
+        with heartbeat(ExportJob, job.pk):
+            written = _write(job=job, cutoff=cutoff)
+            finished = _complete(job=job, attempt=attempt, written=written, cutoff=cutoff)
     except OperationalError:
         _discard(job)
         raise

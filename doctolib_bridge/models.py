@@ -170,6 +170,9 @@ class ExportJob(TenantModel):
     removed_count = models.PositiveIntegerField("Gelöschte Termine", default=0)
     error = models.TextField("Fehler", blank=True)
     started_at = models.DateTimeField("Gestartet", null=True, blank=True)
+    # Written every few seconds while a run works (lemniscus.jobs.heartbeat): a running
+    # job whose heartbeat is older than two minutes lost its worker.
+    heartbeat_at = models.DateTimeField("Lebenszeichen", null=True, blank=True)
     finished_at = models.DateTimeField("Beendet", null=True, blank=True)
     undone_at = models.DateTimeField("Rückgängig gemacht", null=True, blank=True)
     undone_by = models.ForeignKey(

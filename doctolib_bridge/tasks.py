@@ -3,10 +3,17 @@
 import logging
 
 from celery import shared_task
+from celery.signals import worker_ready
 from django.db import OperationalError as DatabaseUnavailable
 from kombu.exceptions import OperationalError as BrokerUnavailable
 
-from doctolib_bridge.handover import EXPORT_TIME_LIMIT, FAILED_INTERNAL, export_fail, export_run
+from doctolib_bridge.handover import (
+    EXPORT_TIME_LIMIT,
+    FAILED_INTERNAL,
+    export_fail,
+    export_run,
+    unscoped_export_fail_dead,
+)
 from doctolib_bridge.reconcile import reconcile_organisation, unscoped_organisations_with_doctolib
 from doctolib_bridge.retention import purge_expired
 from organisations.models import Organisation
@@ -91,3 +98,23 @@ def export_run_task(self, job_id: int) -> str:
         if self.request.retries >= self.max_retries:
             export_fail(job_id=job_id, reason=FAILED_INTERNAL)
         raise
+
+
+@shared_task(name="doctolib_bridge.fail_dead_jobs", time_limit=60, soft_time_limit=50)
+def fail_dead_jobs_task() -> int:
+    """Periodic (Celery beat, every minute): export jobs whose worker died (no
+    heartbeat for two minutes) are failed with a German reason and their files
+    removed, so that a new export may start."""
+    failed = unscoped_export_fail_dead()
+    if failed:
+        logger.warning("%s dead export jobs failed", failed)
+    return failed
+
+
+@worker_ready.connect
+def fail_dead_jobs_on_start(**kwargs) -> None:
+    """A worker that starts looks for jobs a killed worker left running."""
+    try:
+        unscoped_export_fail_dead()
+    except Exception:  # the database may not be up yet: the beat task does it later
+        logger.warning("dead export jobs not checked at worker start", exc_info=True)

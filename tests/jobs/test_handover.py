@@ -7,6 +7,7 @@ import io
 import tracemalloc
 from datetime import datetime, time, timedelta
 from pathlib import Path
+from time import sleep
 
 import pytest
 from django.conf import settings
@@ -21,9 +22,11 @@ from doctolib_bridge import handover, tasks
 from doctolib_bridge.fields import SYNCED_PATIENT_FIELDS
 from doctolib_bridge.handover import export_run, export_start, export_undo
 from doctolib_bridge.models import ExportJob, ExportState, RemovedAppointment, Transfer
+from doctolib_bridge.tasks import fail_dead_jobs_task
 from documentation.services import entry_create
 from lemniscus.celery import app as celery_app
 from lemniscus.errors import PermissionDenied, UndoRefused
+from lemniscus.jobs import heartbeat
 from organisations.models import Role, User
 from patients.models import Patient
 from tests.admin.conftest import url
@@ -31,6 +34,7 @@ from tests.conftest import assert_problem, token_client
 from tests.factories import (
     AppointmentFactory,
     CalendarColumnFactory,
+    OrganisationFactory,
     PatientFactory,
     ServiceChainFactory,
     UserFactory,
@@ -787,3 +791,63 @@ def test_export_memory_does_not_grow_with_the_number_of_rows(organisation, other
     # Five times the rows: only the 16 bytes a row of exported keys and fingerprints more.
     assert large < 5 * 1024 * 1024, large
     assert large < small + 20_000 * 16 * 1.2 + 256 * 1024, (small, large)
+
+
+# Heartbeats (issue 12): a running job whose worker died is failed after two minutes.
+
+
+def _running(organisation, admin_user, *, beat_ago: timedelta) -> ExportJob:
+    job = ExportJob.objects.create(
+        organisation=organisation,
+        created_by=admin_user,
+        state=ExportState.RUNNING,
+        attempts=1,
+        started_at=timezone.now() - beat_ago,
+        heartbeat_at=timezone.now() - beat_ago,
+    )
+    return job
+
+
+def test_a_running_job_without_heartbeat_for_two_minutes_is_failed(organisation, admin_user):
+    dead = _running(organisation, admin_user, beat_ago=timedelta(minutes=2, seconds=5))
+    temp = handover._temp_path(dead, "patients.csv")
+    temp.write_text("halb geschrieben")
+
+    assert handover.unscoped_export_fail_dead() == 1
+
+    dead.refresh_from_db()
+    assert dead.state == ExportState.FAILED
+    assert dead.error == handover.FAILED_STALE
+    assert not temp.exists()
+    assert export(organisation, admin_user).state == ExportState.DONE  # a new one runs
+
+
+def test_a_job_that_beats_or_waits_in_the_queue_is_left_alone(organisation, admin_user):
+    alive = _running(organisation, admin_user, beat_ago=timedelta(seconds=30))
+    ExportJob.objects.filter(pk=alive.pk).update(state=ExportState.QUEUED)  # waiting
+    queued_long = ExportJob.objects.get(pk=alive.pk)
+    other = _running(OrganisationFactory(plan="XL"), admin_user, beat_ago=timedelta(seconds=30))
+
+    assert handover.unscoped_export_fail_dead() == 0
+    assert queued_long.state == ExportState.QUEUED
+    other.refresh_from_db()
+    assert other.state == ExportState.RUNNING
+
+
+def test_the_beat_task_fails_dead_jobs(organisation, admin_user):
+    _running(organisation, admin_user, beat_ago=timedelta(minutes=5))
+
+    assert fail_dead_jobs_task.delay().get() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_heartbeat_is_written_while_the_block_runs(organisation, admin_user):
+    job = _running(organisation, admin_user, beat_ago=timedelta(minutes=1))
+    first = ExportJob.objects.get(pk=job.pk).heartbeat_at
+
+    with heartbeat(ExportJob, job.pk, every=0.1):
+        sleep(0.45)
+        during = ExportJob.objects.get(pk=job.pk).heartbeat_at
+
+    assert during > first + timedelta(seconds=50)

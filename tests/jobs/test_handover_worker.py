@@ -143,3 +143,41 @@ def test_a_worker_killed_mid_export_offers_nothing_and_the_next_worker_finishes_
     download = api.get(f"/api/v1/exports/{job_id}/appointments.csv")
     assert len(_csv_rows(download)) == 1 + 20
     assert [p.name for p in _files()] == ["appointments.csv", "patients.csv"]
+
+
+def test_a_job_whose_worker_was_killed_is_failed_by_the_next_worker_start(
+    celery_worker, worker_env, redis_url, api, organisation, ahead
+):
+    """kill -9 of the worker mid-export (issue 12, finding 3): the job stopped beating.
+    Once its heartbeat is two minutes old, the next worker to start fails it with a
+    German reason and removes its temporary files; a new export may start at once."""
+    holder = psycopg.connect(_test_database_url())
+    try:
+        holder.execute(
+            "SELECT id FROM organisations_organisation WHERE id = %s FOR NO KEY UPDATE",
+            [organisation.pk],
+        )
+        job_id = api.post("/api/v1/exports/", {"delete_appointments": True}, format="json")
+        job_id = job_id.json()["id"]
+        wait_for(lambda: _waiting_for_a_lock(holder.info.backend_pid), timeout=60)
+        celery_worker.kill()
+    finally:
+        holder.rollback()
+        holder.close()
+    assert len(_files()) == 2  # the killed run's temporary files
+    # two minutes without a heartbeat, as the clock would make them
+    ExportJob.objects.filter(public_id=job_id).update(
+        heartbeat_at=timezone.now() - timedelta(minutes=2, seconds=1)
+    )
+
+    second = Worker(redis_url, celery_worker.queue, worker_env)
+    try:
+        wait_for(lambda: _job(job_id).state == ExportState.FAILED, timeout=60)
+    finally:
+        second.stop()
+
+    job = _job(job_id)
+    assert job.error.startswith("Der Export kam nicht zu Ende")
+    assert _files() == []
+    assert Appointment.objects.filter(organisation=organisation).count() == 20
+    assert api.post("/api/v1/exports/", {}, format="json").status_code == 202
