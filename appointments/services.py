@@ -6,7 +6,6 @@ from datetime import datetime
 
 from django.db import IntegrityError, transaction
 
-from appointments import tasks
 from appointments.models import (
     Appointment,
     AppointmentSource,
@@ -25,6 +24,7 @@ from lemniscus.errors import (
     ValidationFailed,
 )
 from lemniscus.tenancy import access
+from outbox.services import enqueue
 from patients.models import Patient
 
 COLUMN_FIELDS = ("name", "kind", "doctolib_agenda_id")
@@ -171,7 +171,7 @@ def appointment_create(
     )
     appointment._history_user = actor
     appointment.save()
-    tasks.send_confirmation_task.delay_on_commit(appointment.pk)
+    enqueue("appointments.send_confirmation", appointment.pk)
     return appointment
 
 

@@ -103,8 +103,8 @@ class ExportViewSet(OrganisationViewSet):
 
     def create(self, request):
         """Start an export; it runs in the background (202). Refused while another
-        export of the organisation is queued or running (409 `export_running`), and
-        503 `queue_unavailable` when the background queue cannot be reached."""
+        export of the organisation is queued or running (409 `export_running`). With
+        the background queue down the job waits, queued, until it is back."""
         data = self.validated(ExportInput, request.data)
         job = handover.export_start(
             organisation=self.organisation,

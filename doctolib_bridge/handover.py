@@ -24,7 +24,6 @@ from django.db.models import CharField, Exists, OuterRef, Q, QuerySet
 from django.db.models.fields.files import FieldFile
 from django.db.models.functions import Cast, TruncMinute
 from django.utils import timezone
-from kombu.exceptions import OperationalError as BrokerUnreachable
 
 from appointments.models import Appointment, AppointmentSource, AppointmentStatus
 from audit.actions import Action
@@ -37,12 +36,13 @@ from lemniscus.errors import (
     InvalidStatus,
     NotFound,
     PermissionDenied,
-    QueueUnavailable,
     UndoRefused,
 )
 from lemniscus.jobs import dead_before, heartbeat
 from lemniscus.tenancy import access, scoped
 from organisations.models import Organisation, Role
+from outbox.models import OutboxMessage
+from outbox.services import dispatch_one, enqueue
 from patients.models import Patient, Salutation
 
 logger = logging.getLogger(__name__)
@@ -51,11 +51,9 @@ CHUNK = 2000  # rows per database round trip, read and write alike
 UNDO_DAYS = 7
 # A run that starts this often without finishing (workers killed under it) is given up.
 MAX_RUNS = 5
-# A job still queued or running after this long lost its task (the broker gives a dead
-# worker's task to another after its visibility timeout, 1 h; the task runs at most
-# EXPORT_TIME_LIMIT): starting a new export marks it failed.
+# The task's time limit; a run whose worker died is found by its heartbeat
+# (lemniscus.jobs), a queued job waits for the broker (the outbox hands it over).
 EXPORT_TIME_LIMIT = 1800
-STALE_AFTER = timedelta(hours=2)
 REMOVED_REASON = "Übergabe an Doctolib"
 RESTORED_REASON = "Übergabe rückgängig gemacht"
 
@@ -216,20 +214,13 @@ def _today_starts(organisation) -> datetime:
 
 
 def export_start(*, organisation, actor, delete_appointments: bool) -> ExportJob:
-    """Create the job and queue its task. Called outside a transaction: the job is
-    committed before its task is sent, so a worker always finds it; if the broker
-    cannot be reached the job is marked failed at once and QueueUnavailable (503)
-    tells the staff member — no job is left waiting for a task that never comes."""
-    from doctolib_bridge.tasks import export_run_task  # the task module imports this one
-
+    """Create the job and, in the same transaction, its message in the outbox; hand
+    it to the workers right after the commit. A broker that is down changes nothing
+    for the caller (202, the job queued): the outbox's dispatcher hands the job over
+    once it is back, and the job then runs."""
     _require_admin(actor=actor, organisation=organisation)
-    job = _job_create(organisation=organisation, actor=actor, delete=delete_appointments)
-    try:
-        export_run_task.apply_async((job.pk,))
-    except BrokerUnreachable as exc:
-        logger.error("export job %s: broker unreachable: %s", job.pk, exc)
-        export_fail(job_id=job.pk, reason=QueueUnavailable.default_detail)
-        raise QueueUnavailable() from None
+    job, message = _job_create(organisation=organisation, actor=actor, delete=delete_appointments)
+    dispatch_one(message.pk)  # now, not only on commit: called outside a transaction
     job.refresh_from_db()
     return job
 
@@ -261,13 +252,8 @@ def unscoped_export_fail_dead() -> int:
 
 
 @transaction.atomic
-def _job_create(*, organisation, actor, delete: bool) -> ExportJob:
+def _job_create(*, organisation, actor, delete: bool) -> tuple[ExportJob, OutboxMessage]:
     _fail_dead(scoped(ExportJob, organisation))
-    stale = scoped(ExportJob, organisation).filter(
-        state=ExportState.QUEUED, created_at__lt=timezone.now() - STALE_AFTER
-    )
-    for job in stale.select_for_update():
-        export_transition(job, ExportState.FAILED, error=FAILED_STALE)
     try:
         with transaction.atomic():
             job = ExportJob.objects.create(
@@ -276,7 +262,7 @@ def _job_create(*, organisation, actor, delete: bool) -> ExportJob:
     except IntegrityError:  # the constraint: one queued or running job per organisation
         raise ExportRunning() from None
     _audit(job, actor, Action.EXPORT_CREATE, "mit Löschen der Termine" if delete else "")
-    return job
+    return job, enqueue("doctolib_bridge.export_run", job.pk)
 
 
 @transaction.atomic

@@ -120,14 +120,6 @@ class IdempotencyKeyReused(DomainError):
     default_detail = "Dieser Idempotency-Key wurde schon mit einem anderen Inhalt verwendet."
 
 
-class QueueUnavailable(DomainError):
-    status, code, title = 503, "queue_unavailable", "Queue unavailable"
-    default_detail = (
-        "Der Export konnte nicht gestartet werden: die Warteschlange für Hintergrundaufgaben "
-        "ist nicht erreichbar. Bitte versuchen Sie es in einigen Minuten erneut."
-    )
-
-
 class ExportRunning(Conflict):
     code = "export_running"
     default_detail = (

@@ -28,6 +28,8 @@ from lemniscus.celery import app as celery_app
 from lemniscus.errors import PermissionDenied, UndoRefused
 from lemniscus.jobs import heartbeat
 from organisations.models import Role, User
+from outbox.models import OutboxMessage
+from outbox.services import dispatch_pending
 from patients.models import Patient
 from tests.admin.conftest import url
 from tests.conftest import assert_problem, token_client
@@ -616,16 +618,25 @@ def broker_down():
     _fresh_producers()
 
 
-def test_unreachable_queue_is_a_clear_error_and_leaves_no_waiting_job(
-    api, organisation, broker_down
-):
+def test_a_broker_that_is_down_leaves_the_job_queued_in_the_outbox(api, organisation, broker_down):
+    """The broker down (issue 12): 202 with the job queued, its message waiting in the
+    outbox; once the broker is back, the dispatcher hands it over and the job runs."""
     response = api.post("/api/v1/exports/", {"delete_appointments": True}, format="json")
 
-    body = assert_problem(response, 503, "queue_unavailable")
-    assert body["detail"].startswith("Der Export konnte nicht gestartet werden")
+    assert response.status_code == 202, response.content
+    assert response.json()["state"] == "queued"
+    message = OutboxMessage.objects.get(task="doctolib_bridge.export_run")
+    assert message.sent_at is None and message.attempts == 1
+    assert message.last_error.startswith("OperationalError")
+    assert api.post("/api/v1/exports/", {}, format="json").status_code == 409  # one at a time
+
+    celery_app.conf.update(task_always_eager=True)  # the broker is back (in-process here)
+    assert dispatch_pending(now=timezone.now() + timedelta(minutes=1)) == 1
+
     job = ExportJob.objects.get()
-    assert (job.state, job.error) == (ExportState.FAILED, body["detail"])
-    assert not ExportJob.objects.filter(state__in=["queued", "running"]).exists()
+    assert job.state == ExportState.DONE
+    message.refresh_from_db()
+    assert message.sent_at is not None
 
 
 # The staff API
