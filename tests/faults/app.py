@@ -42,11 +42,13 @@ class App:
             "DEBUG": "off",
             "MEDIA_ROOT": str(self.media),
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
-            "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
+            "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+            "EMAIL_FILE_PATH": str(self.media / "mails"),
             "LOG_LEVEL": "WARNING",
         }
         self.port = free_port()
         self.server: subprocess.Popen | None = None
+        self.worker: subprocess.Popen | None = None
         self.log = self.media / "gunicorn.log"
 
     def manage(self, *args: str, stdin: str | None = None) -> str:
@@ -101,7 +103,31 @@ class App:
         except ValueError:
             return response.status, raw
 
+    def start_worker(self) -> "App":
+        """A Celery worker (solo pool) on the same database and broker."""
+        self.worker = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "lemniscus", "worker", "--pool=solo",
+             "-l", "info", "--without-gossip", "--without-mingle", "--without-heartbeat"],
+            cwd=ROOT, env=self.env, stdout=(self.media / "worker.log").open("wb"),
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        return self
+
+    def mails(self) -> list[str]:
+        """The e-mails sent so far (the file backend writes one file per connection)."""
+        folder = self.media / "mails"
+        if not folder.exists():
+            return []
+        return [path.read_text() for path in sorted(folder.iterdir())]
+
     def stop(self) -> None:
+        if self.worker is not None and self.worker.poll() is None:
+            self.worker.send_signal(signal.SIGTERM)
+            try:
+                self.worker.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.worker.kill()
+        self.worker = None
         if self.server is not None and self.server.poll() is None:
             self.server.send_signal(signal.SIGTERM)
             try:
