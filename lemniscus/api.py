@@ -85,9 +85,12 @@ def problem_exception_handler(exc, context):
     if isinstance(exc, errors.DomainError):
         set_rollback()
         field_errors = exc.errors
-        return problem_response(
+        response = problem_response(
             exc.status, exc.code, exc.title, exc.detail, errors_=field_errors, **exc.extra
         )
+        if isinstance(exc, errors.RateLimited):
+            response["Retry-After"] = str(exc.retry_after)
+        return response
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(
             exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}

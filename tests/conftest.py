@@ -3,6 +3,7 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 from tests.factories import OrganisationFactory, UserFactory
+from tokens import throttle
 from tokens.models import TokenKind
 from tokens.services import token_create
 
@@ -36,6 +37,13 @@ def _no_login_throttling(settings, request):
 def _media_in_tmp(settings, tmp_path):
     """Files the code stores (the handover's CSV files) go to the test's own folder."""
     settings.MEDIA_ROOT = str(tmp_path / "media")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_token_failure_counts():
+    """Failed token attempts are counted per client address, and every test client
+    comes from 127.0.0.1: each test starts with none."""
+    throttle.reset()
 
 
 @pytest.fixture

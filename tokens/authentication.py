@@ -1,6 +1,7 @@
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
+from tokens import throttle
 from tokens.models import TokenKind
 from tokens.services import token_authenticate
 
@@ -25,8 +26,10 @@ class PersonalTokenAuthentication(authentication.BaseAuthentication):
         raw = bearer_from(request)
         if raw is None:
             return None
+        throttle.refuse_if_over(request)
         token = token_authenticate(raw=raw, kind=TokenKind.API)
         if token is None or not token.user.is_active:
+            throttle.record_failure(request)
             raise exceptions.AuthenticationFailed()
         return token.user, token
 

@@ -22,6 +22,7 @@ from lemniscus import errors
 from lemniscus.db import atomic_with_race_retry
 from lemniscus.parsers import JSONObjectParser
 from lemniscus.text import storable
+from tokens import throttle
 from tokens.authentication import bearer_from
 from tokens.models import TokenKind
 from tokens.services import token_authenticate
@@ -52,8 +53,13 @@ class ZipperView(APIView):
         neg = self.perform_content_negotiation(request)
         request.accepted_renderer, request.accepted_media_type = neg
         self._check_size(request)
-        token = token_authenticate(raw=bearer_from(request) or "", kind=TokenKind.DOCTOLIB)
+        raw = bearer_from(request)
+        if raw is not None:
+            throttle.refuse_if_over(request)
+        token = token_authenticate(raw=raw or "", kind=TokenKind.DOCTOLIB)
         if token is None:
+            if raw is not None:
+                throttle.record_failure(request)
             raise errors.TokenInvalid()
         self.organisation = token.organisation
         self.token = token
