@@ -80,6 +80,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    "web.login_throttle.LoginThrottleMiddleware",  # failed logins per client address
     "axes.middleware.AxesMiddleware",  # last, as django-axes asks
 ]
 
@@ -88,7 +89,8 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
 ]
 # Failed logins: after 5 for one e-mail address from one IP address the login is
-# locked for 15 minutes; a successful login resets the count.
+# locked for 15 minutes; a successful login resets the count. Per IP address alone
+# (many e-mail addresses tried): web.login_throttle, 30 in 15 minutes.
 AXES_FAILURE_LIMIT = 5
 AXES_COOLOFF_TIME = timedelta(minutes=15)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
