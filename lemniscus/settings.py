@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "outbox",
     "web",
     "axes",
+    "csp",
 ]
 
 MIDDLEWARE = [
@@ -79,6 +80,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "web.login_throttle.LoginThrottleMiddleware",  # failed logins per client address
     "axes.middleware.AxesMiddleware",  # last, as django-axes asks
@@ -243,3 +245,36 @@ LOGOUT_REDIRECT_URL = "/anmelden/"
 if not DEBUG:
     SESSION_COOKIE_SECURE = PUBLIC_BASE_URL.startswith("https://")
     CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+# HTTPS (operations.md style, from the environment; `check --deploy` is clean with
+# SECURE_SSL_REDIRECT=on and SECURE_HSTS_SECONDS set). Behind a proxy that ends TLS,
+# SECURE_PROXY_SSL_HEADER names the header that says the request came in by https,
+# e.g. `X-Forwarded-Proto` (its value must then be "https").
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # the load balancer's plain-http probe
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+if _proxy_header := env.str("SECURE_PROXY_SSL_HEADER", default=""):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + _proxy_header.upper().replace("-", "_"), "https")
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+
+# Content-Security-Policy (django-csp): scripts only from our own static files (no
+# inline scripts anywhere); inline style attributes stay allowed (the calendar
+# places its blocks with them). Responses that must escape it say so (csp_exempt).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:", "blob:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "frame-src": ["'self'"],
+        "frame-ancestors": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+    }
+}

@@ -73,7 +73,15 @@ def _new_page(request, browser, live_server, init_script: str | None):
     if init_script:
         context.add_init_script(init_script)
     page = context.new_page()
+    refused = []  # what the Content-Security-Policy blocked: a page that breaks under it
+    page.on(
+        "console",
+        lambda message: (
+            refused.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
     yield page
+    assert not refused, f"blocked by the Content-Security-Policy: {refused}"
     report = getattr(request.node, "report_call", None)
     if report is not None and report.failed:
         ARTIFACTS.mkdir(exist_ok=True)

@@ -6,6 +6,7 @@ check it, keep archived records read-only and write the Protokoll."""
 
 from datetime import timedelta
 
+from csp.decorators import csp_exempt
 from django.contrib import messages
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect
@@ -228,6 +229,7 @@ class AttachmentUploadView(DokuPageMixin, View):
 
 
 @method_decorator(xframe_options_sameorigin, name="dispatch")
+@method_decorator(csp_exempt(), name="dispatch")  # Chromium's PDF viewer shows it
 class AttachmentFileView(DokuPageMixin, View):
     """The file, for download or (`?vorschau=1`) shown in the page's preview."""
 
