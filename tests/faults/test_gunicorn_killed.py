@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import threading
+import time
 
 import pytest
 
@@ -119,12 +120,14 @@ def test_a_worker_killed_mid_push_loses_nothing_and_the_retry_counts_once(stack)
     holder.wait(10)
 
     assert "error" in seen, seen  # the client saw the connection drop, no answer
+    killed_at = time.monotonic()
     replacement = until(lambda: [pid for pid in _workers(app.server.pid) if pid != worker])
     assert replacement  # gunicorn replaced the worker; nothing was restarted by hand
     count = "SELECT count(*) FROM appointments_appointment"
     until(lambda: postgres.psql(count, "lemniscus") == "0")  # the dead request left nothing
 
     status, _, body = until(lambda: _push(app, doctolib))
+    print(f"\nfault gunicorn-kill: the retry answered {time.monotonic() - killed_at:.2f} s after")
     again_status, again_headers, again_body = _push(app, doctolib)
 
     assert (status, body["outcome"]) == (201, "created")

@@ -25,8 +25,23 @@ def keep_test_connection():
     signals.request_finished.connect(close_old_connections)
 
 
+# What the fuzzing tried in this run (printed at the end; the README reports it).
+TRIED = {"requests": 0, "server_errors": 0}
+
+
+def pytest_terminal_summary(terminalreporter):
+    if TRIED["requests"]:
+        terminalreporter.write_line(
+            f"fuzzing: {TRIED['requests']} requests with generated input, "
+            f"{TRIED['server_errors']} answered 5xx"
+        )
+
+
 def check_answer(response):
     """Never a 500; every error problem+json with its code, status and a sentence."""
+    TRIED["requests"] += 1
+    if response.status_code >= 500:
+        TRIED["server_errors"] += 1
     assert response.status_code < 500, response.text
     if response.status_code >= 400:
         headers = {k.lower(): v for k, v in response.headers.items()}
