@@ -90,17 +90,23 @@ def test_another_organisations_entries_never_show(admin, other_organisation):
 def test_filter_by_record_id_or_search(admin, organisation):
     erika = PatientFactory(organisation=organisation, first_name="Erika", last_name="Beispiel")
     otto = PatientFactory(organisation=organisation, first_name="Otto", last_name="Anders")
-    event(organisation, "2026-01-15T09:30:00+00:00", patient_id=erika.public_id, detail="E1")
-    event(organisation, "2026-01-16T09:30:00+00:00", patient_id=otto.public_id, detail="O1")
+    event(
+        organisation,
+        "2026-01-15T09:30:00+00:00",
+        patient_id=erika.public_id,
+        detail="EVT-ER",
+    )
+    event(organisation, "2026-01-16T09:30:00+00:00", patient_id=otto.public_id, detail="EVT-OT")
     gone = uuid.uuid4()
-    event(organisation, "2026-01-17T09:30:00+00:00", patient_id=gone, detail="G1")
+    event(organisation, "2026-01-17T09:30:00+00:00", patient_id=gone, detail="EVT-GO")
 
     by_search = text(admin.get(URL, {"akte": "beisp"}))
     by_id = text(admin.get(URL, {"akte": str(gone)}))
     nothing = admin.get(URL, {"akte": "Niemand"})
 
-    assert "E1" in by_search and "O1" not in by_search and "G1" not in by_search
-    assert "G1" in by_id and "E1" not in by_id
+    assert "EVT-ER" in by_search
+    assert "EVT-OT" not in by_search and "EVT-GO" not in by_search
+    assert "EVT-GO" in by_id and "EVT-ER" not in by_id
     assert "Keine Akte passt zu dieser Suche." in text(nothing)
     assert "Keine Einträge für diese Filter." in text(nothing)
     assert "<table" not in text(nothing)
@@ -160,7 +166,12 @@ def test_the_csv_download_has_the_filters_and_never_the_search_term(
     admin, organisation, admin_user
 ):
     erika = PatientFactory(organisation=organisation, first_name="Erika", last_name="Beispiel")
-    event(organisation, "2026-01-15T09:30:00+00:00", patient_id=erika.public_id, detail="E1")
+    event(
+        organisation,
+        "2026-01-15T09:30:00+00:00",
+        patient_id=erika.public_id,
+        detail="EVT-ER",
+    )
     event(organisation, "2026-01-16T09:30:00+00:00", detail="anderes")
 
     response = admin.get(URL + "protokoll.csv", {"akte": "Beispiel", "von": "2026-01-01"})
@@ -170,7 +181,7 @@ def test_the_csv_download_has_the_filters_and_never_the_search_term(
     content = b"".join(response.streaming_content).decode("utf-8")
     assert content.startswith("\ufeff")
     rows = list(csv.reader(io.StringIO(content.lstrip("\ufeff")), delimiter=";"))
-    assert [row[6] for row in rows[1:]] == ["E1"]
+    assert [row[6] for row in rows[1:]] == ["EVT-ER"]
     assert "Beispiel" not in content and "Erika" not in content
     exported = AuditEvent.objects.get(action=Action.AUDIT_EXPORT)
     assert exported.actor == admin_user

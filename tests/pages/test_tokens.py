@@ -10,9 +10,10 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerUnreachable
 
 from appointments.models import Appointment
-from doctolib_bridge import tasks
 from doctolib_bridge.models import ExportJob, ExportState
 from organisations.models import Plan, Role
+from outbox import services as outbox_services
+from outbox.models import OutboxMessage
 from tests.factories import AppointmentFactory, PatientFactory, UserFactory
 from tokens.models import Token, TokenKind
 from tokens.services import hash_token, token_create
@@ -280,21 +281,25 @@ def test_export_with_deleting_warns_first(admin, organisation):
     assert Appointment.objects.count() == 1
 
 
-def test_unreachable_queue_shows_the_german_message(admin, organisation, monkeypatch):
+def test_with_the_queue_down_the_export_waits_and_the_page_says_so(
+    admin, organisation, monkeypatch
+):
+    """The broker down (issue 12): the export is started all the same and waits in the
+    outbox, queued; the page shows it as waiting, not as an error."""
+
     def unreachable(*args, **kwargs):
         raise BrokerUnreachable("connection refused")
 
-    monkeypatch.setattr(tasks.export_run_task, "apply_async", unreachable)
+    monkeypatch.setattr(outbox_services, "_eager", lambda: False)
+    monkeypatch.setattr(outbox_services.current_app, "send_task", unreachable)
 
     page = text(admin.post("/einstellungen/exporte/starten/", follow=True))
 
-    assert (
-        '<li class="message error">Der Export konnte nicht gestartet werden: die Warteschlange '
-        "für Hintergrundaufgaben ist nicht erreichbar." in page
-    )
+    assert '<li class="message success">Der Export wurde gestartet.' in page
     job = ExportJob.objects.get()
-    assert job.state == ExportState.FAILED
-    assert "fehlgeschlagen" in page
+    assert job.state == ExportState.QUEUED
+    assert OutboxMessage.objects.get().sent_at is None
+    assert '<li class="message error">' not in page
 
 
 def test_second_export_while_one_runs_is_refused(admin, organisation):
