@@ -187,7 +187,7 @@ def test_new_record_with_the_doctolib_checkbox_goes_to_the_change_feed(staff):
         ({"last_name": "  "}, "Dieses Feld ist zwingend erforderlich."),
         ({"mobile_phone": "+1 12"}, "Keine mögliche Telefonnummer."),
         ({"landline_phone": "abc"}, "Keine gültige Telefonnummer."),
-        ({"email": "kein-at"}, "Gib eine gültige E-Mail Adresse an."),
+        ({"email": "kein-at"}, "Bitte geben Sie eine gültige E-Mail-Adresse ein."),
         ({"birth_date": "31.02.1980"}, "Bitte ein gültiges Datum eingeben."),
         ({"salutation": "divers"}, "Bitte eine gültige Auswahl treffen."),
         ({"postal_code": "1" * 11}, "höchstens 10 Zeichen"),
