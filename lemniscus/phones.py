@@ -18,3 +18,17 @@ def normalize_phone(value: str | None) -> str:
     if not phonenumbers.is_possible_number(number):
         raise ValidationError("Keine mögliche Telefonnummer.", code="invalid_phone")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def display_phone(value: str | None) -> str:
+    """A stored number as staff read it: German ones in national form ("0160 4495677"),
+    others in international form ("+43 1 234567"); what cannot be parsed as it is."""
+    if not value:
+        return ""
+    try:
+        number = phonenumbers.parse(str(value), DEFAULT_REGION)
+    except phonenumbers.NumberParseException:
+        return str(value)
+    if number.country_code == phonenumbers.country_code_for_region(DEFAULT_REGION):
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)

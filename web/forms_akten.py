@@ -7,7 +7,7 @@ from django import forms
 from django.forms.boundfield import BoundField
 
 from doctolib_bridge.fields import doctolib_led_fields_for
-from lemniscus.phones import normalize_phone
+from lemniscus.phones import display_phone, normalize_phone
 from lemniscus.text import clean
 from patients.models import Salutation
 from web.fields import CleanCharField
@@ -27,6 +27,10 @@ class PhoneField(CleanCharField):
 
     def to_python(self, value):
         return normalize_phone(super().to_python(value))
+
+    def prepare_value(self, value):
+        """Shown in national form ("0160 4495677"); saved in E.164 again."""
+        return display_phone(value) if value and str(value).startswith("+") else value
 
 
 class CleanEmailField(forms.EmailField):

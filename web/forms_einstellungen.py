@@ -9,6 +9,7 @@ from lemniscus.times import EARLIEST_YEAR, LATEST_YEAR
 from organisations.models import User
 from organisations.services import MAX_PAYMENT_TERM_DAYS, MAX_REMINDER_HOURS
 from web.fields import CleanCharField
+from web.forms_akten import PhoneField
 
 
 class PracticeForm(forms.Form):
@@ -21,9 +22,7 @@ class PracticeForm(forms.Form):
     street = CleanCharField(label="Straße und Hausnummer", max_length=200)
     postal_code = CleanCharField(label="PLZ", max_length=10)
     city = CleanCharField(label="Ort", max_length=100)
-    phone = CleanCharField(
-        label="Telefon", max_length=40, widget=forms.TextInput(attrs={"type": "tel"})
-    )
+    phone = PhoneField(label="Telefon")
     email = forms.EmailField(label="E-Mail", max_length=254, required=False)
     tax_number = CleanCharField(
         label="Steuernummer",

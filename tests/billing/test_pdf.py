@@ -56,7 +56,7 @@ def test_issued_invoice_shows_what_the_law_asks(organisation, admin_user, patien
         organisation.owner_name,
         "Seestraße 1",
         "12345 Berlin",
-        "+49301234567",
+        "030 1234567",  # printed nationally (issue 13)
         "praxis@see.test",
         "12/345/67890",
         patient.last_name,
@@ -260,3 +260,13 @@ def test_storno_pdf_renders(admin_user, draft):
     fresh = access_invoice(organisation=cancelled.organisation, public_id=cancelled.public_id)
 
     assert cancellation_pdf(fresh).startswith(b"%PDF-")
+
+
+def test_the_practice_phone_is_printed_nationally(organisation, draft):
+    """Stored in E.164, printed as a German reads it (issue 13)."""
+    organisation.phone = "+49301234567"
+    organisation.save(update_fields=["phone"])
+
+    text = _text(draft)
+
+    assert "030 1234567" in text and "+49301234567" not in text

@@ -212,7 +212,7 @@ def test_new_record_needs_the_documentation_right(reader):
 def test_record_shows_the_stammdaten(staff, patient):
     html = staff.get(f"/akten/{patient.public_id}/").content.decode()
     assert "<h1>Müller, Anna</h1>" in html
-    assert 'value="+491711234567"' in html
+    assert 'value="0171 1234567"' in html  # shown nationally, stored in E.164
     assert "An Doctolib übertragen" in html
     assert "Terminverlauf in Doctolib öffnen" not in html
 
@@ -317,7 +317,7 @@ def test_history_names_staff_the_doctolib_sync_and_the_reconciliation(staff, pat
     history = html.split('id="verlauf-heading"')[1]
     rows = history.split("<tr>")[2:]
     assert "Abgleich Doctolib" in rows[0]
-    assert '+491719999999</span> → <span class="new">+491711234567' in rows[0]
+    assert '0171 9999999</span> → <span class="new">0171 1234567' in rows[0]
     assert 'nein</span> → <span class="new">ja' in rows[0]
     assert "Doctolib-Sync" in rows[1]
     assert admin_user.display_name in rows[2]

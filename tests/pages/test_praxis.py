@@ -71,7 +71,7 @@ def test_saving_normalises_and_stores_every_field(admin, organisation):
         ("name", "   ", "Dieses Feld ist zwingend erforderlich."),
         ("iban", "DE89 3704 0044 0532 0130 01", "Ungültige IBAN."),
         ("phone", "1", "Keine gültige Telefonnummer."),
-        ("email", "keine-adresse", "gültige E-Mail Adresse"),
+        ("email", "keine-adresse", "gültige E-Mail-Adresse"),
         ("reminder_hours_before", "169", "kleiner oder gleich 168"),
         ("reminder_hours_before", "-1", "größer oder gleich 0"),
         ("payment_term_days", "viele", "ganze Zahl"),

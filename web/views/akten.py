@@ -26,6 +26,7 @@ from doctolib_bridge.zipper.serializers import is_doctolib_id
 from documentation import selectors as documentation_selectors
 from documentation import services as documentation
 from lemniscus.errors import DomainError, LinkConflict, NotFound, PossibleDuplicate
+from lemniscus.phones import display_phone
 from lemniscus.tenancy import scoped
 from organisations.models import Right, Role
 from patients import retention, selectors, services
@@ -166,6 +167,8 @@ def _shown(field: str, value) -> str:
         return "—"
     if field == "sync_to_doctolib":
         return "ja" if value else "nein"
+    if field in ("mobile_phone", "landline_phone"):
+        return display_phone(value)
     if field == "salutation":
         return dict(Salutation.choices).get(value, value)
     if field == "invoice_recipient":
