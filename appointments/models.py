@@ -1,7 +1,7 @@
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 from simple_history.models import HistoricalRecords
@@ -14,14 +14,27 @@ class ColumnKind(models.TextChoices):
     ROOM = "room", "Raum"
 
 
+COLOUR_PATTERN = r"^#[0-9a-fA-F]{6}$"
+
+
 class CalendarColumn(TenantModel):
     name = models.CharField(max_length=100)
     kind = models.CharField(max_length=10, choices=ColumnKind.choices, default=ColumnKind.THERAPIST)
     doctolib_agenda_id = models.CharField(max_length=64, null=True, blank=True)
+    # The calendar shows columns by position, then name; the colour marks the
+    # column's appointments ("" = the default).
+    position = models.PositiveIntegerField("Reihenfolge", default=0)
+    colour = models.CharField(
+        "Farbe",
+        max_length=7,
+        blank=True,
+        validators=[RegexValidator(COLOUR_PATTERN, "Eine Farbe wie #1f6f8b.")],
+    )
 
     class Meta:
         verbose_name = "Kalenderspalte"
         verbose_name_plural = "Kalenderspalten"
+        ordering = ["position", "name", "id"]
         constraints = [
             models.UniqueConstraint(
                 fields=["organisation", "doctolib_agenda_id"],
@@ -54,6 +67,48 @@ class ServiceChainMatch(models.TextChoices):
     MANUAL = "manual", "von Hand"
 
 
+class AppointmentSeries(TenantModel):
+    """Serientermin: appointments made together, every `interval_days` days from the
+    first, a `count` of them or until `until`, skipping the practice's closed days.
+    The appointments stay ordinary appointments (each with `series`); the series
+    keeps what it was made with."""
+
+    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="+")
+    calendar_column = models.ForeignKey(CalendarColumn, on_delete=models.PROTECT, related_name="+")
+    room = models.ForeignKey(
+        CalendarColumn, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    service_chain = models.ForeignKey(
+        "billing.ServiceChain", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    first_start = models.DateTimeField()
+    duration_minutes = models.PositiveIntegerField()
+    interval_days = models.PositiveSmallIntegerField(default=7)
+    count = models.PositiveSmallIntegerField(null=True, blank=True)
+    until = models.DateField(null=True, blank=True)
+    note = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = "Serientermin"
+        verbose_name_plural = "Serientermine"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(interval_days__gte=1) & Q(interval_days__lte=365),
+                name="series_interval_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(count__isnull=False) | Q(until__isnull=False),
+                name="series_count_or_until",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Serie ab {self.first_start:%Y-%m-%d} ({self.patient_id})"
+
+
 class Appointment(TenantModel):
     patient = models.ForeignKey(
         "patients.Patient", on_delete=models.PROTECT, related_name="appointments"
@@ -71,6 +126,23 @@ class Appointment(TenantModel):
     service_chain_match = models.CharField(
         max_length=12, choices=ServiceChainMatch.choices, blank=True
     )
+    # A room booked together with the therapist's column: a room is never booked
+    # twice at once (appointments.services), a therapist column only with a warning.
+    room = models.ForeignKey(
+        CalendarColumn,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="room_appointments",
+        limit_choices_to={"kind": ColumnKind.ROOM},
+    )
+    series = models.ForeignKey(
+        AppointmentSeries,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="appointments",
+    )
     start = models.DateTimeField()
     duration_minutes = models.PositiveIntegerField(
         validators=[MinValueValidator(1), MaxValueValidator(1440)]
@@ -79,6 +151,8 @@ class Appointment(TenantModel):
     status = models.CharField(
         max_length=10, choices=AppointmentStatus.choices, default=AppointmentStatus.PLANNED
     )
+    # Why it was cancelled (optional); kept in the history when it is undone.
+    cancellation_reason = models.CharField("Absagegrund", max_length=500, blank=True)
     source = models.CharField(
         max_length=10, choices=AppointmentSource.choices, default=AppointmentSource.LEMNISCUS
     )
@@ -123,6 +197,11 @@ class Appointment(TenantModel):
             models.Index(fields=["organisation", "start"], name="appointment_org_start_idx"),
             models.Index(fields=["calendar_column", "start"], name="appointment_column_start_idx"),
             models.Index(fields=["patient", "start"], name="appointment_patient_start_idx"),
+            models.Index(
+                fields=["room", "start"],
+                name="appointment_room_start_idx",
+                condition=Q(room__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:

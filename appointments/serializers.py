@@ -1,6 +1,12 @@
 from rest_framework import serializers
 
-from appointments.models import Appointment, AppointmentStatus, CalendarColumn, ColumnKind
+from appointments.models import (
+    COLOUR_PATTERN,
+    Appointment,
+    AppointmentStatus,
+    CalendarColumn,
+    ColumnKind,
+)
 from lemniscus.api import LocalDateTimeField, StringIdField
 from lemniscus.fields import CleanCharField
 
@@ -37,6 +43,13 @@ class CalendarColumnInput(serializers.Serializer):
         allow_blank=True,
         error_messages={"invalid": "1 bis 64 Zeichen aus Buchstaben, Ziffern und _ . : -"},
     )
+    position = StrictIntegerField(min_value=0, max_value=10_000, required=False)
+    colour = serializers.RegexField(
+        COLOUR_PATTERN,
+        required=False,
+        allow_blank=True,
+        error_messages={"invalid": "Eine Farbe wie #1f6f8b."},
+    )
 
     def validate_name(self, value):
         if not value:
@@ -54,7 +67,16 @@ class CalendarColumnOutput(serializers.ModelSerializer):
 
     class Meta:
         model = CalendarColumn
-        fields = ["id", "name", "kind", "doctolib_agenda_id", "created_at", "updated_at"]
+        fields = [
+            "id",
+            "name",
+            "kind",
+            "doctolib_agenda_id",
+            "position",
+            "colour",
+            "created_at",
+            "updated_at",
+        ]
         read_only_fields = fields
 
 

@@ -27,7 +27,7 @@ from lemniscus.tenancy import access
 from outbox.services import enqueue
 from patients.models import Patient
 
-COLUMN_FIELDS = ("name", "kind", "doctolib_agenda_id")
+COLUMN_FIELDS = ("name", "kind", "doctolib_agenda_id", "position", "colour")
 
 # Status changes an appointment may make; staying in the same status is no change.
 ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
@@ -59,9 +59,25 @@ def calendar_column_create(
     name: str,
     kind: str = ColumnKind.THERAPIST,
     doctolib_agenda_id: str | None = None,
+    position: int | None = None,
+    colour: str = "",
 ) -> CalendarColumn:
+    """A new column; without a position it comes after the organisation's others."""
+    if position is None:
+        last = (
+            CalendarColumn.objects.filter(organisation=organisation)
+            .order_by("-position")
+            .values_list("position", flat=True)
+            .first()
+        )
+        position = 0 if last is None else last + 1
     column = CalendarColumn(
-        organisation=organisation, name=name, kind=kind, doctolib_agenda_id=doctolib_agenda_id
+        organisation=organisation,
+        name=name,
+        kind=kind,
+        doctolib_agenda_id=doctolib_agenda_id,
+        position=position,
+        colour=colour,
     )
     _save_column(column)
     return column

@@ -8,6 +8,7 @@ from django.db import models
 from django.utils import timezone
 
 from lemniscus.models import PublicModel
+from organisations.opening_hours import default_closed_dates, default_opening_hours
 
 TIME_ZONE_CHOICES = [(name, name) for name in sorted(zoneinfo.available_timezones())]
 
@@ -78,6 +79,10 @@ class Organisation(PublicModel):
     # Set when the appointments were handed over to Doctolib ("Export erstellen und
     # Termine löschen"); from then on lemniscus sends no appointment notifications.
     handover_at = models.DateTimeField("Übergabe an Doctolib", null=True, blank=True)
+    # organisations.opening_hours: the calendar's shading, its weekend days and the
+    # days series appointments skip.
+    opening_hours = models.JSONField("Öffnungszeiten", default=default_opening_hours)
+    closed_dates = models.JSONField("Schließtage", default=default_closed_dates, blank=True)
 
     class Meta:
         verbose_name = "Organisation"

@@ -62,6 +62,20 @@ class PracticeInput(serializers.Serializer):
         min_value=0, max_value=MAX_REMINDER_HOURS, required=False
     )
     reminder_consent_default = serializers.BooleanField(required=False)
+    opening_hours = serializers.JSONField(
+        required=False,
+        help_text='Per weekday the opening intervals: {"mon": [["08:00", "18:00"]], …, '
+        '"sun": []}. Checked by organisations.opening_hours.',
+    )
+    closed_dates = serializers.ListField(
+        child=serializers.DateField(),
+        required=False,
+        max_length=400,
+        help_text="Single closed days (holidays): series appointments skip them.",
+    )
+
+    def validate_closed_dates(self, value):
+        return [day.isoformat() for day in value]
 
 
 class PracticeOutput(serializers.ModelSerializer):
@@ -89,5 +103,7 @@ class PracticeOutput(serializers.ModelSerializer):
             "no_show_fee_name",
             "reminder_hours_before",
             "reminder_consent_default",
+            "opening_hours",
+            "closed_dates",
         ]
         read_only_fields = fields

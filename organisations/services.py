@@ -11,6 +11,7 @@ from django.db import IntegrityError, transaction
 from lemniscus.errors import ValidationFailed
 from lemniscus.text import clean
 from organisations.models import Organisation, Plan, Role, User
+from organisations.opening_hours import normalize_closed_dates, normalize_opening_hours
 from organisations.validators import normalize_tax_number, normalize_vat_id
 
 
@@ -114,6 +115,8 @@ PRACTICE_FIELDS = (
     "no_show_fee_name",
     "reminder_hours_before",
     "reminder_consent_default",
+    "opening_hours",
+    "closed_dates",
 )
 
 # The identifiers an invoice prints under their own labels; checked here whoever
@@ -132,6 +135,15 @@ def _normalized_practice(data: dict) -> dict:
         if name in data:
             try:
                 data[name] = normalize(data[name] or "")
+            except ValidationError as exc:
+                errors[name] = list(exc.messages)
+    for name, normalize in (
+        ("opening_hours", normalize_opening_hours),
+        ("closed_dates", normalize_closed_dates),
+    ):
+        if name in data:
+            try:
+                data[name] = normalize(data[name])
             except ValidationError as exc:
                 errors[name] = list(exc.messages)
     if "no_show_fee_name" in data and not clean(data["no_show_fee_name"] or ""):

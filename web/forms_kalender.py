@@ -21,7 +21,7 @@ def patient_label(patient: Patient) -> str:
 
 
 def columns_of(organisation):
-    return scoped(CalendarColumn, organisation).order_by("name", "id")
+    return scoped(CalendarColumn, organisation).order_by("position", "name", "id")
 
 
 class PublicIdChoiceField(forms.ModelChoiceField):
