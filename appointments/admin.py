@@ -2,7 +2,7 @@ from django import forms
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
-from appointments.models import Appointment, CalendarColumn
+from appointments.models import Appointment, AppointmentSeries, CalendarColumn
 from appointments.services import calendar_column_update
 from organisations.admin_base import (
     CREATED_COLUMN,
@@ -87,3 +87,21 @@ class AppointmentAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin, TenantAdmin):
         "=public_id",
     )
     ordering = ("-start",)
+
+
+@admin.register(AppointmentSeries)
+class AppointmentSeriesAdmin(ReadOnlyAdminMixin, TenantAdmin):
+    """Series are made in the calendar; support reads what a series was made with."""
+
+    list_display = (
+        column("first_start", "Erster Termin"),
+        column("patient", "Patient/in"),
+        column("calendar_column", "Kalenderspalte"),
+        column("interval_days", "Abstand (Tage)"),
+        column("count", "Anzahl"),
+        column("until", "Bis"),
+        ORGANISATION_COLUMN,
+    )
+    list_select_related = ("organisation", "patient", "calendar_column")
+    search_fields = ("patient__last_name", "=public_id")
+    ordering = ("-first_start",)

@@ -1,16 +1,22 @@
 from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from appointments import selectors, services
 from appointments.filters import AppointmentFilter
-from appointments.models import Appointment, CalendarColumn
+from appointments.models import Appointment, AppointmentSeries, CalendarColumn
 from appointments.serializers import (
     AppointmentInput,
     AppointmentOutput,
     CalendarColumnInput,
     CalendarColumnOutput,
+    SeriesInput,
+    SeriesOutput,
+    SeriesPreviewOutput,
 )
+from appointments.series import series_create, series_plan
 from lemniscus.api import OrganisationViewSet
+from lemniscus.errors import ValidationFailed
 from organisations.models import Right
 
 
@@ -94,17 +100,71 @@ class AppointmentViewSet(OrganisationViewSet):
 
     def partial_update(self, request, id=None):
         appointment = self._access()
+        following = self._following()
         data = self.validated(AppointmentInput, request.data, partial=True)
-        appointment = services.appointment_update(
-            appointment=appointment, actor=request.user, **data
-        )
-        return self.output(AppointmentOutput, appointment)
+        if following:
+            services.appointment_update_following(
+                appointment=appointment, actor=request.user, **data
+            )
+        else:
+            services.appointment_update(appointment=appointment, actor=request.user, **data)
+        return self.output(AppointmentOutput, self._access())
 
     def destroy(self, request, id=None):
-        services.appointment_delete(appointment=self._access(), actor=request.user)
+        appointment = self._access()
+        if self._following():
+            services.appointment_delete_following(appointment=appointment, actor=request.user)
+        else:
+            services.appointment_delete(appointment=appointment, actor=request.user)
         return Response(status=204)
+
+    def _following(self) -> bool:
+        """`?scope=following`: the change applies to this appointment and the later
+        open ones of its series ("this" is the default)."""
+        scope = self.request.query_params.get("scope", "this")
+        if scope not in ("this", "following"):
+            raise ValidationFailed(
+                "Unbekannter Bereich.", errors={"scope": ["Erlaubt: this, following."]}
+            )
+        return scope == "following"
 
     def _access(self) -> Appointment:
         return selectors.access_appointment(
             organisation=self.organisation, public_id=self.kwargs["id"]
+        )
+
+
+@extend_schema_view(
+    create=extend_schema(request=SeriesInput, responses={201: SeriesOutput}),
+    preview=extend_schema(request=SeriesInput, responses=SeriesPreviewOutput),
+)
+class AppointmentSeriesViewSet(OrganisationViewSet):
+    """Serientermine: POST creates the series and its appointments (each with
+    `series_id`); `preview` lists the dates and their conflicts without writing."""
+
+    model = AppointmentSeries
+    serializer_class = SeriesOutput
+    write_right = Right.APPOINTMENTS
+    http_method_names = ["post", "options"]
+
+    def create(self, request):
+        data = self.validated(SeriesInput, request.data)
+        series, appointments, left_out = series_create(
+            organisation=self.organisation, actor=request.user, **data
+        )
+        return self.output(
+            SeriesOutput, series, status=201, appointments=appointments, left_out=left_out
+        )
+
+    @action(detail=False, methods=["post"])
+    def preview(self, request):
+        data = self.validated(SeriesInput, request.data)
+        data.pop("on_conflict", None)
+        plan = series_plan(organisation=self.organisation, **data)
+        zone = self.organisation.zone
+        return Response(
+            {
+                "dates": [planned.as_problem(zone) for planned in plan.dates],
+                "skipped_closed": [day.isoformat() for day in plan.skipped_closed],
+            }
         )

@@ -59,6 +59,18 @@ class AppointmentSource(models.TextChoices):
     DOCTOLIB = "doctolib", "Doctolib"
 
 
+# What a booking platform leads on the appointments it sends (zipper-api.md, "PUT
+# /appointments"): staff change these there and transfer the appointment again;
+# status, service chain and room stay theirs to edit here.
+PLATFORM_OWNED_FIELDS: tuple[str, ...] = (
+    "patient",
+    "calendar_column",
+    "start",
+    "duration_minutes",
+    "note",
+)
+
+
 class ServiceChainMatch(models.TextChoices):
     SYNC_ID = "sync_id", "Synchronisationskennung"
     DESCRIPTION = "description", "Beschreibung"

@@ -38,7 +38,7 @@ def appointment_list(*, organisation) -> QuerySet[Appointment]:
     """The organisation's appointments ordered by start, with what their output names."""
     return (
         scoped(Appointment, organisation)
-        .select_related("patient", "calendar_column", "service_chain", "invoice")
+        .select_related("patient", "calendar_column", "service_chain", "invoice", "room", "series")
         .order_by("start", "id")
     )
 

@@ -84,10 +84,78 @@ class AppointmentInput(serializers.Serializer):
     patient_id = PublicIdInput()
     calendar_column_id = PublicIdInput()
     service_chain_id = PublicIdInput(required=False, allow_null=True)
+    room_id = PublicIdInput(
+        required=False,
+        allow_null=True,
+        help_text="A room column booked together with the therapist's column.",
+    )
     start = LocalDateTimeField()
-    duration_minutes = StrictIntegerField(min_value=1, max_value=1440)
+    duration_minutes = StrictIntegerField(
+        min_value=1,
+        max_value=1440,
+        required=False,
+        help_text="Left out on creation: the minutes of the service chain's services.",
+    )
     note = CleanCharField(max_length=5000, required=False)
     status = serializers.ChoiceField(choices=AppointmentStatus.choices, required=False)
+    cancellation_reason = CleanCharField(max_length=500, required=False)
+
+
+class SeriesInput(serializers.Serializer):
+    patient_id = PublicIdInput()
+    calendar_column_id = PublicIdInput()
+    service_chain_id = PublicIdInput(required=False, allow_null=True)
+    room_id = PublicIdInput(required=False, allow_null=True)
+    start = LocalDateTimeField(help_text="The first appointment.")
+    duration_minutes = StrictIntegerField(min_value=1, max_value=1440, required=False)
+    note = CleanCharField(max_length=5000, required=False)
+    interval_days = StrictIntegerField(
+        min_value=1, max_value=365, required=False, help_text="7: weekly (the default)."
+    )
+    count = StrictIntegerField(min_value=1, max_value=100, required=False, allow_null=True)
+    until = serializers.DateField(required=False, allow_null=True)
+    on_conflict = serializers.ChoiceField(
+        choices=["ask", "skip", "book"],
+        required=False,
+        help_text="ask (default): 409 series_conflicts listing them; skip: leave those "
+        "dates out; book: book therapist overlaps anyway (a room is never booked twice).",
+    )
+
+
+class SeriesDateOutput(serializers.Serializer):
+    start = serializers.CharField()
+    conflicts = serializers.ListField(child=serializers.DictField())
+
+
+class SeriesPreviewOutput(serializers.Serializer):
+    dates = SeriesDateOutput(many=True)
+    skipped_closed = serializers.ListField(child=serializers.DateField())
+
+
+class SeriesOutput(serializers.Serializer):
+    id = StringIdField(source="public_id")
+    patient_id = StringIdField(source="patient.public_id")
+    calendar_column_id = StringIdField(source="calendar_column.public_id")
+    room_id = StringIdField(source="room.public_id", allow_null=True)
+    service_chain_id = StringIdField(source="service_chain.public_id", allow_null=True)
+    start = LocalDateTimeField(source="first_start")
+    duration_minutes = serializers.IntegerField()
+    interval_days = serializers.IntegerField()
+    count = serializers.IntegerField(allow_null=True)
+    until = serializers.DateField(allow_null=True)
+    note = serializers.CharField()
+    appointment_ids = serializers.SerializerMethodField()
+    left_out = serializers.SerializerMethodField(
+        help_text="Dates left out for conflicts (on_conflict skip)."
+    )
+    created_at = LocalDateTimeField()
+
+    def get_appointment_ids(self, series) -> list[str]:
+        return [str(row.public_id) for row in self.context.get("appointments", [])]
+
+    def get_left_out(self, series) -> list[dict]:
+        zone = series.organisation.zone
+        return [d.as_problem(zone) for d in self.context.get("left_out", [])]
 
 
 class AppointmentOutput(serializers.ModelSerializer):
@@ -95,6 +163,8 @@ class AppointmentOutput(serializers.ModelSerializer):
     patient_id = StringIdField(source="patient.public_id")
     calendar_column_id = StringIdField(source="calendar_column.public_id")
     service_chain_id = StringIdField(source="service_chain.public_id", allow_null=True)
+    room_id = StringIdField(source="room.public_id", allow_null=True)
+    series_id = StringIdField(source="series.public_id", allow_null=True)
     invoice_id = StringIdField(
         source="invoice.public_id",
         allow_null=True,
@@ -112,10 +182,13 @@ class AppointmentOutput(serializers.ModelSerializer):
             "calendar_column_id",
             "service_chain_id",
             "service_chain_match",
+            "room_id",
+            "series_id",
             "start",
             "duration_minutes",
             "note",
             "status",
+            "cancellation_reason",
             "source",
             "doctolib_appointment_id",
             "invoice_id",

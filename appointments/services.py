@@ -2,12 +2,16 @@
 admin) calls these functions; appointment changes are kept in the history with
 their actor."""
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
+from simple_history.utils import bulk_create_with_history
 
 from appointments.models import (
+    PLATFORM_OWNED_FIELDS,
     Appointment,
+    AppointmentSeries,
     AppointmentSource,
     AppointmentStatus,
     CalendarColumn,
@@ -16,16 +20,21 @@ from appointments.models import (
 )
 from billing.models import ServiceChain
 from lemniscus.errors import (
+    AppointmentExternal,
     AppointmentInvoiced,
     ColumnInUse,
     HasInvoices,
     InvalidStatus,
     RecordArchived,
+    RoomBooked,
     ValidationFailed,
 )
 from lemniscus.tenancy import access
 from outbox.services import enqueue
 from patients.models import Patient
+
+MAX_DURATION = timedelta(minutes=1440)
+
 
 COLUMN_FIELDS = ("name", "kind", "doctolib_agenda_id", "position", "colour")
 
@@ -131,13 +140,14 @@ def _referenced(model, *, organisation, public_id):
     )
 
 
-def _resolve(organisation, fields: dict) -> dict:
+def resolve_refs(organisation, fields: dict) -> dict:
     """Public ids in `fields` replaced by the rows they name."""
     resolved = dict(fields)
     for key, name, model in (
         ("patient_id", "patient", Patient),
         ("calendar_column_id", "calendar_column", CalendarColumn),
         ("service_chain_id", "service_chain", ServiceChain),
+        ("room_id", "room", CalendarColumn),
     ):
         if key in resolved:
             public_id = resolved.pop(key)
@@ -149,7 +159,103 @@ def _resolve(organisation, fields: dict) -> dict:
     patient = resolved.get("patient")
     if patient is not None and patient.archived_at is not None:
         raise RecordArchived("Die Akte ist archiviert; sie bekommt keine neuen Termine.")
+    room = resolved.get("room")
+    if room is not None and room.kind != ColumnKind.ROOM:
+        raise ValidationFailed(
+            f"„{room.name}“ ist keine Raumspalte.",
+            errors={"room_id": ["Bitte eine Kalenderspalte der Art „Raum“ wählen."]},
+        )
     return resolved
+
+
+def chain_minutes(chain: ServiceChain | None) -> int:
+    """The minutes of a chain's services together (0: the chain does not say)."""
+    if chain is None:
+        return 0
+    return sum(service.minutes for service in chain.services.all())
+
+
+def _overlapping(organisation, *, start: datetime, end: datetime, exclude=()) -> list:
+    """The organisation's non-cancelled appointments that overlap [start, end)
+    (half-open), with their columns; one indexed range query, the end checked here."""
+    candidates = (
+        Appointment.objects.filter(
+            organisation=organisation, start__lt=end, start__gt=start - MAX_DURATION
+        )
+        .exclude(status=AppointmentStatus.CANCELLED)
+        .exclude(pk__in=[pk for pk in exclude if pk])
+        .select_related("calendar_column", "room")
+    )
+    return [a for a in candidates if a.end > start]
+
+
+def rooms_held(appointment: Appointment) -> set[int]:
+    """The room columns an appointment occupies: its room, and its column when that
+    is a room."""
+    rooms = {appointment.room_id} if appointment.room_id else set()
+    if appointment.calendar_column.kind == ColumnKind.ROOM:
+        rooms.add(appointment.calendar_column_id)
+    return rooms
+
+
+@dataclass
+class Clash:
+    """Another appointment at the same time: in a room it holds (refused) or in the
+    same therapist column (a warning)."""
+
+    appointment: Appointment
+    room: CalendarColumn | None = None
+
+    @property
+    def blocking(self) -> bool:
+        return self.room is not None
+
+    def detail(self, zone) -> str:
+        other = self.appointment
+        span = f"{other.start.astimezone(zone):%d.%m.%Y %H:%M}–{other.end.astimezone(zone):%H:%M}"
+        if self.room is not None:
+            return f"Der Raum „{self.room.name}“ ist am {span} schon belegt."
+        return f"Überschneidung mit einem Termin am {span} in „{other.calendar_column.name}“."
+
+
+def clashes(appointment: Appointment, *, exclude=()) -> list[Clash]:
+    """What the (unsaved or saved) appointment would collide with: rooms first."""
+    if appointment.status == AppointmentStatus.CANCELLED:
+        return []
+    rooms = rooms_held(appointment)
+    found: list[Clash] = []
+    for other in _overlapping(
+        appointment.organisation,
+        start=appointment.start,
+        end=appointment.end,
+        exclude=(appointment.pk, *exclude),
+    ):
+        shared = rooms & rooms_held(other)
+        if shared:
+            room = other.room if other.room_id in shared else other.calendar_column
+            found.append(Clash(other, room=room))
+        elif other.calendar_column_id == appointment.calendar_column_id:
+            found.append(Clash(other))
+    found.sort(key=lambda clash: (not clash.blocking, clash.appointment.start))
+    return found
+
+
+def _refuse_room_double_booking(appointment: Appointment) -> list[Clash]:
+    """RoomBooked when the appointment would share a room; else the therapist
+    column's overlaps (warnings). The rooms' rows are locked until commit, so two
+    bookings of one room cannot both pass."""
+    rooms = rooms_held(appointment) if appointment.status != AppointmentStatus.CANCELLED else ()
+    if rooms:
+        list(CalendarColumn.objects.select_for_update(no_key=True).filter(pk__in=rooms))
+    found = clashes(appointment)
+    blocking = [clash for clash in found if clash.blocking]
+    if blocking:
+        clash = blocking[0]
+        raise RoomBooked(
+            clash.detail(appointment.organisation.zone),
+            appointment_id=str(clash.appointment.public_id),
+        )
+    return found
 
 
 @transaction.atomic
@@ -160,21 +266,35 @@ def appointment_create(
     patient_id,
     calendar_column_id,
     start: datetime,
-    duration_minutes: int,
+    duration_minutes: int | None = None,
     service_chain_id=None,
+    room_id=None,
     note: str = "",
     status: str = AppointmentStatus.PLANNED,
+    series: AppointmentSeries | None = None,
 ) -> Appointment:
-    """A staff-made appointment (source lemniscus); a chain given here was chosen by hand."""
-    refs = _resolve(
+    """A staff-made appointment (source lemniscus); a chain given here was chosen by
+    hand. Without a duration it lasts as long as the chain's services (422 when the
+    chain names no minutes). A room already held then is refused (409 `room_booked`);
+    an overlap in the therapist's column is allowed (the calendar marks it)."""
+    refs = resolve_refs(
         organisation,
         {
             "patient_id": patient_id,
             "calendar_column_id": calendar_column_id,
             "service_chain_id": service_chain_id,
+            "room_id": room_id,
         },
     )
+    if duration_minutes is None:
+        duration_minutes = chain_minutes(refs["service_chain"])
+        if not duration_minutes:
+            raise ValidationFailed(
+                "Bitte eine Dauer angeben; die Leistungskette nennt keine Minuten.",
+                errors={"duration_minutes": ["Bitte eine Dauer in Minuten angeben."]},
+            )
     appointment = Appointment(
+        series=series,
         organisation=organisation,
         start=start,
         duration_minutes=duration_minutes,
@@ -185,21 +305,53 @@ def appointment_create(
         created_by=actor,
         **refs,
     )
+    _refuse_room_double_booking(appointment)
     appointment._history_user = actor
     appointment.save()
     enqueue("appointments.send_confirmation", appointment.pk)
     return appointment
 
 
+def appointments_create_series(*, series: AppointmentSeries, starts: list[datetime], actor):
+    """The series' appointments at `starts`, written together with their history rows
+    (two statements). The caller has checked the rooms under their locks
+    (appointments.series); the patient is sent one confirmation, for the first."""
+    rows = [
+        Appointment(
+            organisation=series.organisation,
+            patient=series.patient,
+            calendar_column=series.calendar_column,
+            room=series.room,
+            service_chain=series.service_chain,
+            service_chain_match=ServiceChainMatch.MANUAL if series.service_chain else "",
+            start=start,
+            duration_minutes=series.duration_minutes,
+            note=series.note,
+            source=AppointmentSource.LEMNISCUS,
+            series=series,
+            created_by=actor,
+        )
+        for start in starts
+    ]
+    rows = bulk_create_with_history(rows, Appointment, default_user=actor)
+    if rows:
+        enqueue("appointments.send_confirmation", rows[0].pk)
+    return rows
+
+
 APPOINTMENT_FIELDS = (
     "patient",
     "calendar_column",
     "service_chain",
+    "room",
     "start",
     "duration_minutes",
     "note",
     "status",
+    "cancellation_reason",
 )
+# A change of these can make an appointment collide (the rooms are checked again).
+_PLACING_FIELDS = frozenset({"calendar_column", "room", "start", "duration_minutes", "status"})
 
 
 @transaction.atomic
@@ -208,7 +360,7 @@ def appointment_update(*, appointment: Appointment, actor, **fields) -> Appointm
     invoice is not changed (409 `appointment_invoiced`); a request that changes
     nothing is answered all the same."""
     appointment = Appointment.objects.select_for_update().get(pk=appointment.pk)
-    values = _resolve(appointment.organisation, fields)
+    values = resolve_refs(appointment.organisation, fields)
     unknown = set(values) - set(APPOINTMENT_FIELDS)
     if unknown:
         raise TypeError(f"not editable appointment fields: {sorted(unknown)}")
@@ -217,6 +369,10 @@ def appointment_update(*, appointment: Appointment, actor, **fields) -> Appointm
         return appointment
     if appointment.invoice_id is not None:
         raise AppointmentInvoiced()
+    if appointment.source != AppointmentSource.LEMNISCUS and set(changed) & set(
+        PLATFORM_OWNED_FIELDS
+    ):
+        raise AppointmentExternal()
     for name in changed:
         if name == "status":
             apply_status(appointment, values[name])
@@ -227,9 +383,87 @@ def appointment_update(*, appointment: Appointment, actor, **fields) -> Appointm
             ServiceChainMatch.MANUAL if appointment.service_chain else ""
         )
         changed.append("service_chain_match")
+    # A reason belongs to a cancellation; taking it back keeps it in the history only.
+    if (
+        "status" in changed
+        and appointment.status != AppointmentStatus.CANCELLED
+        and appointment.cancellation_reason
+        and "cancellation_reason" not in changed
+    ):
+        appointment.cancellation_reason = ""
+        changed.append("cancellation_reason")
+    if _PLACING_FIELDS & set(changed):
+        _refuse_room_double_booking(appointment)
     appointment._history_user = actor
     appointment.save(update_fields=[*changed, "updated_at"])
     return appointment
+
+
+def following(appointment: Appointment) -> list[Appointment]:
+    """The appointment and the later ones of its series that may still change (not
+    invoiced, not cancelled unless it is this one), by start; locked until commit."""
+    if appointment.series_id is None:
+        return [appointment]
+    rows = (
+        Appointment.objects.select_for_update()
+        .filter(series_id=appointment.series_id, start__gte=appointment.start)
+        .select_related("calendar_column", "organisation")
+        .order_by("start", "id")
+    )
+    return [
+        row
+        for row in rows
+        if row.pk == appointment.pk
+        or (row.invoice_id is None and row.status != AppointmentStatus.CANCELLED)
+    ]
+
+
+@transaction.atomic
+def appointment_update_following(*, appointment: Appointment, actor, **fields) -> list[Appointment]:
+    """ "Diesen und alle folgenden": the change applied to the appointment and the
+    later open ones of its series. A new start moves each by the same amount; the
+    other fields are set as given. Invoiced or cancelled later ones stay as they are.
+    A room clash on any of them refuses the whole change."""
+    rows = following(appointment)
+    first = rows[0] if rows[0].pk == appointment.pk else appointment
+    shift = None
+    if "start" in fields:
+        shift = fields["start"] - first.start
+    changed = []
+    for row in rows:
+        values = dict(fields)
+        if shift is not None:
+            values["start"] = row.start + shift
+        changed.append(appointment_update(appointment=row, actor=actor, **values))
+    return changed
+
+
+@transaction.atomic
+def appointment_cancel(
+    *, appointment: Appointment, actor, reason: str = "", and_following: bool = False
+) -> list[Appointment]:
+    """Status "abgesagt" with an optional reason (kept in the history), for the
+    appointment or for it and the later open ones of its series."""
+    rows = following(appointment) if and_following else [appointment]
+    return [
+        appointment_update(
+            appointment=row,
+            actor=actor,
+            status=AppointmentStatus.CANCELLED,
+            cancellation_reason=reason,
+        )
+        for row in rows
+        if row.status != AppointmentStatus.CANCELLED or row.pk == appointment.pk
+    ]
+
+
+@transaction.atomic
+def appointment_delete_following(*, appointment: Appointment, actor) -> int:
+    """Delete the appointment and the later open ones of its series; the number deleted."""
+    rows = following(appointment)
+    for row in rows:
+        appointment_delete(appointment=row, actor=actor)
+    return len(rows)
 
 
 @transaction.atomic

@@ -6,6 +6,8 @@ this table (zipper-api.md, "Leading system per field").
 
 from enum import StrEnum
 
+from appointments.models import PLATFORM_OWNED_FIELDS
+
 
 class Leader(StrEnum):
     DOCTOLIB = "doctolib"
@@ -43,10 +45,4 @@ def doctolib_led_fields_for(patient) -> list[str]:
 # What a push of a Doctolib appointment overwrites (zipper-api.md, "PUT /appointments"):
 # staff change these in Doctolib and transfer the appointment again; status and
 # service chain stay theirs to edit in lemniscus.
-DOCTOLIB_OWNED_APPOINTMENT_FIELDS: tuple[str, ...] = (
-    "patient",
-    "calendar_column",
-    "start",
-    "duration_minutes",
-    "note",
-)
+DOCTOLIB_OWNED_APPOINTMENT_FIELDS = PLATFORM_OWNED_FIELDS

@@ -188,3 +188,34 @@ class PossibleDuplicate(Conflict):
         "Es gibt schon eine Akte, die wie diese aussieht. Bitte prüfen Sie die genannten "
         "Akten; mit „confirm_duplicate“ wird die neue Akte trotzdem angelegt."
     )
+
+
+class RoomBooked(Conflict):
+    """The appointment would book a room that another appointment holds at that time
+    (a therapist column may be double-booked, a room not)."""
+
+    code = "room_booked"
+    default_detail = "Der Raum ist zu dieser Zeit schon belegt."
+
+
+class AppointmentExternal(Conflict):
+    """A booking platform leads the appointment's time, column, patient and note:
+    it is moved there and transferred again."""
+
+    code = "appointment_external"
+    default_detail = (
+        "Dieser Termin kommt aus Doctolib: Zeit, Dauer, Spalte und Akte ändern Sie bitte "
+        "in Doctolib und übertragen den Termin erneut."
+    )
+
+
+class SeriesConflicts(Conflict):
+    """Some dates of a new series collide with the column's or the room's
+    appointments; `conflicts` lists them. With `on_conflict` the caller decides."""
+
+    code = "series_conflicts"
+    default_detail = (
+        "Einige Termine der Serie überschneiden sich mit bestehenden Terminen. Mit "
+        "„on_conflict“: „skip“ werden sie ausgelassen, mit „book“ trotzdem angelegt "
+        "(nur in der Therapeutenspalte; ein belegter Raum wird nie doppelt gebucht)."
+    )

@@ -5,7 +5,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
-from appointments.api import AppointmentViewSet, CalendarColumnViewSet
+from appointments.api import AppointmentSeriesViewSet, AppointmentViewSet, CalendarColumnViewSet
 from audit.api import AuditLogViewSet
 from billing.api import InvoiceViewSet, ServiceChainViewSet
 from doctolib_bridge.api import SyncLogViewSet
@@ -37,6 +37,7 @@ router.register("service-chains", ServiceChainViewSet, basename="service-chain")
 router.register("invoices", InvoiceViewSet, basename="invoice")
 router.register("calendar-columns", CalendarColumnViewSet, basename="calendar-column")
 router.register("appointments", AppointmentViewSet, basename="appointment")
+router.register("appointment-series", AppointmentSeriesViewSet, basename="appointment-series")
 router.register("sync-log", SyncLogViewSet, basename="sync-log")
 router.register("exports", ExportViewSet, basename="export")
 router.register("audit-log", AuditLogViewSet, basename="audit-log")

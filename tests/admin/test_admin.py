@@ -7,7 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from appointments.models import Appointment, CalendarColumn
+from appointments.models import Appointment, AppointmentSeries, CalendarColumn
 from billing.models import Invoice, InvoiceLine, InvoiceSequence, ServiceChain, ServiceLine
 from billing.services import invoice_create, invoice_issue
 from doctolib_bridge.handover import export_start
@@ -45,6 +45,7 @@ SEARCHES = {
     Patient: "Müller",
     CalendarColumn: "Therapeut",
     Appointment: "Müller",
+    AppointmentSeries: "Müller",
     ServiceChain: "Krankengymnastik",
     Invoice: "Müller",
     InvoiceSequence: "ORG-",
@@ -99,6 +100,14 @@ def practice(number: int = 0) -> Organisation:
     )
     AppointmentFactory(
         organisation=organisation, patient=patient, start=timezone.now() + timedelta(days=1)
+    )
+    AppointmentSeries.objects.create(
+        organisation=organisation,
+        patient=patient,
+        calendar_column=appointment.calendar_column,
+        first_start=timezone.now() + timedelta(days=2),
+        duration_minutes=30,
+        count=6,
     )
     export_start(organisation=organisation, actor=owner, delete_appointments=True)
     return organisation

@@ -78,6 +78,7 @@ APPOINTMENT_BODY = {
     "start": "2025-03-04T09:00:00+01:00",
     "duration_minutes": 30,
 }
+SERIES_BODY = {**APPOINTMENT_BODY, "count": 2, "on_conflict": "book"}
 CHAIN_BODY = {
     "description": "Manuelle Therapie",
     "services": [{"code": "MT", "name": "Manuelle Therapie", "price": "40.00", "vat_rate": "0"}],
@@ -115,6 +116,8 @@ ENDPOINTS = [
     Endpoint("GET", "/api/v1/appointments/{appointment}/", 200),
     Endpoint("PATCH", "/api/v1/appointments/{appointment}/", 200, APPT, {"note": "neu"}),
     Endpoint("DELETE", "/api/v1/appointments/{appointment}/", 204, APPT),
+    Endpoint("POST", "/api/v1/appointment-series/", 201, APPT, SERIES_BODY),
+    Endpoint("POST", "/api/v1/appointment-series/preview/", 200, APPT, SERIES_BODY),
     Endpoint("GET", "/api/v1/sync-log/", 200),
     Endpoint("GET", "/api/v1/service-chains/", 200),
     Endpoint("POST", "/api/v1/service-chains/", 201, BILL, CHAIN_BODY),
