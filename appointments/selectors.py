@@ -1,7 +1,7 @@
 from collections import defaultdict
 from datetime import datetime, timedelta
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from appointments.models import Appointment, AppointmentStatus, CalendarColumn
@@ -22,6 +22,9 @@ CALENDAR_FIELDS = (
     "patient__last_name",
     "service_chain__description",
     "invoice__number",
+    "room_id",
+    "room__name",
+    "series_id",
 )
 
 
@@ -70,13 +73,26 @@ def calendar_appointments(
     qs = (
         scoped(Appointment, organisation)
         .filter(start__gt=start - 2 * MAX_DURATION, start__lt=end + MAX_DURATION)
-        .select_related("patient", "service_chain", "invoice")
+        .select_related("patient", "service_chain", "invoice", "room")
         .only(*CALENDAR_FIELDS)
         .order_by("start", "id")
     )
     if calendar_column is not None:
-        qs = qs.filter(calendar_column=calendar_column)
+        qs = qs.filter(Q(calendar_column=calendar_column) | Q(room=calendar_column))
     return list(qs)
+
+
+def day_list(*, organisation, start: datetime, end: datetime, columns) -> list[Appointment]:
+    """The appointments of [start, end) in the columns (or holding them as a room),
+    by start, with patient, chain, column and room: the printable day list."""
+    ids = [column.pk for column in columns]
+    return list(
+        scoped(Appointment, organisation)
+        .filter(start__gte=start, start__lt=end)
+        .filter(Q(calendar_column_id__in=ids) | Q(room_id__in=ids))
+        .select_related("patient", "service_chain", "calendar_column", "room")
+        .order_by("start", "id")
+    )
 
 
 def colliding_ids(appointments: list[Appointment]) -> set[int]:
@@ -102,16 +118,19 @@ def colliding_ids(appointments: list[Appointment]) -> set[int]:
 HISTORY_FIELDS = {
     "patient": "Akte",
     "calendar_column": "Kalenderspalte",
+    "room": "Raum",
     "start": "Beginn",
     "duration_minutes": "Dauer (Minuten)",
     "service_chain": "Leistungskette",
     "status": "Status",
+    "cancellation_reason": "Absagegrund",
     "note": "Anmerkung",
     "invoice": "Rechnung",
 }
 _HISTORY_REFERENCES = {
     "patient": (Patient, lambda row: row.display_name),
     "calendar_column": (CalendarColumn, lambda row: row.name),
+    "room": (CalendarColumn, lambda row: row.name),
     "service_chain": (ServiceChain, lambda row: row.description),
     "invoice": (Invoice, lambda row: row.number or "Entwurf"),
 }

@@ -2,8 +2,15 @@
 edited). Times are entered in the organisation's zone (the views activate it)."""
 
 from django import forms
+from django.db.models import Sum
 
-from appointments.models import Appointment, AppointmentSource, AppointmentStatus, CalendarColumn
+from appointments.models import (
+    Appointment,
+    AppointmentSource,
+    AppointmentStatus,
+    CalendarColumn,
+    ColumnKind,
+)
 from appointments.services import ALLOWED_TRANSITIONS
 from billing.models import ServiceChain
 from doctolib_bridge.fields import DOCTOLIB_OWNED_APPOINTMENT_FIELDS
@@ -45,6 +52,20 @@ class PatientChoiceField(PublicIdChoiceField):
 
     def label_from_instance(self, obj):
         return patient_label(obj)
+
+
+class ChainSelect(forms.Select):
+    """The chain list; each option carries its minutes, which the page copies into
+    the duration (kalender.js)."""
+
+    minutes: dict[str, int] = {}
+
+    def create_option(self, name, value, *args, **kwargs):
+        option = super().create_option(name, value, *args, **kwargs)
+        minutes = self.minutes.get(str(value))
+        if minutes:
+            option["attrs"]["data-minutes"] = minutes
+        return option
 
 
 class CalendarNavigationForm(forms.Form):
@@ -124,8 +145,17 @@ class AppointmentForm(forms.Form):
         queryset=ServiceChain.objects.none(),
         required=False,
         empty_label="– keine –",
-        help_text="Was der Termin abrechnet.",
+        widget=ChainSelect,
+        help_text="Was der Termin abrechnet; die Dauer folgt ihren Minuten.",
         error_messages={"invalid_choice": "Diese Leistungskette gibt es nicht."},
+    )
+    room = PublicIdChoiceField(
+        label="Raum",
+        queryset=CalendarColumn.objects.none(),
+        required=False,
+        empty_label="– kein Raum –",
+        help_text="Ein Raum wird nie doppelt belegt.",
+        error_messages={"invalid_choice": "Diesen Raum gibt es nicht."},
     )
     note = forms.CharField(
         label="Anmerkung",
@@ -148,14 +178,31 @@ class AppointmentForm(forms.Form):
         self.appointment = appointment
         patients = scoped(Patient, organisation)
         self.fields["patient"].queryset = patients
+        columns = list(columns_of(organisation))
         self.fields["calendar_column"].queryset = columns_of(organisation)
-        # One query: a required select would otherwise read its first choice separately.
+        # One query each for columns and chains: the selects list what was read here
+        # (a required select would otherwise read its first choice separately).
         self.fields["calendar_column"].widget.choices = [
-            (str(column.public_id), column.name) for column in columns_of(organisation)
+            (str(column.public_id), column.name) for column in columns
         ]
-        self.fields["service_chain"].queryset = scoped(ServiceChain, organisation).order_by(
-            "description", "id"
-        )
+        rooms = [column for column in columns if column.kind == ColumnKind.ROOM]
+        if rooms:
+            self.fields["room"].queryset = columns_of(organisation).filter(kind=ColumnKind.ROOM)
+            self.fields["room"].widget.choices = [
+                ("", self.fields["room"].empty_label),
+                *((str(room.public_id), room.name) for room in rooms),
+            ]
+        else:
+            del self.fields["room"]
+        chains = scoped(ServiceChain, organisation).order_by("description", "id")
+        self.fields["service_chain"].queryset = chains
+        listed = list(chains.annotate(total_minutes=Sum("services__minutes")))
+        widget = self.fields["service_chain"].widget
+        widget.minutes = {str(chain.public_id): chain.total_minutes or 0 for chain in listed}
+        widget.choices = [
+            ("", self.fields["service_chain"].empty_label),
+            *((str(chain.public_id), chain.description) for chain in listed),
+        ]
         if appointment is None:
             del self.fields["status"]
         else:
@@ -206,6 +253,7 @@ class AppointmentForm(forms.Form):
             ("patient", "patient_id"),
             ("calendar_column", "calendar_column_id"),
             ("service_chain", "service_chain_id"),
+            ("room", "room_id"),
         ):
             if name in data:
                 fields[key] = data[name].public_id if data[name] else None
@@ -213,3 +261,88 @@ class AppointmentForm(forms.Form):
             if name in data:
                 fields[name] = data[name]
         return fields
+
+
+class SeriesForm(forms.Form):
+    """ "Serientermin": the new appointment repeated every n days, a count of them or
+    until a date (appointments.series)."""
+
+    repeat = forms.BooleanField(label="Als Serientermin wiederholen", required=False)
+    interval_days = forms.IntegerField(
+        label="Abstand in Tagen",
+        min_value=1,
+        max_value=365,
+        initial=7,
+        required=False,
+        help_text="7: jede Woche, 14: alle zwei Wochen.",
+    )
+    count = forms.IntegerField(
+        label="Anzahl Termine", min_value=1, max_value=100, required=False, initial=6
+    )
+    until = forms.DateField(
+        label="oder bis einschließlich",
+        required=False,
+        input_formats=["%Y-%m-%d", "%d.%m.%Y"],
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        error_messages={"invalid": "Bitte ein Datum angeben (TT.MM.JJJJ)."},
+    )
+    on_conflict = forms.ChoiceField(
+        choices=[("ask", "ask"), ("skip", "skip"), ("book", "book")],
+        required=False,
+        widget=forms.HiddenInput,
+    )
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("repeat"):
+            return data
+        if not data.get("interval_days"):
+            self.add_error("interval_days", "Bitte den Abstand in Tagen angeben.")
+        if data.get("until"):
+            data["count"] = None
+        elif not data.get("count"):
+            self.add_error("count", "Bitte eine Anzahl oder ein Enddatum angeben.")
+        return data
+
+    def series_fields(self) -> dict:
+        data = self.cleaned_data
+        return {
+            "interval_days": data["interval_days"],
+            "count": data.get("count"),
+            "until": data.get("until"),
+            "on_conflict": data.get("on_conflict") or "ask",
+        }
+
+
+class CancelForm(forms.Form):
+    reason = forms.CharField(
+        label="Grund (freiwillig)",
+        required=False,
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Steht im Verlauf des Termins, z. B. „krank“ oder „Praxis geschlossen“.",
+    )
+    following = forms.BooleanField(
+        label="Auch alle folgenden Termine der Serie absagen", required=False
+    )
+
+    def clean_reason(self):
+        return clean(self.cleaned_data["reason"])
+
+
+class MoveForm(forms.Form):
+    """A drag in the calendar: the new start (local), duration and column."""
+
+    start = forms.DateTimeField(input_formats=["%Y-%m-%dT%H:%M"])
+    duration_minutes = forms.IntegerField(min_value=1, max_value=1440)
+    calendar_column = PublicIdChoiceField(queryset=CalendarColumn.objects.none())
+
+    def __init__(self, *args, organisation, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["calendar_column"].queryset = columns_of(organisation)
+
+    def clean_start(self):
+        try:
+            return parse_aware(self.cleaned_data["start"])
+        except TimeError:
+            raise forms.ValidationError("Die Zeit muss zwischen 1900 und 2200 liegen.") from None

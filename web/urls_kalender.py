@@ -8,6 +8,7 @@ from web.views import kalender, transfer
 urlpatterns = [
     path("kalender/", kalender.KalenderView.as_view(), name="kalender"),
     path("kalender/neu/", kalender.AppointmentCreateView.as_view(), name="kalender-neu"),
+    path("kalender/tagesliste/", kalender.DayListView.as_view(), name="kalender-tagesliste"),
     path(
         "kalender/akten-suche/",
         kalender.PatientOptionsView.as_view(),
@@ -18,6 +19,16 @@ urlpatterns = [
         "termine/<uuid:appointment_id>/absagen/",
         kalender.AppointmentCancelView.as_view(),
         name="termin-absagen",
+    ),
+    path(
+        "termine/<uuid:appointment_id>/absage-zuruecknehmen/",
+        kalender.AppointmentRestoreView.as_view(),
+        name="termin-absage-zuruecknehmen",
+    ),
+    path(
+        "termine/<uuid:appointment_id>/verschieben/",
+        kalender.AppointmentMoveView.as_view(),
+        name="termin-verschieben",
     ),
     path(
         "uebertragungen/<uuid:transfer_id>/",

@@ -162,7 +162,9 @@ def test_collision_with_an_appointment_of_the_day_before(
     assert f"/termine/{early.public_id}/" in text
 
 
-def test_week_view_shows_one_column_monday_to_sunday(client, user, organisation, column, patient):
+def test_week_view_shows_one_column_and_the_weekend_only_when_used(
+    client, user, organisation, column, patient
+):
     other = CalendarColumnFactory(organisation=organisation, name="Raum 2")
     wednesday = appointment(organisation, column, patient, start=utc(8, day=4))
     sunday = appointment(organisation, column, patient, start=utc(8, day=8))
@@ -171,14 +173,27 @@ def test_week_view_shows_one_column_monday_to_sunday(client, user, organisation,
     response = client.get(f"/kalender/?datum=2026-03-05&spalte={column.public_id}&ansicht=woche")
     text = response.content.decode()
     assert "Woche 10: 2. März – 8. März 2026" in text
-    assert text.count('class="kal-head') == 7
-    assert "Mi, 04.03." in text and "So, 08.03." in text
+    # Saturday: closed (the default hours) and empty, so not shown; Sunday has one.
+    assert text.count('class="kal-head') == 6
+    assert "Mi, 04.03." in text and "So, 08.03." in text and "Sa, 07.03." not in text
     for shown in (wednesday, sunday):
         assert f"/termine/{shown.public_id}/" in text
     for hidden in (next_monday, other_column):
         assert f"/termine/{hidden.public_id}/" not in text
     assert "ansicht=woche" in response.context["next_url"]
     assert "datum=2026-03-12" in response.context["next_url"]
+
+
+def test_week_view_shows_saturday_when_the_practice_opens_then(client, user, organisation, column):
+    organisation.opening_hours = {**organisation.opening_hours, "sat": [["09:00", "13:00"]]}
+    organisation.save()
+    text = client.get(
+        f"/kalender/?datum=2026-03-05&spalte={column.public_id}&ansicht=woche"
+    ).content.decode()
+    assert text.count('class="kal-head') == 6
+    assert "Sa, 07.03." in text and "So, 08.03." not in text
+    # Saturday afternoon is outside the hours: shaded from 13:00 (grid from 08:00).
+    assert 'class="kal-closed" style="top: 360.0px' in text
 
 
 def test_week_view_without_column_takes_the_first(client, user, organisation, column):
@@ -550,14 +565,30 @@ def test_invoiced_appointment_is_locked_and_says_why(
     assert reason in client.get(edit["Location"]).content.decode()
 
 
-def test_cancel_sets_status_cancelled(client, user, organisation, column, patient):
+def test_cancel_sets_status_cancelled_with_a_reason_and_offers_undo(
+    client, user, organisation, column, patient
+):
     booked = appointment(organisation, column, patient)
-    response = client.post(f"/termine/{booked.public_id}/absagen/")
+    response = client.post(f"/termine/{booked.public_id}/absagen/", {"reason": "krank"})
     assert response.status_code == 302
     booked.refresh_from_db()
     assert booked.status == AppointmentStatus.CANCELLED
-    assert "Der Termin ist abgesagt." in client.get(response["Location"]).content.decode()
+    assert booked.cancellation_reason == "krank"
+    page = client.get(response["Location"]).content.decode()
+    assert "ist abgesagt." in page and "Rückgängig" in page
+    assert f"/termine/{booked.public_id}/absage-zuruecknehmen/" in page
+    assert "Grund: krank" in page
     assert booked.history.first().history_user == user
+    # The toast is shown once.
+    assert "Rückgängig" not in client.get(response["Location"]).content.decode()
+    undone = client.post(
+        f"/termine/{booked.public_id}/absage-zuruecknehmen/", {"termine": str(booked.public_id)}
+    )
+    assert undone.status_code == 302
+    booked.refresh_from_db()
+    assert booked.status == AppointmentStatus.PLANNED and booked.cancellation_reason == ""
+    history = client.get(f"/termine/{booked.public_id}/").content.decode()
+    assert "krank" in history  # the reason stays in the history
 
 
 def test_cancel_refused_for_a_done_appointment(client, user, organisation, column, patient):
@@ -569,9 +600,14 @@ def test_cancel_refused_for_a_done_appointment(client, user, organisation, colum
     assert done.status == AppointmentStatus.DONE
 
 
-def test_cancel_is_post_only(client, user, organisation, column, patient):
+def test_cancel_asks_first_and_a_get_changes_nothing(client, user, organisation, column, patient):
     booked = appointment(organisation, column, patient)
-    assert client.get(f"/termine/{booked.public_id}/absagen/").status_code == 405
+    page = client.get(f"/termine/{booked.public_id}/absagen/")
+    assert page.status_code == 200
+    assert "Termin absagen?" in page.content.decode()
+    assert "Grund (freiwillig)" in page.content.decode()
+    booked.refresh_from_db()
+    assert booked.status == AppointmentStatus.PLANNED
 
 
 def test_appointment_of_another_organisation_is_404_and_unchanged(client, user, other_organisation):

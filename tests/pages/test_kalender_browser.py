@@ -42,10 +42,12 @@ def test_create_edit_and_cancel_a_lemniscus_appointment(
     expect(page.get_by_role("heading", level=1)).to_contain_text("Montag, 2. März 2026")
     page.get_by_role("link", name="Neuer Termin").click()
 
+    # The record search is one field: the hits appear under it as you type.
     page.get_by_label("Akte suchen").fill("muster")
-    records = page.get_by_label("Akte", exact=True)
-    expect(records.locator("option")).to_have_count(1)  # filled as you type
-    expect(records).to_have_value(str(patient.public_id))  # the only hit is chosen
+    hits = page.get_by_role("listbox", name="Gefundene Akten")
+    expect(hits.get_by_role("option")).to_have_count(1)
+    hits.get_by_role("option", name=re.compile("^Mustermann, Max")).click()
+    expect(page.get_by_text("Gewählt: Mustermann, Max")).to_be_visible()
     page.get_by_label("Kalenderspalte").select_option(label="Anna Schneider")
     page.get_by_label("Beginn").fill("2026-03-02T10:15")
     page.get_by_label("Dauer (Minuten)").fill("45")
@@ -68,8 +70,11 @@ def test_create_edit_and_cancel_a_lemniscus_appointment(
     expect(history).to_contain_text("Dauer (Minuten): 45 → 60")
     expect(history).to_contain_text(admin_user.display_name)
 
-    page.get_by_role("button", name="Termin absagen").click()
-    expect(page.get_by_role("status").first).to_contain_text("Der Termin ist abgesagt.")
+    page.get_by_role("link", name="Termin absagen …").click()
+    page.get_by_label("Grund (freiwillig)").fill("Patient krank")
+    page.get_by_role("button", name="Ja, Termin absagen").click()
+    expect(page.get_by_role("status").first).to_contain_text("ist abgesagt.")
+    expect(page.get_by_role("button", name="Rückgängig")).to_be_visible()
     expect(page.get_by_role("region", name="Details")).to_contain_text("abgesagt")
     page.get_by_role("link", name="Im Kalender anzeigen", exact=True).click()
 
@@ -101,7 +106,7 @@ def test_locked_appointment_says_why(page, logged_in, admin_user, organisation, 
         "Steht auf Rechnung 2026-0007; Änderungen sind nicht möglich."
     )
     expect(page.get_by_role("button", name="Speichern")).to_have_count(0)
-    expect(page.get_by_role("button", name="Termin absagen")).to_have_count(0)
+    expect(page.get_by_role("link", name="Termin absagen …")).to_have_count(0)
 
 
 def test_doctolib_appointment_edits_only_status_and_chain(

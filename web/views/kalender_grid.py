@@ -1,5 +1,7 @@
 """The calendar's time grid: one lane per (day, column), each appointment a block at
-its wall-clock time; appointments that overlap share the lane's width side by side.
+its wall-clock time. Appointments that overlap are laid out side by side, and a lane
+grows with the most it holds at once, so that none shrinks to a sliver; short ones
+are shown on one line. Hours outside the practice's opening hours are shaded.
 Pure Python over appointments already fetched: no queries here."""
 
 import math
@@ -7,10 +9,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from appointments.models import Appointment, AppointmentSource, AppointmentStatus
+from organisations.opening_hours import intervals_on
 
 PX_PER_MINUTE = 1.2
-MIN_BLOCK_PX = 20
+MIN_BLOCK_PX = 18
+COMPACT_BELOW_MINUTES = 30  # shorter: time and name on one line
 DEFAULT_HOURS = (7, 20)
+SUBLANE_REM = 7.0  # the least width of one of side-by-side appointments
 
 
 def lock_reason(appointment: Appointment) -> str:
@@ -21,6 +26,9 @@ def lock_reason(appointment: Appointment) -> str:
     if invoice.number:
         return f"Steht auf Rechnung {invoice.number}; Änderungen sind nicht möglich."
     return "Steht auf einem Rechnungsentwurf; Änderungen sind nicht möglich."
+
+
+DOCTOLIB_MOVE_REASON = "Termin aus Doctolib: bitte in Doctolib verschieben und erneut übertragen."
 
 
 @dataclass
@@ -40,6 +48,8 @@ class Block:
     lanes: int = 1
     top: float = 0
     height: float = 0
+    colour: str = ""  # the column's, "" for the default
+    column_id: str = ""  # the public id of its column, "" when shown in a room's lane
 
     @property
     def cancelled(self) -> bool:
@@ -50,8 +60,16 @@ class Block:
         return self.appointment.source == AppointmentSource.DOCTOLIB
 
     @property
+    def series(self) -> bool:
+        return self.appointment.series_id is not None
+
+    @property
     def href(self) -> str:
         return f"/termine/{self.appointment.public_id}/"
+
+    @property
+    def id(self) -> str:
+        return str(self.appointment.public_id)
 
     @property
     def time(self) -> str:
@@ -62,17 +80,41 @@ class Block:
         return self.appointment.patient.display_name
 
     @property
-    def sub(self) -> str:
+    def chain(self) -> str:
         chain = self.appointment.service_chain
-        return f"{chain.description if chain else 'keine Leistungskette'} · {self.minutes} Min."
+        return chain.description if chain else "keine Leistungskette"
+
+    @property
+    def sub(self) -> str:
+        room = self.appointment.room
+        return " · ".join(
+            [self.chain, f"{self.minutes} Min.", *([room.name] if room is not None else [])]
+        )
 
     @property
     def minutes(self) -> int:
         return self.appointment.duration_minutes
 
     @property
+    def compact(self) -> bool:
+        return self.minutes < COMPACT_BELOW_MINUTES
+
+    @property
     def invoice_label(self) -> str:
         return f"Rechnung {self.appointment.invoice.number or '(Entwurf)'}" if self.lock else ""
+
+    @property
+    def fixed(self) -> str:
+        """Why it cannot be dragged, or "" (cancelled ones are not moved either)."""
+        if self.lock:
+            return self.lock
+        if self.doctolib:
+            return DOCTOLIB_MOVE_REASON
+        if self.cancelled:
+            return "Abgesagter Termin: bitte zuerst die Absage zurücknehmen."
+        if not self.column_id:
+            return "Hier ist nur der Raum gebucht: bitte in der Spalte des Termins verschieben."
+        return ""
 
     @property
     def title(self) -> str:
@@ -80,6 +122,7 @@ class Block:
             text
             for flag, text in (
                 (self.doctolib, "aus Doctolib"),
+                (self.series, "Serientermin"),
                 (self.colliding, "Überschneidung"),
                 (self.cancelled, "abgesagt"),
                 (self.lock, self.lock),
@@ -92,6 +135,7 @@ class Block:
     def css(self) -> str:
         classes = ["kal-appt"]
         for flag, name in (
+            (self.compact, "kal-compact"),
             (self.doctolib, "kal-doctolib"),
             (self.colliding, "kal-collision"),
             (self.cancelled, "kal-cancelled"),
@@ -107,6 +151,7 @@ class Block:
         return (
             f"top: {self.top:.1f}px; height: {self.height:.1f}px; "
             f"left: {left:.3f}%; width: {width:.3f}%"
+            + (f"; --col: {self.colour}" if self.colour else "")
         )
 
 
@@ -115,6 +160,12 @@ class Lane:
     day: date
     column: object
     blocks: list[Block] = field(default_factory=list)
+    closed: list[str] = field(default_factory=list)  # styles of the shaded spans
+
+    @property
+    def width(self) -> int:
+        """The most appointments side by side at one time (at least 1)."""
+        return max([1, *(block.lanes for block in self.blocks)])
 
 
 @dataclass
@@ -125,11 +176,17 @@ class Grid:
 
     @property
     def style(self) -> str:
-        """The grid's CSS variables: lanes, the height of an hour and of the day."""
+        """The grid's CSS: its columns (each lane as wide as its side-by-side
+        appointments need, sharing the rest of the width), the height of an hour
+        and of the day."""
         hours = self.hour_to - self.hour_from
+        columns = " ".join(
+            f"minmax({lane.width * SUBLANE_REM:.1f}rem, {lane.width}fr)" for lane in self.lanes
+        )
         return (
             f"--lanes: {len(self.lanes)}; --hour: {60 * PX_PER_MINUTE:.1f}px; "
-            f"--day: {hours * 60 * PX_PER_MINUTE:.1f}px"
+            f"--day: {hours * 60 * PX_PER_MINUTE:.1f}px; --from: {self.hour_from}; "
+            f"--px-per-minute: {PX_PER_MINUTE}; grid-template-columns: 3.5rem {columns}"
         )
 
     @property
@@ -177,16 +234,50 @@ def _arrange(blocks: list[Block]) -> None:
     close()
 
 
+def _minutes(moment: time) -> int:
+    return moment.hour * 60 + moment.minute
+
+
+def _closed_spans(opening: list[tuple[time, time]], hour_from: int, hour_to: int) -> list[str]:
+    """Styles of the shaded spans of a lane: the shown hours outside the intervals."""
+    start, end = hour_from * 60, hour_to * 60
+    spans, cursor = [], start
+    for opens, closes in opening:
+        a, b = max(_minutes(opens), start), min(_minutes(closes), end)
+        if a > cursor:
+            spans.append((cursor, a))
+        cursor = max(cursor, b)
+    if cursor < end:
+        spans.append((cursor, end))
+    return [
+        f"top: {(a - start) * PX_PER_MINUTE:.1f}px; height: {(b - a) * PX_PER_MINUTE:.1f}px"
+        for a, b in spans
+    ]
+
+
 def build_grid(
-    *, slots: list[tuple[date, object]], appointments: list[Appointment], zone, colliding: set
+    *,
+    slots: list[tuple[date, object]],
+    appointments: list[Appointment],
+    zone,
+    colliding: set,
+    organisation=None,
 ) -> Grid:
     """Lanes for the (day, column) slots, each with the appointments that overlap that
-    local day, on one hour scale wide enough for all of them (at least 7 to 20 h)."""
+    local day, on one hour scale wide enough for all of them and for the opening
+    hours (at least 7 to 20 h when the practice names none)."""
     by_column: dict[int, list[Appointment]] = {}
     for appointment in appointments:
         by_column.setdefault(appointment.calendar_column_id, []).append(appointment)
+        if appointment.room_id and appointment.room_id != appointment.calendar_column_id:
+            # A room column shows who holds it, too.
+            by_column.setdefault(appointment.room_id, []).append(appointment)
+    colours = {column.pk: column.colour for _, column in slots}
     lanes = []
+    opening: dict[date, list] = {}
     for day, column in slots:
+        if organisation is not None and day not in opening:
+            opening[day] = intervals_on(organisation, day)
         day_start = datetime.combine(day, time.min, tzinfo=zone)
         day_end = datetime.combine(day + timedelta(days=1), time.min, tzinfo=zone)
         lane = Lane(day=day, column=column)
@@ -203,16 +294,29 @@ def build_grid(
                     last_minute=max(_minute_of(end, day), _minute_of(start, day) + 1),
                     colliding=appointment.pk in colliding,
                     lock=lock_reason(appointment),
+                    colour=colours.get(appointment.calendar_column_id, ""),
+                    column_id=str(column.public_id)
+                    if appointment.calendar_column_id == column.pk
+                    else "",
                 )
             )
         _arrange(lane.blocks)
         lanes.append(lane)
     blocks = [block for lane in lanes for block in lane.blocks]
-    hour_from = min([DEFAULT_HOURS[0], *(b.first_minute // 60 for b in blocks)])
-    hour_to = max([DEFAULT_HOURS[1], *(math.ceil(b.last_minute / 60) for b in blocks)])
+    hours = [iv for intervals in opening.values() for iv in intervals]
+    if hours:
+        first = min(_minutes(a) for a, _ in hours) // 60
+        last = math.ceil(max(_minutes(b) for _, b in hours) / 60)
+    else:
+        first, last = DEFAULT_HOURS
+    hour_from = min([first, *(b.first_minute // 60 for b in blocks)])
+    hour_to = max([last, *(math.ceil(b.last_minute / 60) for b in blocks)])
     for block in blocks:
         block.top = round((block.first_minute - hour_from * 60) * PX_PER_MINUTE, 1)
         block.height = round(
             max((block.last_minute - block.first_minute) * PX_PER_MINUTE, MIN_BLOCK_PX), 1
         )
+    if organisation is not None:
+        for lane in lanes:
+            lane.closed = _closed_spans(opening[lane.day], hour_from, hour_to)
     return Grid(lanes=lanes, hour_from=hour_from, hour_to=hour_to)
