@@ -98,6 +98,7 @@ def _validate(*, interval_days, count, until, first_day: date) -> None:
         raise ValidationFailed("Die Angaben zur Serie sind unvollständig.", errors=errors)
 
 
+@transaction.atomic  # the referenced rows are read as for a write (resolve_refs)
 def series_plan(
     *,
     organisation,
@@ -195,7 +196,9 @@ def _find_conflicts(organisation, refs: dict, dates: list[PlannedDate]) -> None:
 
 
 @transaction.atomic
-def series_create(*, organisation, actor, on_conflict: str = OnConflict.ASK, **fields):
+def series_create(
+    *, organisation, actor, on_conflict: str = OnConflict.ASK, notify: bool = True, **fields
+):
     """Create the series and its appointments. Conflicts: `ask` refuses with 409
     `series_conflicts` listing them, `skip` leaves those dates out, `book` books
     therapist overlaps anyway (a room clash is still 409 `room_booked`). Returns
@@ -248,6 +251,6 @@ def series_create(*, organisation, actor, on_conflict: str = OnConflict.ASK, **f
         created_by=actor,
     )
     appointments = appointments_create_series(
-        series=series, starts=[planned.start for planned in booked], actor=actor
+        series=series, starts=[planned.start for planned in booked], actor=actor, notify=notify
     )
     return series, appointments, left_out

@@ -312,7 +312,9 @@ def appointment_create(
     return appointment
 
 
-def appointments_create_series(*, series: AppointmentSeries, starts: list[datetime], actor):
+def appointments_create_series(
+    *, series: AppointmentSeries, starts: list[datetime], actor, notify: bool = True
+):
     """The series' appointments at `starts`, written together with their history rows
     (two statements). The caller has checked the rooms under their locks
     (appointments.series); the patient is sent one confirmation, for the first."""
@@ -334,7 +336,7 @@ def appointments_create_series(*, series: AppointmentSeries, starts: list[dateti
         for start in starts
     ]
     rows = bulk_create_with_history(rows, Appointment, default_user=actor)
-    if rows:
+    if rows and notify:
         enqueue("appointments.send_confirmation", rows[0].pk)
     return rows
 

@@ -20,11 +20,13 @@ from django.utils import timezone
 from weasyprint import HTML
 
 from appointments.models import Appointment, AppointmentStatus, ColumnKind
+from appointments.series import OnConflict, series_create
 from appointments.services import calendar_column_create
 from audit.services import actor_label
 from billing.services import invoice_create, invoice_issue, invoice_pay, service_chain_create
 from documentation.models import DocumentationCorrection, DocumentationEntry
 from documentation.services import attachment_create, finalises_at
+from lemniscus.errors import DomainError
 from lemniscus.text import fold
 from organisations.models import Organisation, Plan, User
 from organisations.services import organisation_create, organisation_update_practice
@@ -92,16 +94,25 @@ PRACTICE = {
     "iban": "DE89370400440532013000",
     "bic": "COBADEFFXXX",
     "bank_account_holder": "Anna Schneider",
+    # Long days Monday to Thursday with a lunch break, a short Friday, Saturday
+    # mornings: the calendar shades the rest and shows Saturday, not Sunday.
+    "opening_hours": {
+        **{day: [["07:30", "12:30"], ["13:30", "19:00"]] for day in ("mon", "tue", "wed", "thu")},
+        "fri": [["07:30", "15:00"]],
+        "sat": [["09:00", "13:00"]],
+        "sun": [],
+    },
 }
 COLUMNS = (
-    ("Anna Schneider", ColumnKind.THERAPIST),
-    ("Jonas Weber", ColumnKind.THERAPIST),
-    ("Lea Hoffmann", ColumnKind.THERAPIST),
-    ("Mehmet Yilmaz", ColumnKind.THERAPIST),
-    ("Sophie Krüger", ColumnKind.THERAPIST),
-    ("Raum 1 (Massage)", ColumnKind.ROOM),
-    ("Bewegungsbad", ColumnKind.ROOM),
+    ("Anna Schneider", ColumnKind.THERAPIST, "#1f6f8b"),
+    ("Jonas Weber", ColumnKind.THERAPIST, "#7a4fa3"),
+    ("Lea Hoffmann", ColumnKind.THERAPIST, "#1e6b3f"),
+    ("Mehmet Yilmaz", ColumnKind.THERAPIST, "#a34f1f"),
+    ("Sophie Krüger", ColumnKind.THERAPIST, "#b0306a"),
+    ("Raum 1 (Massage)", ColumnKind.ROOM, "#5b6573"),
+    ("Bewegungsbad", ColumnKind.ROOM, "#0a5ea8"),
 )
+SERIES = 12  # prescriptions of 6 to 10 weekly sessions, from this week on
 ZERO, NINETEEN = Decimal("0.00"), Decimal("19.00")
 NO_SHOW_FEE = Decimal("30.00")
 BILLABLE = (AppointmentStatus.DONE, AppointmentStatus.NO_SHOW)
@@ -330,6 +341,42 @@ def _document(organisation, owner, treated, rng) -> int:
     return len(entries)
 
 
+def _series(organisation, owner, columns, chains, rng) -> int:
+    """SERIES series appointments through appointments.series (conflicting dates left
+    out), some with the exercise pool booked as their room; the number made."""
+    patients = list(
+        Patient.objects.filter(organisation=organisation).order_by("id")[: SERIES * 3 : 3]
+    )
+    therapists = [c for c in columns if c.kind == ColumnKind.THERAPIST]
+    pool = next(c for c in columns if c.name == "Bewegungsbad")
+    treatments = [c for c in chains if c.description.startswith(("Krankengymnastik", "Manuelle"))]
+    monday = organisation.today() - timedelta(days=organisation.today().weekday())
+    made = 0
+    for index, patient in enumerate(patients):
+        start = datetime.combine(
+            monday + timedelta(days=index % 5),
+            time(7 + index % 11, rng.choice((30, 45))),
+            tzinfo=organisation.zone,
+        )
+        try:
+            _, appointments, _ = series_create(
+                organisation=organisation,
+                notify=False,
+                actor=owner,
+                patient_id=patient.public_id,
+                calendar_column_id=therapists[index % len(therapists)].public_id,
+                service_chain_id=rng.choice(treatments).public_id,
+                room_id=pool.public_id if index % 3 == 0 else None,
+                start=start,
+                count=rng.choice((6, 8, 10)),
+                on_conflict=OnConflict.SKIP,
+            )
+        except DomainError:  # every date taken: no series for this one
+            continue
+        made += len(appointments)
+    return made
+
+
 def _batches(count: int, size: int):
     numbers = iter(range(count))
     while batch := list(islice(numbers, size)):
@@ -355,8 +402,8 @@ def demo_seed(*, patients: int, rng: random.Random | None = None) -> DemoResult:
     owner.save(update_fields=["first_name", "last_name"])
 
     columns = [
-        calendar_column_create(organisation=organisation, name=name, kind=kind)
-        for name, kind in COLUMNS
+        calendar_column_create(organisation=organisation, name=name, kind=kind, colour=colour)
+        for name, kind, colour in COLUMNS
     ]
     therapists = [c.pk for c in columns if c.kind == ColumnKind.THERAPIST]
     chains = [
@@ -412,6 +459,7 @@ def demo_seed(*, patients: int, rng: random.Random | None = None) -> DemoResult:
 
     for model in (Patient, Appointment):
         _record_creation(model, organisation=organisation, actor=owner)
+    appointment_count += _series(organisation, owner, columns, chains, rng)
     documented = _document(organisation, owner, treated, rng)
 
     for index, (patient, done) in enumerate(invoice_candidates):

@@ -161,7 +161,7 @@
         if (drag.block.dataset.fixed) {
           toast(drag.block.dataset.fixed, { error: true });
           drag = null;
-          suppressClick = true;
+          suppressClick = true;  // the click that ends this gesture opens nothing
           return;
         }
         if (!drag.block.dataset.move) { drag = null; return; }
@@ -212,6 +212,10 @@
       move(current.block.dataset.move, values, false);
     }
 
+    /* The browser's own dragging of links and text would cancel ours. */
+    document.addEventListener("dragstart", function (event) {
+      if (event.target.closest && event.target.closest(".kal-appt")) event.preventDefault();
+    });
     document.addEventListener("pointerup", finish);
     document.addEventListener("pointercancel", function () {
       if (drag && drag.active) refreshGrid();
@@ -220,7 +224,7 @@
 
     /* A drag ends with a click on the link: that click must not open the appointment. */
     document.addEventListener("click", function (event) {
-      if (suppressClick && event.target.closest(".kal-appt")) {
+      if (suppressClick && event.target.closest("#kalender-raster")) {
         event.preventDefault();
         event.stopPropagation();
       }
