@@ -215,11 +215,13 @@ def _audit_user(user: User, actor, action: str, detail: str = "") -> None:
     )
 
 
-def _user_errors(data: dict) -> dict[str, list[str]]:
+def _user_errors(data: dict, *, names_required: bool) -> dict[str, list[str]]:
+    """German messages on names and role; an invitation needs both names (the e-mail
+    greets by name), an existing member (the owner has none) may stay without."""
     errors: dict[str, list[str]] = {}
     for name, label in (("first_name", "Der Vorname"), ("last_name", "Der Nachname")):
         if name in data:
-            if not data[name]:
+            if not data[name] and names_required:
                 errors[name] = [f"{label} fehlt."]
             elif len(data[name]) > NAME_MAX_LENGTH:
                 errors[name] = [f"{label} ist länger als {NAME_MAX_LENGTH} Zeichen."]
@@ -269,7 +271,7 @@ def user_invite(
         "can_documentation": bool(can_documentation),
         "can_billing": bool(can_billing),
     }
-    errors = _user_errors(data)
+    errors = _user_errors(data, names_required=True)
     try:
         validate_email(email)
     except ValidationError:
@@ -334,7 +336,7 @@ def user_update(*, user: User, actor, **fields) -> User:
         name: clean(value) if name in ("first_name", "last_name") else value
         for name, value in fields.items()
     }
-    errors = _user_errors(data)
+    errors = _user_errors(data, names_required=False)
     if errors:
         raise ValidationFailed(_detail(errors), errors=errors)
     _lock_organisation(user.organisation_id)
