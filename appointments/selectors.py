@@ -1,7 +1,7 @@
 from collections import defaultdict
 from datetime import datetime, timedelta
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from appointments.models import Appointment, AppointmentStatus, CalendarColumn
@@ -31,6 +31,16 @@ CALENDAR_FIELDS = (
 def calendar_column_list(*, organisation) -> QuerySet[CalendarColumn]:
     """The organisation's calendar columns, newest first (the staff API's default order)."""
     return scoped(CalendarColumn, organisation).order_by("-created_at", "-id")
+
+
+def calendar_columns_in_order(*, organisation) -> QuerySet[CalendarColumn]:
+    """The organisation's columns as the calendar shows them (position, then name),
+    each with `appointment_count` (any status): Einstellungen → Kalenderspalten."""
+    return (
+        scoped(CalendarColumn, organisation)
+        .annotate(appointment_count=Count("appointments"))
+        .order_by("position", "name", "id")
+    )
 
 
 def access_calendar_column(*, organisation, public_id, lock: bool = False) -> CalendarColumn:

@@ -115,6 +115,26 @@ def calendar_column_delete(*, column: CalendarColumn) -> None:
     column.delete()
 
 
+@transaction.atomic
+def calendar_column_move(*, column: CalendarColumn, step: int) -> CalendarColumn:
+    """Moves a column `step` places in the calendar's order (-1: one up, 1: one down;
+    at either end it stays). The organisation's columns are numbered 0, 1, 2, … anew
+    in their order, so equal positions (older columns all had 0) sort out too."""
+    columns = list(
+        CalendarColumn.objects.select_for_update()
+        .filter(organisation_id=column.organisation_id)
+        .order_by("position", "name", "id")
+    )
+    index = next(i for i, c in enumerate(columns) if c.pk == column.pk)
+    target = min(max(index + step, 0), len(columns) - 1)
+    columns.insert(target, columns.pop(index))
+    for position, current in enumerate(columns):
+        if current.position != position:
+            current.position = position
+            current.save(update_fields=["position", "updated_at"])
+    return columns[target]
+
+
 def apply_status(appointment: Appointment, status: str) -> bool:
     """The one way an appointment's status changes (not saved here): only along
     ALLOWED_TRANSITIONS, else 409 `invalid_status`. True when it changed."""

@@ -56,6 +56,14 @@ class Action(models.TextChoices):
     TOKEN_CREATE = "token.create", "Token erstellt"
     TOKEN_REVOKE = "token.revoke", "Token widerrufen"
 
+    # Staff users (organisations.services; Einstellungen → Mitarbeiter)
+    USER_INVITE = "user.invite", "Mitarbeiter/in eingeladen"
+    USER_INVITE_RESEND = "user.invite_resend", "Einladung erneut verschickt"
+    USER_PASSWORD_SET = "user.password_set", "Passwort über die Einladung festgelegt"
+    USER_UPDATE = "user.update", "Mitarbeiter/in geändert"
+    USER_DEACTIVATE = "user.deactivate", "Zugang deaktiviert"
+    USER_REACTIVATE = "user.reactivate", "Zugang wieder aktiviert"
+
 
 LABELS: dict[str, str] = dict(Action.choices)
 
@@ -72,6 +80,7 @@ OBJECT_TYPES: dict[str, str] = {
     "export": "Export",
     "audit": "Protokoll",
     "token": "Token",
+    "user": "Mitarbeiter/in",
 }
 
 

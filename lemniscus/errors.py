@@ -70,6 +70,17 @@ class ColumnInUse(Conflict):
     default_detail = "Die Kalenderspalte hat Termine und kann nicht gelöscht werden."
 
 
+class InvitationNotPending(Conflict):
+    """A new invitation for a member who has set a password already (or is
+    deactivated)."""
+
+    code = "invitation_not_pending"
+    default_detail = (
+        "Diese Person hat ihr Passwort schon festgelegt; eine Einladung ist nicht mehr "
+        "nötig. Ein vergessenes Passwort setzt sie selbst über „Passwort vergessen?“ zurück."
+    )
+
+
 class ChainInUse(Conflict):
     code = "chain_in_use"
     default_detail = (

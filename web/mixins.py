@@ -39,3 +39,13 @@ def domain_error_message(request, exc: DomainError, fallback_url: str):
     """Show a domain error as a German message and go back."""
     messages.error(request, exc.detail)
     return redirect(fallback_url)
+
+
+def add_domain_errors(form, exc: DomainError) -> None:
+    """A service's refusal shown on the form: each message at its field when the form
+    has one, otherwise above the form."""
+    fields = (exc.errors or {}).items()
+    for name, messages_ in fields:
+        form.add_error(name if name in form.fields else None, messages_)
+    if not fields:
+        form.add_error(None, exc.detail)

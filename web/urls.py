@@ -34,6 +34,11 @@ urlpatterns = [
         name="password_reset_confirm",
     ),
     path(
+        "passwort/festlegen/<uidb64>/<token>/",
+        auth.InvitationAcceptView.as_view(),
+        name="invitation_accept",
+    ),
+    path(
         "passwort/fertig/",
         auth_views.PasswordResetCompleteView.as_view(
             template_name="web/password_reset_complete.html"

@@ -1,9 +1,10 @@
-"""Staff pages: abrechnung (Leistungsketten, Rechnungen) and Einstellungen (token
-management, handover export, Protokoll). Included from web/urls.py."""
+"""Staff pages: abrechnung (Leistungsketten, Rechnungen) and Einstellungen (practice
+data, staff users, calendar columns, opening hours, token management, handover export,
+Protokoll). Included from web/urls.py."""
 
 from django.urls import path
 
-from web.views import abrechnung, einstellungen, protokoll
+from web.views import abrechnung, einstellungen, einstellungen_team, protokoll
 
 urlpatterns = [
     path("leistungsketten/", abrechnung.ChainListView.as_view(), name="chain_list"),
@@ -61,6 +62,57 @@ urlpatterns = [
         "einstellungen/tokens/<uuid:id>/widerrufen/",
         einstellungen.TokenRevokeView.as_view(),
         name="token_revoke",
+    ),
+    path("einstellungen/mitarbeiter/", einstellungen_team.TeamView.as_view(), name="team"),
+    path(
+        "einstellungen/mitarbeiter/einladen/",
+        einstellungen_team.UserInviteView.as_view(),
+        name="user_invite",
+    ),
+    path(
+        "einstellungen/mitarbeiter/<int:id>/",
+        einstellungen_team.UserEditView.as_view(),
+        name="user_edit",
+    ),
+    path(
+        "einstellungen/mitarbeiter/<int:id>/deaktivieren/",
+        einstellungen_team.UserDeactivateView.as_view(),
+        name="user_deactivate",
+    ),
+    path(
+        "einstellungen/mitarbeiter/<int:id>/aktivieren/",
+        einstellungen_team.UserReactivateView.as_view(),
+        name="user_reactivate",
+    ),
+    path(
+        "einstellungen/mitarbeiter/<int:id>/einladung/",
+        einstellungen_team.UserResendInvitationView.as_view(),
+        name="user_resend_invitation",
+    ),
+    path(
+        "einstellungen/kalenderspalten/",
+        einstellungen_team.ColumnListView.as_view(),
+        name="columns",
+    ),
+    path(
+        "einstellungen/kalenderspalten/<uuid:id>/",
+        einstellungen_team.ColumnEditView.as_view(),
+        name="column_edit",
+    ),
+    path(
+        "einstellungen/kalenderspalten/<uuid:id>/verschieben/",
+        einstellungen_team.ColumnMoveView.as_view(),
+        name="column_move",
+    ),
+    path(
+        "einstellungen/kalenderspalten/<uuid:id>/loeschen/",
+        einstellungen_team.ColumnDeleteView.as_view(),
+        name="column_delete",
+    ),
+    path(
+        "einstellungen/oeffnungszeiten/",
+        einstellungen_team.OpeningHoursView.as_view(),
+        name="opening_hours",
     ),
     path("einstellungen/protokoll/", protokoll.AuditLogView.as_view(), name="audit_log"),
     path(

@@ -21,7 +21,7 @@ from tokens.models import TokenKind
 from tokens.services import token_create, token_revoke
 from web.forms_abrechnung import ApiTokenForm
 from web.forms_einstellungen import PracticeForm
-from web.mixins import StaffPageMixin
+from web.mixins import StaffPageMixin, add_domain_errors
 
 EXPORTS_SHOWN = 20
 EXPORT_FILES = ("patients.csv", "appointments.csv")
@@ -59,11 +59,7 @@ class PracticeView(AdminPageMixin, View):
         try:
             organisation_update_practice(organisation=self.organisation, data=form.cleaned_data)
         except DomainError as exc:
-            fields = (exc.errors or {}).items()
-            for name, messages_ in fields:
-                form.add_error(name if name in form.fields else None, messages_)
-            if not fields:
-                form.add_error(None, exc.detail)
+            add_domain_errors(form, exc)
             return self._render(form, status=422)
         messages.success(request, "Die Praxisdaten sind gespeichert.")
         return redirect("practice")
