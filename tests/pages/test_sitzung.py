@@ -3,8 +3,13 @@ session get 401 (never the login page), pages go to a login that says the sessio
 expired, the idle timeout is refreshed by requests but not by the status URL.
 The browser flows are in test_sitzung_browser.py."""
 
+import os
+import re
+import subprocess
+import sys
 import time
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.contrib.sessions.models import Session
@@ -16,6 +21,7 @@ from web import sitzung
 
 pytestmark = pytest.mark.django_db
 
+ROOT = Path(__file__).resolve().parents[2]
 NOTICE = (
     "Ihre Sitzung ist abgelaufen. Bitte melden Sie sich erneut an; Ihre Eingaben bleiben erhalten."
 )
@@ -113,13 +119,32 @@ def test_login_page_reached_with_a_stale_session_cookie_says_it_expired(expired)
     assert NOTICE in expired.get("/anmelden/").content.decode()
 
 
-def test_idle_timeout_from_the_environment_setting(client, admin_user, settings):
+def _session_age(**env: str) -> subprocess.CompletedProcess:
+    """SESSION_COOKIE_AGE as the settings read it from this environment."""
+    environ = {k: v for k, v in os.environ.items() if k != "SESSION_IDLE_MINUTES"}
+    environ.update(DJANGO_SETTINGS_MODULE="lemniscus.settings", SECRET_KEY="x" * 50, **env)
+    code = "from django.conf import settings; print(settings.SESSION_COOKIE_AGE)"
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=environ, capture_output=True, text=True
+    )
+
+
+def test_idle_timeout_is_an_hour_unless_the_environment_says_otherwise():
+    assert _session_age().stdout.strip() == "3600"
+    assert _session_age(SESSION_IDLE_MINUTES="20").stdout.strip() == "1200"
+    refused = _session_age(SESSION_IDLE_MINUTES="0")
+    assert refused.returncode != 0
+    assert "SESSION_IDLE_MINUTES must be at least 1" in refused.stderr
+
+
+def test_pages_tell_the_seconds_left(client, admin_user, settings):
     settings.SESSION_COOKIE_AGE = 30 * 60
     client.force_login(admin_user)
     response = client.get("/")
-    assert response["X-Sitzung-Sekunden"] in ("1799", "1800")
+    assert 1790 <= int(response["X-Sitzung-Sekunden"]) <= 1800  # 30 minutes, less the test's time
     html = response.content.decode()
-    assert 'data-sitzung-sekunden="1800"' in html or 'data-sitzung-sekunden="1799"' in html
+    shown = re.search(r'data-sitzung-sekunden="(\d+)"', html)
+    assert shown and 1790 <= int(shown.group(1)) <= 1800
     assert 'data-sitzung-status="/sitzung/status/"' in html
     row = Session.objects.get()
     assert abs((row.expire_date - timezone.now()) - timedelta(minutes=30)) < timedelta(seconds=5)
