@@ -78,6 +78,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "web.sitzung.SessionIdleMiddleware",  # each request moves the session's end
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -114,6 +115,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "web.context_processors.undo",
+                "web.sitzung.context",
             ],
         },
     },
@@ -244,6 +246,16 @@ LOGGING = {
 LOGIN_URL = "/anmelden/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/anmelden/"
+
+# Idle timeout: a staff session ends this long after its last request (every request
+# of the user extends it, web.sitzung.SessionIdleMiddleware; the page announces the
+# end and keeps typed input, web/static/web/sitzung.js). 60 minutes: a therapist who
+# documents after a treatment of up to an hour is not logged out between patients,
+# and an unattended front desk does not stay open past a break.
+SESSION_IDLE_MINUTES = env.int("SESSION_IDLE_MINUTES", default=60)
+if SESSION_IDLE_MINUTES < 1:
+    raise ImproperlyConfigured("SESSION_IDLE_MINUTES must be at least 1.")
+SESSION_COOKIE_AGE = SESSION_IDLE_MINUTES * 60
 
 if not DEBUG:
     SESSION_COOKIE_SECURE = PUBLIC_BASE_URL.startswith("https://")

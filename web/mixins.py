@@ -7,6 +7,7 @@ from django.shortcuts import redirect
 
 from lemniscus.errors import DomainError
 from organisations.models import Role
+from web import sitzung
 
 
 class StaffPageMixin(LoginRequiredMixin):
@@ -28,6 +29,16 @@ class StaffPageMixin(LoginRequiredMixin):
             raise PermissionDenied("Dafür fehlt Ihnen das Recht.")
         self.organisation = user.organisation
         return super().dispatch(request, *args, **kwargs)
+
+    def handle_no_permission(self):
+        """Without a session: a script's request (htmx, JSON) gets 401, a page the
+        login (saying the session expired when it did), never the login page as a
+        fragment."""
+        if self.request.user.is_authenticated:
+            return super().handle_no_permission()  # 403
+        if sitzung.wants_401(self.request):
+            return sitzung.expired_response(self.request)
+        return sitzung.login_redirect(self.request)
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path, reverse_lazy
 
-from web.forms import LoginForm
+from web import sitzung
 from web.views import auth, start
 
 urlpatterns = [
@@ -9,15 +9,8 @@ urlpatterns = [
     path("", include("web.urls_akten")),
     path("", include("web.urls_kalender")),
     path("", include("web.urls_abrechnung")),
-    path(
-        "anmelden/",
-        auth_views.LoginView.as_view(
-            template_name="web/login.html",
-            authentication_form=LoginForm,
-            redirect_authenticated_user=True,
-        ),
-        name="login",
-    ),
+    path("anmelden/", auth.LoginView.as_view(), name="login"),
+    path("sitzung/status/", sitzung.status, name="sitzung_status"),
     path("abmelden/", auth_views.LogoutView.as_view(), name="logout"),
     path("passwort/vergessen/", auth.PasswordResetView.as_view(), name="password_reset"),
     path(

@@ -7,6 +7,25 @@ from django.urls import reverse_lazy
 
 from organisations.invitations import invitation_tokens
 from organisations.services import user_accept_invitation
+from web import sitzung
+from web.forms import LoginForm
+
+
+class LoginView(auth_views.LoginView):
+    """The staff login. Reached from a session that expired (the redirect says
+    `?abgelaufen=1`, or the browser still sends the ended session's cookie), it says so
+    and that the typed input is kept (web/static/web/sitzung.js restores it)."""
+
+    template_name = "web/login.html"
+    authentication_form = LoginForm
+    redirect_authenticated_user = True
+
+    def get_context_data(self, **kwargs):
+        request = self.request
+        expired = sitzung.EXPIRED_PARAM in request.GET or (
+            request.method == "GET" and sitzung.had_session(request)
+        )
+        return super().get_context_data(session_expired=expired, **kwargs)
 
 
 class PasswordResetView(auth_views.PasswordResetView):

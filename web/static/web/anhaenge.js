@@ -25,7 +25,10 @@
           resolve({ ok: false, message: body.message });
         } else if (request.status === 413) {
           resolve({ ok: false, message: "„" + file.name + "“ ist größer als 20 MB." });
-        } else if (request.status === 403 || request.responseURL.indexOf("/anmelden/") !== -1) {
+        } else if (request.status === 401) {
+          if (window.lemniscusSession) window.lemniscusSession.expired();
+          resolve({ ok: false, message: "Ihre Sitzung ist abgelaufen; bitte neu anmelden." });
+        } else if (request.status === 403) { // the CSRF token changed with a login elsewhere
           resolve({ ok: false, message: "Ihre Sitzung ist abgelaufen; bitte neu anmelden." });
         } else {
           resolve({ ok: false, message: "„" + file.name + "“ konnte nicht hochgeladen werden." });

@@ -28,6 +28,10 @@
         credentials: "same-origin",
         headers: { "X-CSRFToken": button.dataset.csrf, "Accept": "application/json" },
       }).then(function (response) {
+        if (response.status === 401 && window.lemniscusSession) {
+          window.lemniscusSession.expired();
+          return fail(button.dataset.failed);
+        }
         return response.json().catch(function () { return {}; }).then(function (body) {
           if (!response.ok || !body.token) return fail(body.detail || button.dataset.failed);
           window.lemniscusZipper.configure(body.token, body.orga_id, body.base_url);
