@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from appointments.models import Appointment, AppointmentSource, AppointmentStatus
+from appointments.series import series_create
 from appointments.services import appointment_update
 from billing.models import Invoice, InvoiceStatus
 from organisations.models import Role
@@ -306,6 +307,34 @@ def test_week_view_queries_do_not_grow_with_appointments(
     with django_assert_max_num_queries(7):
         response = client.get(f"/kalender/?datum={DAY}&spalte={column.public_id}&ansicht=woche")
     assert response.content.decode().count('class="kal-appt') == rows
+
+
+@pytest.mark.parametrize("series", [1, 20])
+def test_week_view_with_200_appointments_and_series_in_constant_queries(
+    client, user, organisation, column, patient, django_assert_max_num_queries, series
+):
+    """Issue 13: 200 appointments in the week, `series` of them from series (each
+    series also has appointments in other weeks) and some holding a room."""
+    room = CalendarColumnFactory(organisation=organisation, name="Bad", kind="room")
+    calendar_rows(organisation, [column], 200 - series, days=7)
+    monday = datetime(2026, 3, 2, 7, tzinfo=UTC)
+    for n in range(series):
+        series_create(
+            organisation=organisation,
+            actor=user,
+            patient_id=patient.public_id,
+            calendar_column_id=column.public_id,
+            room_id=room.public_id if n % 2 else None,
+            start=monday - timedelta(days=7) + timedelta(days=n % 5, minutes=25 * n),
+            duration_minutes=20,
+            count=3,
+            on_conflict="book",
+        )
+    with django_assert_max_num_queries(7):
+        response = client.get(f"/kalender/?datum={DAY}&spalte={column.public_id}&ansicht=woche")
+    text = response.content.decode()
+    assert text.count('class="kal-appt') == 200
+    assert text.count("· Serientermin</span>") == series
 
 
 # -- creating -------------------------------------------------------------------------
@@ -654,3 +683,141 @@ def test_appointment_page_queries_do_not_grow_with_history(
     with django_assert_max_num_queries(9):
         response = client.get(f"/termine/{booked.public_id}/")
     assert len(response.context["history"]) == changes + 1
+
+
+# -- moving by drag and drop, series, the day list -------------------------------------
+
+
+def move(client, appointment_, **values):
+    body = {
+        "start": "2026-03-02T11:00",
+        "duration_minutes": "30",
+        "calendar_column": str(appointment_.calendar_column.public_id),
+        **values,
+    }
+    return client.post(f"/termine/{appointment_.public_id}/verschieben/", body)
+
+
+def test_move_answers_with_the_previous_values_for_undo(
+    client, user, organisation, column, patient
+):
+    booked = appointment(organisation, column, patient, start=utc(8), duration_minutes=45)
+    other = CalendarColumnFactory(organisation=organisation, name="Jonas Weber")
+    response = move(client, booked, calendar_column=str(other.public_id))
+    assert response.status_code == 200
+    data = response.json()
+    assert data["undo"] == {
+        "start": "2026-03-02T09:00",
+        "duration_minutes": 45,
+        "calendar_column": str(column.public_id),
+    }
+    assert "11:00–11:30, Jonas Weber" in data["detail"]
+    booked.refresh_from_db()
+    assert booked.calendar_column == other and booked.duration_minutes == 30
+    assert booked.history.first().history_user == user
+    back = client.post(f"/termine/{booked.public_id}/verschieben/", data["undo"])
+    assert back.status_code == 200
+    booked.refresh_from_db()
+    assert booked.start == utc(8) and booked.calendar_column == column
+
+
+def test_move_warns_of_a_double_booked_therapist(client, user, organisation, column, patient):
+    appointment(organisation, column, patient, start=utc(10), duration_minutes=60)
+    booked = appointment(organisation, column, patient, start=utc(7))
+    data = move(client, booked).json()
+    assert data["warnings"] == [
+        "Überschneidung mit einem Termin am 02.03.2026 11:00–12:00 in „Anna Schneider“."
+    ]
+
+
+def test_move_refusals_say_why_and_change_nothing(
+    client, user, organisation, other_organisation, column, patient
+):
+    room = CalendarColumnFactory(organisation=organisation, name="Bad", kind="room")
+    locked = appointment(organisation, column, patient, start=utc(8))
+    invoiced(organisation, locked)
+    pushed = appointment(
+        organisation,
+        column,
+        patient,
+        start=utc(9),
+        source=AppointmentSource.DOCTOLIB,
+        doctolib_appointment_id="dl-9",
+    )
+    holder = appointment(organisation, column, patient, start=utc(10), room=room)
+    mover = appointment(organisation, column, patient, start=utc(12), room=room)
+    foreign = AppointmentFactory(organisation=other_organisation, start=utc(8))
+    before = {a.pk: snapshot(a) for a in (locked, pushed, holder, mover, foreign)}
+    cases = [
+        (move(client, locked), 409, "Steht auf Rechnung 2026-0007"),
+        (move(client, pushed), 409, "Termin aus Doctolib"),
+        (move(client, mover, start="2026-03-02T11:15"), 409, "Der Raum „Bad“ ist am"),
+        (move(client, mover, start="kaputt"), 422, "Ungültige Angaben"),
+        (move(client, mover, duration_minutes="0"), 422, "Ungültige Angaben"),
+        (move(client, foreign), 404, "gibt es nicht"),
+    ]
+    for response, status, text in cases:
+        assert response.status_code == status, response.content
+        assert text in response.json()["detail"]
+    assert {a.pk: snapshot(a) for a in (locked, pushed, holder, mover, foreign)} == before
+
+
+def test_move_needs_the_appointments_right(client, organisation, column, patient):
+    client.force_login(
+        UserFactory(organisation=organisation, role=Role.STAFF, can_appointments=False)
+    )
+    booked = appointment(organisation, column, patient, start=utc(8))
+    assert move(client, booked).status_code == 403
+
+
+def test_series_on_the_page_lists_conflicts_before_saving(
+    client, user, organisation, column, patient
+):
+    taken = appointment(organisation, column, patient, start=utc(8, day=9), duration_minutes=30)
+    body = create_body(patient, column, start="2026-03-02T09:00", duration_minutes="30")
+    body.update({"repeat": "on", "interval_days": "7", "count": "4"})
+    response = client.post("/kalender/neu/", body)
+    assert response.status_code == 409
+    text = response.content.decode()
+    assert "1 von 4 Terminen" in text and f"/termine/{taken.public_id}/" in text
+    assert Appointment.objects.count() == 1
+    done = client.post(
+        "/kalender/neu/", {**body, "on_conflict": "skip", "zurueck": "/kalender/?datum=2026-03-02"}
+    )
+    assert done.status_code == 302 and done["Location"] == "/kalender/?datum=2026-03-02"
+    assert Appointment.objects.filter(series__isnull=False).count() == 3
+
+
+def test_series_form_errors_are_german_and_save_nothing(
+    client, user, organisation, column, patient
+):
+    body = create_body(patient, column)
+    body.update({"repeat": "on", "interval_days": "7", "count": ""})
+    response = client.post("/kalender/neu/", body)
+    assert response.status_code == 422
+    assert "Bitte eine Anzahl oder ein Enddatum angeben." in response.content.decode()
+    assert not Appointment.objects.exists()
+
+
+def test_return_only_to_our_own_pages(client, user, organisation, column, patient):
+    body = create_body(patient, column)
+    response = client.post("/kalender/neu/", {**body, "zurueck": "https://evil.example/"})
+    assert response.status_code == 302 and response["Location"].startswith("/kalender/?")
+    response = client.post("/kalender/neu/", {**body, "zurueck": "//evil.example/x"})
+    assert response["Location"].startswith("/kalender/?")
+
+
+def test_day_list_per_column(client, user, organisation, column, patient, chain):
+    other = CalendarColumnFactory(organisation=organisation, name="Jonas Weber")
+    appointment(organisation, column, patient, chain, start=utc(8), note="Knie links")
+    appointment(organisation, other, patient, start=utc(9))
+    appointment(organisation, column, patient, start=utc(8, day=3))  # another day
+    response = client.get(f"/kalender/tagesliste/?datum={DAY}&spalte={column.public_id}")
+    text = response.content.decode()
+    assert response.status_code == 200
+    assert "09:00–09:30" in text and "Knie links" in text
+    assert text.count('<section aria-labelledby="liste-') == 1  # only Anna Schneider's
+    assert text.count("<tbody>") == 1 and text.count("<tr>") == 2  # head + one row
+    everyone = client.get(f"/kalender/tagesliste/?datum={DAY}").content.decode()
+    assert everyone.count('<section aria-labelledby="liste-') == 2
+    assert "Jonas Weber <span" in everyone and everyone.count("<tbody>") == 2
