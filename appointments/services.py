@@ -291,6 +291,7 @@ def appointment_create(
     room_id=None,
     note: str = "",
     status: str = AppointmentStatus.PLANNED,
+    cancellation_reason: str = "",
     series: AppointmentSeries | None = None,
 ) -> Appointment:
     """A staff-made appointment (source lemniscus); a chain given here was chosen by
@@ -315,6 +316,7 @@ def appointment_create(
             )
     appointment = Appointment(
         series=series,
+        cancellation_reason=cancellation_reason if status == AppointmentStatus.CANCELLED else "",
         organisation=organisation,
         start=start,
         duration_minutes=duration_minutes,

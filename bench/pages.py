@@ -5,7 +5,12 @@ Targets: the week view of a calendar column with 200 appointments renders in und
 appointments and 50 invoices (and 200 documentation entries, every fifth corrected,
 and 30 attachments), in a constant number of queries (issue 11). Also
 measured, for comparison: the day view of all columns of that Monday, and the records
-list /akten/ with 50 rows (the page size).
+list /akten/ with 50 rows (the page size). Issue 13: 20 of the week's appointments
+belong to series and every seventh holds a room; moving an appointment by drag and
+drop (the calendar's POST through the whole stack, in-process: the server's time)
+has p95 < 50 ms, and creating a series of 20 with its conflict check
+(POST /api/v1/appointment-series/, two conflicts each, booked anyway) < 300 ms; both
+next to bare SQL writing the same rows and history rows.
 
 Data, on a fresh PostgreSQL database it fills itself: one XL organisation with
 2,000 patients, five service chains, three calendar columns and a year of
@@ -79,6 +84,10 @@ ZONE = ZoneInfo("Europe/Berlin")
 MONDAY = date(2026, 3, 2)
 EMPTY_MONDAY = date(2028, 3, 6)  # no appointment seeded that far ahead
 WEEK_APPOINTMENTS = 200
+SERIES_IN_WEEK = 20
+MOVE_TARGET_MS = 50.0
+SERIES_TARGET_MS = 300.0
+SERIES_LENGTH = 20
 PATIENTS = 2000
 CHAINS = ("Krankengymnastik", "Manuelle Therapie", "Osteopathie", "Lymphdrainage", "Massage")
 COLUMNS = ("Anna Schneider", "Jonas Weber", "Raum 2")
@@ -100,7 +109,12 @@ def day_slots(count: int, rng: random.Random) -> list[tuple[int, int]]:
 def seed(rng: random.Random) -> dict:
     from django.db import transaction
 
-    from appointments.models import Appointment, AppointmentSource, AppointmentStatus
+    from appointments.models import (
+        Appointment,
+        AppointmentSeries,
+        AppointmentSource,
+        AppointmentStatus,
+    )
     from billing.models import Invoice, InvoiceStatus
     from documentation.models import Attachment, DocumentationCorrection, DocumentationEntry
     from organisations.demo import FEMALE_FIRST_NAMES, LAST_NAMES, MALE_FIRST_NAMES
@@ -155,6 +169,21 @@ def seed(rng: random.Random) -> dict:
                         )
                     )  # fmt: skip
         week = Appointment.objects.bulk_create(rows)
+        # Issue 13: 20 of the week's appointments belong to series, every seventh holds
+        # the pool as its room (the week view marks both).
+        pool = CalendarColumnFactory(organisation=organisation, name="Bewegungsbad", kind="room")
+        for row in week[5 : 5 + 10 * SERIES_IN_WEEK : 10]:
+            row.series = AppointmentSeries.objects.create(
+                organisation=organisation,
+                patient=row.patient,
+                calendar_column=row.calendar_column,
+                first_start=row.start,
+                duration_minutes=row.duration_minutes,
+                count=6,
+            )
+        for row in week[::7]:
+            row.room = pool
+        Appointment.objects.bulk_update(week, ["series", "room"])
         invoices = Invoice.objects.bulk_create(
             Invoice(
                 organisation=organisation,
@@ -252,9 +281,14 @@ def seed(rng: random.Random) -> dict:
             "Vielbesucht", RECORD_APPOINTMENTS, 100, RECORD_INVOICES, *RECORD_DOCUMENTATION
         )
         quiet = record("Neu", 2, 1, 1, 1, 1)
+        # Moving and series (issue 13) happen in a column of their own, two years on.
+        planning = CalendarColumnFactory(organisation=organisation, name="Planung")
     return {
         "organisation": organisation,
         "user": user,
+        "planning": planning,
+        "patient": patients[0],
+        "chain": chains[0],
         "column": columns[0],
         "busy_record": busy,
         "quiet_record": quiet,
@@ -263,6 +297,7 @@ def seed(rng: random.Random) -> dict:
             "columns": len(columns),
             "appointments": len(week) + len(others),
             "week_appointments": len(week),
+            "week_in_series": SERIES_IN_WEEK,
             "invoiced_in_week": len(invoices),
         },
     }
@@ -391,6 +426,216 @@ def measure(fixture: dict, renders: int) -> dict:
     return results
 
 
+def _columns(cursor, table: str) -> list[str]:
+    cursor.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = %s "
+        "ORDER BY ordinal_position",
+        [table],
+    )
+    return [row[0] for row in cursor.fetchall()]
+
+
+def _copy_sql(cursor, *, overrides: dict[str, str], rows: str) -> tuple[str, str]:
+    """Bare SQL that writes appointment rows like an existing one (with `overrides`),
+    and their history rows: the baseline's two statements."""
+    table, history = "appointments_appointment", "appointments_historicalappointment"
+    columns = [c for c in _columns(cursor, table) if c != "id"]
+    values = ", ".join(overrides.get(c, f"a.{c}") for c in columns)
+    insert = (
+        f"INSERT INTO {table} ({', '.join(columns)}) SELECT {values} FROM {table} a, {rows} "
+        "WHERE a.id = %(model)s RETURNING id"
+    )
+    kept = [c for c in _columns(cursor, history) if not c.startswith("history_")]
+    copy = (
+        f"INSERT INTO {history} ({', '.join(kept)}, history_date, history_type, history_user_id) "
+        f"SELECT {', '.join(kept)}, now(), %(type)s, %(user)s FROM {table} WHERE id = ANY(%(ids)s)"
+    )
+    return insert, copy
+
+
+def measure_planning(fixture: dict, rounds: int) -> dict:
+    """Issue 13: moving an appointment by drag and drop (the calendar's POST, through
+    the whole Django stack in-process: the server's time) and creating a series of 20
+    with its conflict check (POST /api/v1/appointment-series/), each next to bare SQL
+    writing the same rows and history rows."""
+    from django.db import connection, transaction
+    from django.test import Client
+
+    from appointments.models import Appointment
+    from appointments.services import appointment_create
+
+    organisation, user = fixture["organisation"], fixture["user"]
+    planning, patient, chain = fixture["planning"], fixture["patient"], fixture["chain"]
+    client = Client(HTTP_HOST="127.0.0.1")
+    client.force_login(user)
+    day = date(2028, 6, 5)  # a Monday, nothing seeded then
+    moved = appointment_create(
+        organisation=organisation,
+        actor=user,
+        patient_id=patient.public_id,
+        calendar_column_id=planning.public_id,
+        start=local(day, 9 * 60),
+        duration_minutes=30,
+    )
+    Appointment.objects.bulk_create(  # neighbours for the overlap check to look at
+        Appointment(
+            organisation=organisation,
+            patient=patient,
+            calendar_column=planning,
+            start=local(day, 7 * 60 + 45 * n),
+            duration_minutes=20,
+        )
+        for n in range(16)
+    )
+    url = f"/termine/{moved.public_id}/verschieben/"
+    results = {}
+
+    def timed(call, warmup: int = 10) -> dict:
+        timings, queries, failures = [], set(), 0
+        for n in range(warmup + rounds):
+            counter = QueryCounter()
+            started = time.perf_counter()
+            with connection.execute_wrapper(counter):
+                ok = call(n)
+            elapsed = time.perf_counter() - started
+            if n >= warmup:
+                timings.append(elapsed)
+                queries.add(counter.count)
+                failures += not ok
+        return {"queries": sorted(queries), "failed": failures, **summary(timings)}
+
+    def drag(n: int) -> bool:
+        minute = 7 * 60 + (n % 40) * 15
+        response = client.post(
+            url,
+            {
+                "start": f"{day}T{minute // 60:02d}:{minute % 60:02d}",
+                "duration_minutes": "30",
+                "calendar_column": str(planning.public_id),
+            },
+        )
+        return response.status_code == 200 and "undo" in response.json()
+
+    results["move"] = timed(drag)
+    with connection.cursor() as cursor:
+        _, history = _copy_sql(cursor, overrides={}, rows="(SELECT 1) g")
+
+        def bare_move(n: int) -> bool:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(
+                    "UPDATE appointments_appointment SET start = %s, updated_at = now() "
+                    "WHERE id = %s",
+                    [local(day, 7 * 60 + (n % 40) * 15), moved.pk],
+                )
+                cursor.execute(history, {"type": "~", "user": user.pk, "ids": [moved.pk]})
+                return cursor.rowcount == 1
+
+        results["move_bare_sql"] = timed(bare_move)
+
+    first = date(2029, 1, 1)  # a Monday; each round in a window of its own, 5 weeks on
+
+    def window(n: int) -> date:
+        return first + timedelta(days=35 * n)
+
+    Appointment.objects.bulk_create(  # two conflicts in every round's window
+        Appointment(
+            organisation=organisation,
+            patient=patient,
+            calendar_column=planning,
+            start=local(window(n) + timedelta(days=offset), 8 * 60 + 15),
+            duration_minutes=30,
+        )
+        for n in range(2 * (10 + rounds))
+        for offset in (2, 9)
+    )
+
+    def series(n: int) -> bool:
+        response = client.post(
+            "/api/v1/appointment-series/",
+            {
+                "patient_id": str(patient.public_id),
+                "calendar_column_id": str(planning.public_id),
+                "service_chain_id": str(chain.public_id),
+                "start": local(window(n), 8 * 60).isoformat(),
+                "duration_minutes": 30,
+                "interval_days": 1,
+                "count": SERIES_LENGTH,
+                "on_conflict": "book",
+            },
+            content_type="application/json",
+        )
+        return response.status_code == 201 and len(response.json()["appointment_ids"]) == 20
+
+    results["series"] = timed(series, warmup=5)
+    template = Appointment.objects.filter(calendar_column=planning).order_by("id").first()
+    with connection.cursor() as cursor:
+        insert, history = _copy_sql(
+            cursor,
+            overrides={
+                "public_id": "gen_random_uuid()",
+                "start": "%(start)s::timestamptz + g * interval '1 day'",
+                "created_at": "now()",
+                "updated_at": "now()",
+            },
+            rows=f"generate_series(0, {SERIES_LENGTH - 1}) g",
+        )
+        offset = 10 + rounds  # windows after the API's
+
+        def bare_series(n: int) -> bool:
+            start = local(window(offset + n), 8 * 60)
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT id, start, duration_minutes FROM appointments_appointment "
+                    "WHERE organisation_id = %s AND calendar_column_id = %s AND status <> "
+                    "'cancelled' AND start < %s AND start > %s",
+                    [
+                        organisation.pk,
+                        planning.pk,
+                        start + timedelta(days=SERIES_LENGTH + 1),
+                        start - timedelta(days=1),
+                    ],
+                )
+                cursor.fetchall()
+                cursor.execute(insert, {"model": template.pk, "start": start})
+                ids = [row[0] for row in cursor.fetchall()]
+                cursor.execute(history, {"type": "+", "user": user.pk, "ids": ids})
+                return len(ids) == SERIES_LENGTH
+
+        results["series_bare_sql"] = timed(bare_series, warmup=5)
+    return results
+
+
+def planning_table(planning: dict) -> list[list[str]]:
+    rows = []
+    for name, label, target in (
+        ("move", "moving an appointment by drag and drop: server p95 (ms)", MOVE_TARGET_MS),
+        ("series", "series of 20 with its conflict check: p95 (ms)", SERIES_TARGET_MS),
+    ):
+        ours, base = planning[name], planning[f"{name}_bare_sql"]
+        failures = ours["failed"] + base["failed"]
+        rows.append(
+            [
+                f"{label}; baseline: bare SQL writing the same rows and history rows",
+                f"{ours['p95_ms']:.1f}",
+                f"{base['p95_ms']:.1f}",
+                f"{ours['p95_ms'] / base['p95_ms']:.1f}x",
+                f"< {target:.0f} ms",
+                verdict(ours["p95_ms"] < target, failures),
+            ]
+        )
+        rows.append(
+            [
+                f"  p50 / SQL statements per {name}",
+                f"{ours['p50_ms']:.1f} / {'/'.join(map(str, ours['queries']))}",
+                f"{base['p50_ms']:.1f} / {'/'.join(map(str, base['queries']))}",
+                "-",
+                "-",
+                "",
+            ]
+        )
+    return rows
+
+
 def print_details(results: dict) -> None:
     rows = [["page", "mode", "shown", "queries", "p50 ms", "p95 ms", "max ms", "failed"]]
     for name, entry in results["pages"].items():
@@ -497,8 +742,9 @@ def main() -> None:
         "data": fixture["counts"],
         "seed_seconds": round(seed_seconds, 1),
         "pages": measure(fixture, args.renders),
+        "planning": measure_planning(fixture, args.renders),
     }
-    results["table"] = table(results["pages"])
+    results["table"] = table(results["pages"]) + planning_table(results["planning"])
     print_details(results)
     print()
     print_table(results["table"])

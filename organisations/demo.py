@@ -112,7 +112,7 @@ COLUMNS = (
     ("Raum 1 (Massage)", ColumnKind.ROOM, "#5b6573"),
     ("Bewegungsbad", ColumnKind.ROOM, "#0a5ea8"),
 )
-SERIES = 12  # prescriptions of 6 to 10 weekly sessions, from this week on
+SERIES = 12  # prescriptions of 6 to 10 weekly sessions, from tomorrow on
 ZERO, NINETEEN = Decimal("0.00"), Decimal("19.00")
 NO_SHOW_FEE = Decimal("30.00")
 BILLABLE = (AppointmentStatus.DONE, AppointmentStatus.NO_SHOW)
@@ -350,11 +350,11 @@ def _series(organisation, owner, columns, chains, rng) -> int:
     therapists = [c for c in columns if c.kind == ColumnKind.THERAPIST]
     pool = next(c for c in columns if c.name == "Bewegungsbad")
     treatments = [c for c in chains if c.description.startswith(("Krankengymnastik", "Manuelle"))]
-    monday = organisation.today() - timedelta(days=organisation.today().weekday())
+    tomorrow = organisation.today() + timedelta(days=1)
     made = 0
     for index, patient in enumerate(patients):
-        start = datetime.combine(
-            monday + timedelta(days=index % 5),
+        start = datetime.combine(  # from tomorrow on: planned appointments lie ahead
+            tomorrow + timedelta(days=index % 5),
             time(7 + index % 11, rng.choice((30, 45))),
             tzinfo=organisation.zone,
         )

@@ -66,9 +66,17 @@ def test_makes_columns_chains_and_three_appointments_per_patient(monkeypatch, ca
     organisation = owner.organisation
     now = organisation.today()
 
-    appointments = list(Appointment.objects.filter(organisation=organisation))
+    every = list(Appointment.objects.filter(organisation=organisation))
+    assert Appointment.history.filter(organisation=organisation, history_type="+").count() == len(
+        every
+    )
+    appointments = [a for a in every if a.series_id is None]  # the series: below
     assert len(appointments) == 60
-    assert Appointment.history.filter(organisation=organisation, history_type="+").count() == 60
+    assert all(
+        a.start.date() > now and a.status == AppointmentStatus.PLANNED
+        for a in every
+        if a.series_id is not None
+    )
     past = [a for a in appointments if a.start.date() < now]
     future = [a for a in appointments if a.start.date() > now]
     assert past and future and len(past) + len(future) == 60
@@ -177,3 +185,14 @@ def test_treated_appointments_are_documented_some_corrected_some_with_a_prescrip
     assert entries.filter(finalised_at__isnull=False).exists()
     assert entries.filter(corrections__isnull=False).exists()
     assert Attachment.objects.filter(organisation=owner.organisation).count() == 3
+
+
+def test_the_demo_has_series_a_room_and_opening_hours(monkeypatch, capsys):
+    """Issue 13: what a fresh demo shows in the calendar."""
+    owner, _ = seed(monkeypatch, capsys, patients=60)
+    organisation = owner.organisation
+    assert organisation.opening_hours["sat"] and not organisation.opening_hours["sun"]
+    assert CalendarColumn.objects.filter(organisation=organisation, kind=ColumnKind.ROOM).exists()
+    in_series = Appointment.objects.filter(organisation=organisation, series__isnull=False)
+    assert in_series.values("series").distinct().count() >= 10
+    assert in_series.filter(room__isnull=False).exists()

@@ -155,7 +155,10 @@ STAFF_PAGES = [
     ("kalender-tag", "/kalender/?datum={day}"),
     ("kalender-woche", "/kalender/?datum={day}&ansicht=woche&spalte={column}"),
     ("kalender-neu", "/kalender/neu/"),
+    ("kalender-neu-aus-slot", "/kalender/neu/?datum={day}&zeit=10:15&spalte={column}"),
+    ("kalender-tagesliste", "/kalender/tagesliste/?datum={day}"),
     ("termin", "/termine/{appointment}/"),
+    ("termin-absagen", "/termine/{appointment}/absagen/"),
     ("uebertragung", "/uebertragungen/{transfer}/"),
     ("leistungsketten", "/leistungsketten/"),
     ("leistungskette-neu", "/leistungsketten/neu/"),
@@ -173,6 +176,11 @@ STAFF_PAGES = [
     ("praxis", "/einstellungen/praxis/"),
     ("tokens", "/einstellungen/tokens/"),
     ("protokoll", "/einstellungen/protokoll/"),
+    ("mitarbeiter", "/einstellungen/mitarbeiter/"),
+    ("mitarbeiter-einladen", "/einstellungen/mitarbeiter/einladen/"),
+    ("kalenderspalten", "/einstellungen/kalenderspalten/"),
+    ("kalenderspalte", "/einstellungen/kalenderspalten/{column}/"),
+    ("oeffnungszeiten", "/einstellungen/oeffnungszeiten/"),
 ]
 
 ANONYMOUS_PAGES = [

@@ -136,7 +136,7 @@ def test_marks_doctolib_collisions_and_cancelled(client, user, organisation, col
     text = client.get(f"/kalender/?datum={DAY}").content.decode()
 
     def classes(a):
-        marker = f'href="/termine/{a.public_id}/"'
+        marker = f'href="/termine/{a.public_id}/?zurueck='
         start = text.rindex('<li class="', 0, text.index(marker))
         return text[start : text.index('"', start + 11)]
 
@@ -797,6 +797,23 @@ def test_series_form_errors_are_german_and_save_nothing(
     assert response.status_code == 422
     assert "Bitte eine Anzahl oder ein Enddatum angeben." in response.content.decode()
     assert not Appointment.objects.exists()
+
+
+def test_editing_from_the_calendar_returns_to_that_view(
+    client, user, organisation, column, patient
+):
+    booked = appointment(organisation, column, patient, start=utc(8))
+    view = f"/kalender/?datum={DAY}"
+    page = client.get(view).content.decode()
+    assert f'href="/termine/{booked.public_id}/?zurueck=%2Fkalender%2F%3Fdatum%3D{DAY}"' in page
+    edit = client.post(
+        f"/termine/{booked.public_id}/",
+        {
+            **create_body(patient, column, start="2026-03-02T10:00", status=booked.status),
+            "zurueck": view,
+        },
+    )
+    assert edit.status_code == 302 and edit["Location"] == view
 
 
 def test_return_only_to_our_own_pages(client, user, organisation, column, patient):

@@ -216,6 +216,8 @@ def test_cancel_with_a_reason_and_undo(page, logged_in, admin_user, organisation
     expect(page.get_by_role("status").first).to_contain_text("Die Absage ist zurückgenommen")
     booked.refresh_from_db()
     assert booked.status == AppointmentStatus.PLANNED
+    expect(page).to_have_url(re.compile(r"/kalender/\?datum=2026-03-02$"))  # where it began
+    page.get_by_role("link", name=re.compile("^11:00 Mustermann")).click()
     expect(page.get_by_role("region", name="Verlauf")).to_contain_text("Patient hat Fieber")
 
 

@@ -12,7 +12,8 @@ pytestmark = pytest.mark.django_db
 
 DU = re.compile(
     r"\b(Gib|gib|du|Du|dein|Dein|deine|Deine|Stelle sicher|stelle sicher|Wähle|wähle|Lade|"
-    r"Versuche|versuche|Überprüfe|überprüfe|Gebe|gebe|hast|bist|kannst)\b"
+    r"Versuche|versuche|Überprüfe|überprüfe|Gebe|gebe|hast|bist|kannst|Nutze|nutze|Benutze|"
+    r"benutze|Verwende|verwende|Prüfe|prüfe|Sende|sende|Schicke|schicke|Ändere|ändere)\b"
 )
 
 

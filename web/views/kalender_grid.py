@@ -15,7 +15,7 @@ PX_PER_MINUTE = 1.2
 MIN_BLOCK_PX = 18
 COMPACT_BELOW_MINUTES = 30  # shorter: time and name on one line
 DEFAULT_HOURS = (7, 20)
-SUBLANE_REM = 7.0  # the least width of one of side-by-side appointments
+SUBLANE_REM = 8.0  # the least width of one of side-by-side appointments
 
 
 def lock_reason(appointment: Appointment) -> str:
@@ -98,6 +98,11 @@ class Block:
     @property
     def compact(self) -> bool:
         return self.minutes < COMPACT_BELOW_MINUTES
+
+    @property
+    def marked(self) -> bool:
+        """Whether it carries a badge in its corner (the first line leaves room)."""
+        return bool(self.series or self.doctolib or self.lock)
 
     @property
     def invoice_label(self) -> str:
