@@ -188,10 +188,12 @@ class Grid:
         columns = " ".join(
             f"minmax({lane.width * SUBLANE_REM:.1f}rem, {lane.width}fr)" for lane in self.lanes
         )
+        shares = " ".join(f"minmax(0, {lane.width}fr)" for lane in self.lanes)
         return (
             f"--lanes: {len(self.lanes)}; --hour: {60 * PX_PER_MINUTE:.1f}px; "
             f"--day: {hours * 60 * PX_PER_MINUTE:.1f}px; --from: {self.hour_from}; "
-            f"--px-per-minute: {PX_PER_MINUTE}; grid-template-columns: 3.5rem {columns}"
+            f"--px-per-minute: {PX_PER_MINUTE}; --print-columns: 2.6rem {shares}; "
+            f"grid-template-columns: 3.5rem {columns}"
         )
 
     @property
