@@ -1,19 +1,23 @@
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework.decorators import action
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 
-from billing import selectors, services
+from billing import payments, selectors, services
+from billing.filters import InvoiceFilter
 from billing.models import DocumentKind, Invoice, ServiceChain
 from billing.pdf import cancellation_filename, invoice_filename
 from billing.serializers import (
     InvoiceInput,
     InvoiceOutput,
+    PaymentInput,
+    PaymentOutput,
     ServiceChainInput,
     ServiceChainOutput,
     ServiceChainPatchInput,
+    WriteOffInput,
 )
 from lemniscus.api import OrganisationViewSet
 from organisations.models import Right
@@ -95,6 +99,7 @@ class InvoiceViewSet(OrganisationViewSet):
 
     model = Invoice
     serializer_class = InvoiceOutput
+    filterset_class = InvoiceFilter
     read_right = Right.BILLING
     write_right = Right.BILLING
     http_method_names = ["get", "post", "head", "options"]
@@ -103,7 +108,7 @@ class InvoiceViewSet(OrganisationViewSet):
         return selectors.invoice_list(organisation=organisation)
 
     def list(self, request):
-        return self.page_output(InvoiceOutput, self.get_queryset())
+        return self.page_output(InvoiceOutput, self.filter_queryset(self.get_queryset()))
 
     def retrieve(self, request, id=None):
         return self.output(InvoiceOutput, self._access())
@@ -136,7 +141,48 @@ class InvoiceViewSet(OrganisationViewSet):
     @extend_schema(request=None, responses=InvoiceOutput)
     @action(detail=True, methods=["post"])
     def pay(self, request, id=None):
+        """A transfer of the whole open amount, today; nothing open: 409 `invalid_status`."""
         return self._output(services.invoice_pay(invoice=self._access(), actor=request.user))
+
+    @extend_schema(request=PaymentInput, responses={201: PaymentOutput})
+    @action(detail=True, methods=["post"], url_path="payments")
+    def record_payment(self, request, id=None):
+        """Record a payment: on a draft, cancelled or written-off invoice 409
+        `invalid_status` (checked first); more than the open amount 422. The invoice
+        becomes `partly_paid` or `paid`."""
+        invoice = self._access()
+        payments.refuse_status(invoice, payments.RECORDABLE, "eine Zahlung zu erfassen")
+        data = self.validated(PaymentInput, request.data)
+        payment = payments.payment_record(invoice=invoice, actor=request.user, **data)
+        return self.output(PaymentOutput, payment, status=201)
+
+    @extend_schema(
+        request=None,
+        responses={201: PaymentOutput},
+        parameters=[OpenApiParameter("payment_id", OpenApiTypes.UUID, OpenApiParameter.PATH)],
+    )
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path=r"payments/(?P<payment_id>[^/.]+)/reverse",
+    )
+    def reverse_payment(self, request, id=None, payment_id=None):
+        """Reverse a payment: a negative payment that `reverses` it (payments are never
+        deleted). A reversal, or a payment already reversed: 409 `invalid_status`."""
+        reversal = payments.payment_reverse(
+            invoice=self._access(), payment_id=payment_id, actor=request.user
+        )
+        return self.output(PaymentOutput, reversal, status=201)
+
+    @extend_schema(request=WriteOffInput, responses=InvoiceOutput)
+    @action(detail=True, methods=["post"], url_path="write-off")
+    def write_off(self, request, id=None):
+        """Write the open amount off (Forderungsausfall) with a reason: status
+        `written_off`, open amount 0. Only issued or partly paid invoices (409)."""
+        invoice = self._access()
+        payments.refuse_status(invoice, payments.PAYABLE, "eine Abschreibung")
+        data = self.validated(WriteOffInput, request.data)
+        return self._output(payments.invoice_write_off(invoice=invoice, actor=request.user, **data))
 
     @extend_schema(request=None, responses=InvoiceOutput)
     @action(detail=True, methods=["post"])

@@ -81,8 +81,14 @@ class ServiceLine(models.Model):
 class InvoiceStatus(models.TextChoices):
     DRAFT = "draft", "Entwurf"
     ISSUED = "issued", "gestellt"
+    PARTLY_PAID = "partly_paid", "teilweise bezahlt"
     PAID = "paid", "bezahlt"
+    WRITTEN_OFF = "written_off", "abgeschrieben"
     CANCELLED = "cancelled", "storniert"
+
+
+# The statuses of an issued invoice that still carries its number as a claim.
+NUMBERED_STATUSES = ("issued", "partly_paid", "paid", "written_off")
 
 
 class Invoice(TenantModel):
@@ -94,7 +100,7 @@ class Invoice(TenantModel):
         "patients.Patient", on_delete=models.PROTECT, related_name="invoices"
     )
     status = models.CharField(
-        max_length=10, choices=InvoiceStatus.choices, default=InvoiceStatus.DRAFT
+        max_length=12, choices=InvoiceStatus.choices, default=InvoiceStatus.DRAFT
     )
     number = models.CharField(max_length=16, null=True, blank=True)
     issue_date = models.DateField(null=True, blank=True)
@@ -106,6 +112,10 @@ class Invoice(TenantModel):
     # issued or paid invoice was cancelled (a discarded draft has none).
     cancellation_number = models.CharField("Storno-Nr.", max_length=16, null=True, blank=True)
     cancellation_date = models.DateField("Stornodatum", null=True, blank=True)
+    # Sent by e-mail (the last time); a write-off (Forderungsausfall) with its reason.
+    sent_at = models.DateTimeField("Versendet", null=True, blank=True)
+    written_off_at = models.DateTimeField("Abgeschrieben", null=True, blank=True)
+    write_off_reason = models.CharField("Grund der Abschreibung", max_length=500, blank=True)
     diagnosis = models.TextField("Diagnose", blank=True)
     # Snapshot of Organisation.small_business when the lines were made (§ 19 UStG).
     small_business = models.BooleanField(default=False)
@@ -136,7 +146,7 @@ class Invoice(TenantModel):
             ),
             models.CheckConstraint(
                 condition=Q(status="draft", number__isnull=True)
-                | Q(status__in=["issued", "paid"], number__isnull=False)
+                | Q(status__in=NUMBERED_STATUSES, number__isnull=False)
                 | Q(status="cancelled"),
                 name="invoice_number_iff_issued",
             ),
@@ -262,3 +272,44 @@ class InvoiceSequence(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.year}: {self.last_number}"
+
+
+class PaymentMethod(models.TextChoices):
+    TRANSFER = "transfer", "Überweisung"
+    CASH = "cash", "bar"
+    CARD = "card", "Karte"
+    DIRECT_DEBIT = "direct_debit", "Lastschrift"
+
+
+class Payment(TenantModel):
+    """Money received for an invoice (GoBD: never changed or deleted). A wrong one is
+    corrected by its reversal: a negative payment that `reverses` it. On PostgreSQL
+    a trigger refuses any UPDATE or DELETE (migration 0009)."""
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="payments")
+    amount = models.DecimalField(**MONEY)
+    date = models.DateField("Zahlungsdatum")
+    method = models.CharField(max_length=12, choices=PaymentMethod.choices)
+    note = models.CharField("Notiz", max_length=500, blank=True)
+    reverses = models.OneToOneField(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="reversal"
+    )
+    # Who recorded it, as text: users are deactivated, never deleted, but a payment
+    # must not change even then.
+    created_by_label = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        verbose_name = "Zahlung"
+        verbose_name_plural = "Zahlungen"
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(amount__gt=0, reverses__isnull=True)
+                | Q(amount__lt=0, reverses__isnull=False),
+                name="payment_positive_or_a_reversal",
+            ),
+        ]
+        indexes = [models.Index(fields=["organisation", "date"], name="payment_org_date_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.amount} € am {self.date:%d.%m.%Y}"

@@ -8,7 +8,7 @@ from django.db import transaction
 from django.db.models import DateField, Max
 from django.db.models.functions import Cast, Coalesce
 
-from billing.models import Invoice, InvoiceDocument, InvoiceLine
+from billing.models import Invoice, InvoiceDocument, InvoiceLine, Payment
 from patients.retention import HistorySource
 
 INVOICE_RETENTION_YEARS = 8  # § 147 Abs. 3 AO (as amended 2025)
@@ -28,8 +28,8 @@ def latest_invoice(patient) -> date | None:
 
 
 def erase_invoices(patient, today: date) -> bool:
-    """Deletes the record's invoices with their lines, archived PDFs (files too) and
-    history; False (nothing deleted) while one of them is still within its 8 years."""
+    """Deletes the record's invoices with their lines, payments, archived PDFs (files
+    too) and history; False (nothing deleted) while one of them is still within its 8 years."""
     latest = latest_invoice(patient)
     if latest is not None and date(latest.year + INVOICE_RETENTION_YEARS, 12, 31) >= today:
         return False
@@ -41,6 +41,9 @@ def erase_invoices(patient, today: date) -> bool:
         transaction.on_commit(lambda storage=storage, name=name: storage.delete(name))
     documents.delete()
     invoice_ids = list(invoices.values_list("pk", flat=True))
+    # Reversals first: they point to the payments they reverse.
+    Payment.objects.filter(invoice_id__in=invoice_ids, reverses__isnull=False).delete()
+    Payment.objects.filter(invoice_id__in=invoice_ids).delete()
     InvoiceLine.objects.filter(invoice_id__in=invoice_ids).delete()
     invoices.delete()
     # the history last, with the "-" rows the deletes just wrote

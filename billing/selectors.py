@@ -13,15 +13,19 @@ from django.db.models import (
     Prefetch,
     Q,
     QuerySet,
+    Subquery,
+    Sum,
     Value,
     When,
 )
+from django.db.models.functions import Coalesce
 
 from appointments.models import Appointment, AppointmentStatus
 from billing.models import (
     Invoice,
     InvoiceLine,
     InvoiceStatus,
+    Payment,
     ServiceChain,
     ServiceLine,
     TaxCategory,
@@ -58,27 +62,46 @@ def invoice_list(*, organisation) -> QuerySet[Invoice]:
     return (
         scoped(Invoice, organisation)
         .select_related("patient", "organisation")
-        .prefetch_related(Prefetch("lines", queryset=lines), "documents")
+        .prefetch_related(
+            Prefetch("lines", queryset=lines),
+            "documents",
+            Prefetch("payments", queryset=Payment.objects.order_by("created_at", "id")),
+        )
         .order_by("-created_at", "-id")
+    )
+
+
+def with_open_amount(invoices: QuerySet[Invoice]) -> QuerySet[Invoice]:
+    """`invoices` annotated with `paid_total` (the payments, reversals negative) and
+    `open_amount`: total minus paid while issued or partly paid, nothing once paid,
+    written off or cancelled, none for a draft (billing.payments.open_amount in SQL)."""
+    money = DecimalField(max_digits=10, decimal_places=2)
+    paid = (
+        Payment.objects.filter(invoice=OuterRef("pk"))
+        .order_by()
+        .values("invoice")
+        .annotate(total=Sum("amount"))
+        .values("total")
+    )
+    return invoices.annotate(
+        paid_total=Coalesce(Subquery(paid, output_field=money), Value(Decimal("0.00"))),
+    ).annotate(
+        open_amount=Case(
+            When(
+                status__in=[InvoiceStatus.ISSUED, InvoiceStatus.PARTLY_PAID],
+                then=F("total") - F("paid_total"),
+            ),
+            When(status=InvoiceStatus.DRAFT, then=None),
+            default=Value(Decimal("0.00")),
+            output_field=money,
+        )
     )
 
 
 def patient_invoices(*, patient) -> QuerySet[Invoice]:
-    """A record's invoices for its page, newest first, with `open_amount`: the total
-    while issued, nothing once paid or cancelled, none for a draft (until payments
-    are recorded, the money issue)."""
-    return (
-        Invoice.objects.filter(patient=patient)
-        .annotate(
-            open_amount=Case(
-                When(status=InvoiceStatus.ISSUED, then=F("total")),
-                When(status=InvoiceStatus.DRAFT, then=None),
-                default=Value(Decimal("0.00")),
-                output_field=DecimalField(max_digits=10, decimal_places=2),
-            )
-        )
-        .order_by("-created_at", "-id")
-    )
+    """A record's invoices for its page, newest first, with `open_amount`
+    (with_open_amount)."""
+    return with_open_amount(Invoice.objects.filter(patient=patient)).order_by("-created_at", "-id")
 
 
 def access_invoice(*, organisation, public_id) -> Invoice:

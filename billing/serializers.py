@@ -8,10 +8,13 @@ from billing.models import (
     Invoice,
     InvoiceLine,
     InvoiceStatus,
+    Payment,
+    PaymentMethod,
     ServiceChain,
     TaxCategory,
 )
 from billing.parties import invoice_parties
+from billing.payments import open_amount, paid_amount
 from lemniscus.api import LocalDateTimeField, StringIdField
 from lemniscus.fields import CleanCharField
 from patients.serializers import RecipientInput, RecipientOutput
@@ -130,6 +133,34 @@ class InvoiceLineOutput(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class PaymentInput(serializers.Serializer):
+    amount = serializers.DecimalField(
+        max_digits=10, decimal_places=2, help_text="EUR, a decimal string, > 0."
+    )
+    date = serializers.DateField(help_text="When the money came in (today or earlier).")
+    method = serializers.ChoiceField(choices=PaymentMethod.choices)
+    note = CleanCharField(max_length=500, required=False)
+
+
+class PaymentOutput(serializers.ModelSerializer):
+    id = StringIdField(source="public_id")
+    reverses = StringIdField(
+        source="reverses.public_id",
+        allow_null=True,
+        help_text="The payment this one reverses (a negative amount), or null.",
+    )
+    created_at = LocalDateTimeField()
+
+    class Meta:
+        model = Payment
+        fields = ["id", "amount", "date", "method", "note", "reverses", "created_at"]
+        read_only_fields = fields
+
+
+class WriteOffInput(serializers.Serializer):
+    reason = CleanCharField(max_length=500)
+
+
 class InvoiceOutput(serializers.ModelSerializer):
     id = StringIdField(source="public_id")
     status = serializers.ChoiceField(choices=InvoiceStatus.choices)
@@ -142,6 +173,11 @@ class InvoiceOutput(serializers.ModelSerializer):
     issued_at = LocalDateTimeField()
     paid_at = LocalDateTimeField()
     cancelled_at = LocalDateTimeField()
+    sent_at = LocalDateTimeField()
+    written_off_at = LocalDateTimeField()
+    payments = PaymentOutput(many=True)
+    paid_amount = serializers.SerializerMethodField()
+    open_amount = serializers.SerializerMethodField()
 
     class Meta:
         model = Invoice
@@ -167,8 +203,24 @@ class InvoiceOutput(serializers.ModelSerializer):
             "cancellation_date",
             "pdf_sha256",
             "cancellation_pdf_sha256",
+            "payments",
+            "paid_amount",
+            "open_amount",
+            "sent_at",
+            "written_off_at",
+            "write_off_reason",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(serializers.DecimalField(max_digits=10, decimal_places=2))
+    def get_paid_amount(self, invoice) -> str:
+        """What came in: the payments, reversals counting negative."""
+        return f"{paid_amount(invoice):.2f}"
+
+    @extend_schema_field(serializers.DecimalField(max_digits=10, decimal_places=2))
+    def get_open_amount(self, invoice) -> str:
+        """What is still to be paid: 0 for a draft, once paid, written off or cancelled."""
+        return f"{open_amount(invoice):.2f}"
 
     @extend_schema_field(RecipientOutput)
     def get_recipient(self, invoice) -> dict:

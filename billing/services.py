@@ -17,7 +17,7 @@ from simple_history.utils import bulk_create_with_history
 from appointments.models import Appointment, AppointmentStatus, ColumnKind
 from audit.actions import Action
 from audit.services import audit_record
-from billing import archive
+from billing import archive, payments
 from billing.archive import archive_store
 from billing.models import (
     DocumentKind,
@@ -137,19 +137,17 @@ def service_chain_delete(*, chain: ServiceChain) -> None:
 # Invoices
 
 # The only status changes there are; `invoice_set_status` refuses every other one.
+# Issuing and cancelling; what is paid follows the payments (billing.payments).
 TRANSITIONS: dict[str, frozenset[str]] = {
     InvoiceStatus.DRAFT: frozenset({InvoiceStatus.ISSUED, InvoiceStatus.CANCELLED}),
-    InvoiceStatus.ISSUED: frozenset({InvoiceStatus.PAID, InvoiceStatus.CANCELLED}),
+    InvoiceStatus.ISSUED: frozenset({InvoiceStatus.CANCELLED}),
+    InvoiceStatus.PARTLY_PAID: frozenset({InvoiceStatus.CANCELLED}),
     InvoiceStatus.PAID: frozenset({InvoiceStatus.CANCELLED}),
+    InvoiceStatus.WRITTEN_OFF: frozenset(),
     InvoiceStatus.CANCELLED: frozenset(),
 }
 
-_STATE = {
-    InvoiceStatus.DRAFT: "ein Entwurf",
-    InvoiceStatus.ISSUED: "gestellt",
-    InvoiceStatus.PAID: "bezahlt",
-    InvoiceStatus.CANCELLED: "storniert",
-}
+_STATE = payments._STATE
 _VERB = {
     InvoiceStatus.ISSUED: "gestellt",
     InvoiceStatus.PAID: "als bezahlt markiert",
@@ -394,8 +392,6 @@ def invoice_set_status(*, invoice: Invoice, status: str, actor) -> Invoice:
         invoice.number = _next_number(organisation=organisation, year=invoice.issue_date.year)
         invoice.issued_at = now
         invoice.parties = parties_snapshot(invoice=invoice)
-    elif status == InvoiceStatus.PAID:
-        invoice.paid_at = now
     elif status == InvoiceStatus.CANCELLED:
         invoice.cancelled_at = now
         if invoice.status != InvoiceStatus.DRAFT:
@@ -436,7 +432,6 @@ def invoice_set_status(*, invoice: Invoice, status: str, actor) -> Invoice:
 
 _STATUS_ACTION = {
     InvoiceStatus.ISSUED: Action.INVOICE_ISSUE,
-    InvoiceStatus.PAID: Action.INVOICE_PAY,
 }
 
 
@@ -458,7 +453,8 @@ def invoice_issue(*, invoice: Invoice, actor) -> Invoice:
 
 
 def invoice_pay(*, invoice: Invoice, actor) -> Invoice:
-    return invoice_set_status(invoice=invoice, status=InvoiceStatus.PAID, actor=actor)
+    """A transfer of the open amount, today (billing.payments.invoice_pay)."""
+    return payments.invoice_pay(invoice=invoice, actor=actor)
 
 
 def invoice_cancel(*, invoice: Invoice, actor) -> Invoice:

@@ -9,6 +9,7 @@ import json
 import secrets
 from dataclasses import dataclass, field
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -18,6 +19,7 @@ from rest_framework.test import APIClient
 
 from appointments.models import Appointment, CalendarColumn
 from billing.models import Invoice, InvoiceLine, InvoiceStatus, ServiceChain, ServiceLine
+from billing.payments import payment_record
 from billing.services import invoice_cancel
 from doctolib_bridge.handover import export_start
 from doctolib_bridge.models import ExportJob, SyncLogEntry
@@ -78,6 +80,7 @@ APPOINTMENT_BODY = {
     "start": "2025-03-04T09:00:00+01:00",
     "duration_minutes": 30,
 }
+PAYMENT_BODY = {"amount": "1.00", "date": "2025-03-04", "method": "cash"}
 SERIES_BODY = {**APPOINTMENT_BODY, "count": 2, "on_conflict": "book"}
 CHAIN_BODY = {
     "description": "Manuelle Therapie",
@@ -130,6 +133,9 @@ ENDPOINTS = [
     Endpoint("POST", "/api/v1/invoices/{draft}/issue", 200, BILL),
     Endpoint("POST", "/api/v1/invoices/{issued}/pay", 200, BILL),
     Endpoint("POST", "/api/v1/invoices/{draft}/cancel", 200, BILL),
+    Endpoint("POST", "/api/v1/invoices/{issued}/payments", 201, BILL, PAYMENT_BODY),
+    Endpoint("POST", "/api/v1/invoices/{with_payment}/payments/{payment}/reverse", 201, BILL),
+    Endpoint("POST", "/api/v1/invoices/{issued}/write-off", 200, BILL, {"reason": "Insolvenz"}),
     Endpoint("GET", "/api/v1/invoices/{draft}/pdf", 200, BILL),
     Endpoint("GET", "/api/v1/invoices/{cancelled}/cancellation-pdf", 200, BILL),
     Endpoint("GET", "/api/v1/exports/", 200, admin_only=True),
@@ -187,12 +193,18 @@ def world(organisation):
         "draft": _invoice(billed(), InvoiceStatus.DRAFT),
         "issued": _invoice(billed(), InvoiceStatus.ISSUED),
         "cancelled": invoice_cancel(invoice=_invoice(billed(), InvoiceStatus.ISSUED), actor=None),
+        **_paid_once(_invoice(billed(), InvoiceStatus.ISSUED)),
         "export": export_start(
             organisation=organisation,
             actor=UserFactory(organisation=organisation, role=Role.ADMIN),
             delete_appointments=False,
         ),
     }
+
+
+def _paid_once(invoice) -> dict:
+    payment = payment_record(invoice=invoice, actor=None, amount=Decimal("1.00"), method="cash")
+    return {"with_payment": invoice, "payment": payment}
 
 
 def _fill(value, world):

@@ -62,7 +62,7 @@ def test_an_invoices_life_is_logged_with_numbers_only(organisation, admin_user, 
         (Action.INVOICE_CREATE, "2 Termine"),
         (Action.INVOICE_RECIPIENT, "abweichender Empfänger"),
         (Action.INVOICE_ISSUE, issued.number),
-        (Action.INVOICE_PAY, issued.number),
+        (Action.PAYMENT_CREATE, issued.number),  # "bezahlt": a transfer of the open amount
         (Action.INVOICE_CANCEL, f"{issued.number}, Stornorechnung {cancelled.cancellation_number}"),
     ]
     for event in entries(organisation):

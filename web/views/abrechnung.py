@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.views import View
 from django.views.generic import TemplateView
 
-from billing import selectors, services
+from billing import payments, selectors, services
 from billing.models import DocumentKind, InvoiceStatus
 from billing.parties import invoice_parties
 from billing.pdf import cancellation_filename, invoice_filename
@@ -293,7 +293,7 @@ class InvoiceDetailView(InvoiceMixin, TemplateView):
             vat_groups=selectors.vat_breakdown(lines),
             missing=missing,
             can_issue=InvoiceStatus.ISSUED in allowed,
-            can_pay=InvoiceStatus.PAID in allowed,
+            can_pay=invoice.status in payments.PAYABLE,
             can_cancel=InvoiceStatus.CANCELLED in allowed,
             **kwargs,
         )
