@@ -302,3 +302,21 @@ def test_amount_is_a_parameter_of_the_render(organisation, admin_user):
     ((_, raw),) = _codes(invoice_pdf(invoice, amount_due=Decimal("37.50")))
 
     assert raw.decode("utf-8").split("\n")[7] == "EUR37.50"
+
+
+@pytest.mark.django_db
+def test_bank_details_that_make_no_valid_code_leave_it_out_and_say_so(
+    organisation, admin_user, caplog
+):
+    """The API checks IBAN and BIC; data that got past it costs the code, not the issue."""
+    invoice = _fresh(
+        services.invoice_issue(
+            invoice=make_draft(organisation=organisation, actor=admin_user), actor=admin_user
+        )
+    )
+    invoice.parties["sender"]["iban"] = "DE89370400440532013001"  # wrong check digits
+
+    html = invoice_html(invoice)
+
+    assert "<svg" not in html and "DE89 3704 0044 0532 0130 01" in html
+    assert "Die IBAN ist ungültig." in caplog.text
