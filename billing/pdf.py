@@ -7,18 +7,27 @@ and archived (billing.archive). Only a draft is rendered live, marked "ENTWURF".
 The cancellation document (Stornorechnung) of a cancelled invoice is a PDF of its
 own from the same template family (billing/cancellation.html extends
 billing/invoice.html): the same parties and lines with every amount negated, the
-reference to the invoice it cancels, and no payment request."""
+reference to the invoice it cancels, and no payment request.
 
+An issued invoice with an amount to pay prints a GiroCode (billing.girocode) next to
+its bank details: for the amount due at issue, the invoice total. The amount is a
+parameter (`girocode_svg`), so a dunning notice prints one for what is open then plus
+its fee. Drafts and cancellation documents have none."""
+
+import logging
 from datetime import date
 from decimal import Decimal
 
 from django.template.loader import render_to_string
 from weasyprint import HTML
 
+from billing.girocode import MAX_NAME, GiroCodeError, epc_payload, epc_qr_svg
 from billing.models import Invoice, TaxCategory
 from billing.parties import Recipient, invoice_parties
 from billing.selectors import vat_breakdown
 from patients.models import Salutation
+
+logger = logging.getLogger(__name__)
 
 EXEMPT_NOTE = "Umsatzsteuerfrei gemäß § 4 Nr. 14 a UStG."
 SMALL_BUSINESS_NOTE = (
@@ -53,6 +62,29 @@ def _iban(value: str) -> str:
     return " ".join(compact[i : i + 4] for i in range(0, len(compact), 4))
 
 
+def girocode_svg(*, sender, amount: Decimal, remittance: str) -> str:
+    """The GiroCode (inline SVG) of a transfer of `amount` to the practice's account
+    (`sender`: the practice, or the copy frozen on an issued invoice) with
+    `remittance` (the invoice number) as its reference; "" when there is nothing to
+    pay or no IBAN. The beneficiary is the account holder, else the practice's name,
+    cut to the 70 characters a SEPA transfer carries.
+
+    Bank details that make no valid payload (an IBAN entered past the API's checks)
+    leave the code out, logged: the printed bank details still stand, and issuing
+    does not fail over a convenience."""
+    if not sender.iban or amount <= 0:
+        return ""
+    name = " ".join((sender.bank_account_holder or sender.name or "").split())[:MAX_NAME]
+    try:
+        payload = epc_payload(
+            bic=sender.bic, name=name, iban=sender.iban, amount=amount, remittance=remittance
+        )
+    except GiroCodeError as error:
+        logger.warning("no GiroCode for %s: %s", remittance, error)
+        return ""
+    return epc_qr_svg(payload)
+
+
 def _recipient(recipient: Recipient) -> tuple[list[str], str]:
     """The address block's lines and the greeting."""
     parts = (recipient.title, recipient.first_name, recipient.last_name)
@@ -85,7 +117,7 @@ def _vat_label(line) -> str:
 
 def _context(invoice: Invoice, *, negate: bool) -> dict:
     """What both documents print; `negate`: every amount with the opposite sign (the
-    cancellation document)."""
+    cancellation document). Neither has a GiroCode: `invoice_context` adds it."""
     organisation = invoice.organisation  # its zone and payment term
     parties = invoice_parties(invoice)
     sender = parties.sender
@@ -153,19 +185,29 @@ def _context(invoice: Invoice, *, negate: bool) -> dict:
         "total": money(invoice.total),
         "tax_note": _tax_note(invoice, lines),
         "iban": _iban(sender.iban) if sender.iban else "",
+        "girocode": "",
     }
 
 
-def invoice_context(invoice: Invoice) -> dict:
-    return _context(invoice, negate=False)
+def invoice_context(invoice: Invoice, *, amount_due: Decimal | None = None) -> dict:
+    """The invoice; an issued one (it has a number) with the GiroCode for
+    `amount_due`, by default the total (what is due at issue)."""
+    context = _context(invoice, negate=False)
+    if invoice.number:
+        context["girocode"] = girocode_svg(
+            sender=context["organisation"],
+            amount=invoice.total if amount_due is None else amount_due,
+            remittance=invoice.number,
+        )
+    return context
 
 
-def invoice_html(invoice: Invoice) -> str:
-    return render_to_string("billing/invoice.html", invoice_context(invoice))
+def invoice_html(invoice: Invoice, *, amount_due: Decimal | None = None) -> str:
+    return render_to_string("billing/invoice.html", invoice_context(invoice, amount_due=amount_due))
 
 
-def invoice_pdf(invoice: Invoice) -> bytes:
-    return HTML(string=invoice_html(invoice)).write_pdf()
+def invoice_pdf(invoice: Invoice, *, amount_due: Decimal | None = None) -> bytes:
+    return HTML(string=invoice_html(invoice, amount_due=amount_due)).write_pdf()
 
 
 def invoice_filename(invoice: Invoice) -> str:
