@@ -4,7 +4,7 @@ Protokoll). Included from web/urls.py."""
 
 from django.urls import path
 
-from web.views import abrechnung, einstellungen, einstellungen_team, protokoll
+from web.views import abrechnung, einstellungen, einstellungen_team, protokoll, zahlungen
 
 urlpatterns = [
     path("leistungsketten/", abrechnung.ChainListView.as_view(), name="chain_list"),
@@ -33,6 +33,21 @@ urlpatterns = [
         abrechnung.InvoiceStatusView.as_view(),
         {"action": "bezahlt"},
         name="invoice_pay",
+    ),
+    path(
+        "rechnungen/<uuid:id>/zahlungen/",
+        zahlungen.PaymentCreateView.as_view(),
+        name="payment_create",
+    ),
+    path(
+        "rechnungen/<uuid:id>/zahlungen/<uuid:payment_id>/stornieren/",
+        zahlungen.PaymentReverseView.as_view(),
+        name="payment_reverse",
+    ),
+    path(
+        "rechnungen/<uuid:id>/abschreiben/",
+        zahlungen.WriteOffView.as_view(),
+        name="invoice_write_off",
     ),
     path(
         "rechnungen/<uuid:id>/stornieren/",
