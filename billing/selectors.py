@@ -6,6 +6,7 @@ from typing import NamedTuple
 
 from django.db.models import (
     Case,
+    Count,
     DecimalField,
     Exists,
     F,
@@ -95,6 +96,59 @@ def with_open_amount(invoices: QuerySet[Invoice]) -> QuerySet[Invoice]:
             default=Value(Decimal("0.00")),
             output_field=money,
         )
+    )
+
+
+def invoice_search(
+    *,
+    organisation,
+    status: str = "",
+    q: str = "",
+    date_from=None,
+    date_to=None,
+    overdue: bool = False,
+) -> QuerySet[Invoice]:
+    """The invoice list and the Offene Posten: by status (`open`: issued and partly
+    paid), number or patient name, issue date range, and overdue (open and past the
+    due date in the organisation's zone); with `open_amount` and `overdue`, newest
+    first."""
+    today = organisation.today()
+    invoices = with_open_amount(scoped(Invoice, organisation).select_related("patient")).annotate(
+        is_overdue=Case(
+            When(
+                status__in=[InvoiceStatus.ISSUED, InvoiceStatus.PARTLY_PAID],
+                due_date__lt=today,
+                then=Value(True),
+            ),
+            default=Value(False),
+        )
+    )
+    if status == "open":
+        invoices = invoices.filter(status__in=[InvoiceStatus.ISSUED, InvoiceStatus.PARTLY_PAID])
+    elif status:
+        invoices = invoices.filter(status=status)
+    for word in q.replace(",", " ").split():
+        invoices = invoices.filter(
+            Q(number__icontains=word)
+            | Q(patient__last_name__icontains=word)
+            | Q(patient__first_name__icontains=word)
+        )
+    if date_from:
+        invoices = invoices.filter(issue_date__gte=date_from)
+    if date_to:
+        invoices = invoices.filter(issue_date__lte=date_to)
+    if overdue:
+        invoices = invoices.filter(is_overdue=True)
+    return invoices.order_by("-created_at", "-id")
+
+
+def open_items_totals(invoices: QuerySet[Invoice]) -> dict:
+    """Sums of the listed open items: count, total, open and overdue amounts."""
+    return invoices.order_by().aggregate(
+        count=Count("id"),
+        total=Coalesce(Sum("total"), Value(Decimal("0.00"))),
+        open=Coalesce(Sum("open_amount"), Value(Decimal("0.00"))),
+        overdue=Coalesce(Sum("open_amount", filter=Q(is_overdue=True)), Value(Decimal("0.00"))),
     )
 
 

@@ -120,9 +120,50 @@ ServiceFormSet = forms.formset_factory(
 
 
 class InvoiceFilterForm(forms.Form):
+    """The invoice list's and the Offene Posten's filters (billing.selectors.invoice_search)."""
+
     status = forms.ChoiceField(
-        label="Status", choices=[("", "alle"), *InvoiceStatus.choices], required=False
+        label="Status",
+        choices=[("", "alle"), ("open", "offen"), *InvoiceStatus.choices],
+        required=False,
     )
+    q = CleanCharField(
+        label="Nummer oder Patient/in",
+        max_length=100,
+        widget=forms.TextInput(attrs={"type": "search", "autocomplete": "off"}),
+    )
+    von = forms.DateField(
+        label="Rechnungsdatum von",
+        required=False,
+        input_formats=["%Y-%m-%d", "%d.%m.%Y"],
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        error_messages={"invalid": "Bitte ein Datum angeben (TT.MM.JJJJ)."},
+    )
+    bis = forms.DateField(
+        label="bis",
+        required=False,
+        input_formats=["%Y-%m-%d", "%d.%m.%Y"],
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        error_messages={"invalid": "Bitte ein Datum angeben (TT.MM.JJJJ)."},
+    )
+    ueberfaellig = forms.BooleanField(label="nur überfällige", required=False)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("von") and data.get("bis") and data["von"] > data["bis"]:
+            self.add_error("bis", "Das Ende liegt vor dem Anfang.")
+        return data
+
+    def filters(self) -> dict:
+        """The valid filters as invoice_search takes them (invalid ones are left out)."""
+        data = self.cleaned_data if self.is_bound else {}
+        return {
+            "status": data.get("status") or "",
+            "q": data.get("q") or "",
+            "date_from": data.get("von") if "von" not in self.errors else None,
+            "date_to": data.get("bis") if "bis" not in self.errors else None,
+            "overdue": bool(data.get("ueberfaellig")),
+        }
 
 
 class PatientSearchForm(forms.Form):

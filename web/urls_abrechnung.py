@@ -17,6 +17,7 @@ urlpatterns = [
     ),
     path("rechnungen/", abrechnung.InvoiceListView.as_view(), name="invoice_list"),
     path("rechnungen/neu/", abrechnung.InvoiceCreateView.as_view(), name="invoice_create"),
+    path("rechnungen/offene-posten/", abrechnung.OpenItemsView.as_view(), name="open_items"),
     path("rechnungen/<uuid:id>/", abrechnung.InvoiceDetailView.as_view(), name="invoice_detail"),
     path(
         "rechnungen/<uuid:id>/stellen/",

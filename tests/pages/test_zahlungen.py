@@ -94,3 +94,44 @@ def test_payments_need_the_billing_right(client, organisation, issued):
     )
     assert response.status_code == 403
     assert not Payment.objects.exists()
+
+
+def test_open_items_lists_open_ones_with_totals_and_marks_overdue(
+    biller, organisation, admin_user, monkeypatch
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from billing.payments import payment_record
+
+    fresh = services.invoice_issue(
+        invoice=make_draft(organisation=organisation, actor=admin_user), actor=admin_user
+    )
+    past = timezone.now() - timedelta(days=40)
+    with monkeypatch.context() as then:
+        then.setattr(timezone, "now", lambda: past)
+        late = services.invoice_issue(
+            invoice=make_draft(organisation=organisation, actor=admin_user), actor=admin_user
+        )
+    payment_record(invoice=late, actor=admin_user, amount=Decimal("5.00"), method="cash")
+    paid = services.invoice_issue(
+        invoice=make_draft(organisation=organisation, actor=admin_user), actor=admin_user
+    )
+    services.invoice_pay(invoice=paid, actor=admin_user)
+
+    response = biller.get("/rechnungen/offene-posten/")
+    text = response.content.decode()
+    assert response.status_code == 200
+    assert fresh.number in text and late.number in text and paid.number not in text
+    assert text.count("überfällig seit") == 1
+    open_total = fresh.total + late.total - Decimal("5.00")
+    assert f"{open_total:.2f}".replace(".", ",") in text
+    only_late = biller.get("/rechnungen/offene-posten/?ueberfaellig=on").content.decode()
+    assert late.number in only_late and fresh.number not in only_late
+    by_number = biller.get(f"/rechnungen/?q={fresh.number}").content.decode()
+    assert fresh.number in by_number and late.number not in by_number
+    by_name = biller.get(f"/rechnungen/?q={late.patient.last_name}").content.decode()
+    assert late.number in by_name
+    wrong = biller.get("/rechnungen/?von=2026-05-01&bis=2026-04-01")
+    assert wrong.status_code == 200 and "Das Ende liegt vor dem Anfang." in wrong.content.decode()

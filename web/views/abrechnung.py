@@ -145,13 +145,37 @@ class InvoiceListView(StaffPageMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         form = InvoiceFilterForm(self.request.GET or None)
-        invoices = selectors.invoice_list(organisation=self.organisation).prefetch_related(None)
-        if form.is_valid() and form.cleaned_data["status"]:
-            invoices = invoices.filter(status=form.cleaned_data["status"])
+        form.is_valid()
+        invoices = selectors.invoice_search(organisation=self.organisation, **form.filters())
         page = Paginator(invoices, INVOICES_PER_PAGE).get_page(self.request.GET.get("seite"))
         query = self.request.GET.copy()
         query.pop("seite", None)
         return super().get_context_data(form=form, page=page, query=query.urlencode(), **kwargs)
+
+
+class OpenItemsView(StaffPageMixin, TemplateView):
+    """Offene Posten: issued and partly paid invoices with their open amounts and
+    totals, overdue ones marked; the invoice list's filters."""
+
+    right = Right.BILLING
+    template_name = "web/abrechnung/offene_posten.html"
+
+    def get_context_data(self, **kwargs):
+        form = InvoiceFilterForm(self.request.GET or None)
+        form.is_valid()
+        filters = {**form.filters(), "status": "open"}
+        invoices = selectors.invoice_search(organisation=self.organisation, **filters)
+        page = Paginator(invoices, INVOICES_PER_PAGE).get_page(self.request.GET.get("seite"))
+        query = self.request.GET.copy()
+        query.pop("seite", None)
+        return super().get_context_data(
+            form=form,
+            page=page,
+            totals=selectors.open_items_totals(invoices),
+            today=self.organisation.today(),
+            query=query.urlencode(),
+            **kwargs,
+        )
 
 
 class InvoiceCreateView(StaffPageMixin, View):
