@@ -36,7 +36,7 @@ def test_create_issue_and_download_an_invoice(page, logged_in, admin_user, organ
     page.get_by_label("Akte suchen").fill("Must")  # htmx: results as you type
     page.get_by_role("link", name="Muster, Erika").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Neue Rechnung für Erika Muster")
-    page.get_by_role("checkbox").first.check()
+    page.locator("input[name=appointments]").first.check()
     page.get_by_label("Diagnose").fill("M54.5")
     page.get_by_role("button", name="Rechnung erstellen").click()
 
