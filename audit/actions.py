@@ -35,6 +35,9 @@ class Action(models.TextChoices):
     # Invoices and payments (billing.services)
     INVOICE_CREATE = "invoice.create", "Rechnungsentwurf erstellt"
     INVOICE_RECIPIENT = "invoice.recipient", "Rechnungsempfänger geändert"
+    INVOICE_LINE_ADD = "invoice.line_add", "Position eines Rechnungsentwurfs hinzugefügt"
+    INVOICE_LINE_UPDATE = "invoice.line_update", "Position eines Rechnungsentwurfs geändert"
+    INVOICE_LINE_REMOVE = "invoice.line_remove", "Position eines Rechnungsentwurfs entfernt"
     INVOICE_ISSUE = "invoice.issue", "Rechnung gestellt"
     INVOICE_PAY = "invoice.pay", "Rechnung als bezahlt markiert"
     INVOICE_CANCEL = "invoice.cancel", "Rechnung storniert"

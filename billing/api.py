@@ -7,10 +7,13 @@ from rest_framework.response import Response
 
 from billing import payments, selectors, services
 from billing.filters import InvoiceFilter
-from billing.models import DocumentKind, Invoice, ServiceChain
+from billing.models import DocumentKind, Invoice, InvoiceLine, ServiceChain
 from billing.pdf import cancellation_filename, invoice_filename
 from billing.serializers import (
     InvoiceInput,
+    InvoiceLineInput,
+    InvoiceLineOutput,
+    InvoiceLinePatchInput,
     InvoiceOutput,
     PaymentInput,
     PaymentOutput,
@@ -20,6 +23,8 @@ from billing.serializers import (
     WriteOffInput,
 )
 from lemniscus.api import OrganisationViewSet
+from lemniscus.errors import NotFound
+from lemniscus.tenancy import parse_public_id
 from organisations.models import Right
 from patients.selectors import access_patient
 
@@ -230,3 +235,65 @@ class InvoiceViewSet(OrganisationViewSet):
             organisation=self.organisation, public_id=invoice.public_id
         )
         return self.output(InvoiceOutput, fresh, status=status)
+
+
+@extend_schema_view(
+    create=extend_schema(request=InvoiceLineInput, responses={201: InvoiceLineOutput}),
+    partial_update=extend_schema(request=InvoiceLinePatchInput, responses=InvoiceLineOutput),
+    destroy=extend_schema(responses={204: None}),
+)
+class InvoiceLineViewSet(OrganisationViewSet):
+    """A draft's lines (`/invoices/{invoice_id}/lines/`): add a free line (no
+    appointment: a home-visit fee, materials), change or remove one; the invoice's
+    totals follow (read them from the invoice). Removing the last line of an
+    appointment makes it billable again. On anything but a draft: 409
+    `invalid_status`, before any 422."""
+
+    # Scoped through the invoice: lines have no organisation of their own.
+    model = Invoice
+    serializer_class = InvoiceLineOutput
+    read_right = Right.BILLING
+    write_right = Right.BILLING
+    lookup_url_kwarg = "line_id"
+    http_method_names = ["post", "patch", "delete", "head", "options"]
+
+    def scoped_queryset(self, organisation):
+        return selectors.invoice_list(organisation=organisation)
+
+    def create(self, request, invoice_id=None):
+        invoice = self._editable()
+        data = self.validated(InvoiceLineInput, request.data)
+        line = services.invoice_line_add(invoice=invoice, actor=request.user, **data)
+        return self._output(line, status=201)
+
+    def partial_update(self, request, invoice_id=None, line_id=None):
+        invoice = self._editable()
+        data = self.validated(InvoiceLinePatchInput, request.data)
+        line = services.invoice_line_update(
+            invoice=invoice, line_id=self._line_id(), actor=request.user, **data
+        )
+        return self._output(line)
+
+    def destroy(self, request, invoice_id=None, line_id=None):
+        invoice = self._editable()
+        services.invoice_line_remove(invoice=invoice, line_id=self._line_id(), actor=request.user)
+        return Response(status=204)
+
+    def _editable(self) -> Invoice:
+        """The organisation's invoice (404 otherwise), and 409 unless a draft, before
+        the body is validated (status checks come before validation)."""
+        invoice = selectors.access_invoice(
+            organisation=self.organisation, public_id=self.kwargs["invoice_id"]
+        )
+        services.invoice_lines_editable(invoice=invoice)
+        return invoice
+
+    def _line_id(self):
+        line_id = parse_public_id(self.kwargs["line_id"])
+        if line_id is None:
+            raise NotFound("Diese Position gibt es auf der Rechnung nicht.")
+        return line_id
+
+    def _output(self, line: InvoiceLine, status: int = 200) -> Response:
+        line = InvoiceLine.objects.select_related("appointment").get(pk=line.pk)
+        return self.output(InvoiceLineOutput, line, status=status)

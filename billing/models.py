@@ -175,12 +175,17 @@ class Invoice(TenantModel):
 
 class InvoiceLine(models.Model):
     """A snapshot of one service of one appointment's chain at invoicing time (or the
-    practice's no-show fee for a missed appointment), with who treated."""
+    practice's no-show fee for a missed appointment), with who treated; or a free
+    line of a draft without an appointment (a home-visit fee, materials)."""
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
     appointment = models.ForeignKey(
-        "appointments.Appointment", on_delete=models.PROTECT, related_name="invoice_lines"
+        "appointments.Appointment",
+        on_delete=models.PROTECT,
+        related_name="invoice_lines",
+        null=True,
+        blank=True,
     )
     position = models.PositiveSmallIntegerField(default=0)
     service_date = models.DateField()

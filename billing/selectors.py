@@ -200,7 +200,7 @@ def billable_appointments(*, organisation, patient, including=()) -> QuerySet[Ap
     invoice, and done with a chain that has services, or a no-show when the practice
     has a no-show fee. `including`: public ids of further appointments of the
     organisation to list with them (those a refusal named). Oldest first, with
-    column and chain."""
+    column and chain, and `billed_net`: what each would bill, net."""
     tomorrow = datetime.combine(
         organisation.today() + timedelta(days=1), time.min, tzinfo=organisation.zone
     )
@@ -210,10 +210,26 @@ def billable_appointments(*, organisation, patient, including=()) -> QuerySet[Ap
     if organisation.no_show_fee is not None:
         done |= Q(status=AppointmentStatus.NO_SHOW)
     billable = Q(patient=patient, start__lt=tomorrow, invoice__isnull=True) & done
+    chain_net = Subquery(
+        ServiceLine.objects.filter(chain=OuterRef("service_chain"))
+        .values("chain")
+        .annotate(net=Sum("price"))
+        .values("net"),
+        output_field=DecimalField(max_digits=12, decimal_places=2),
+    )
+    no_show_fee = organisation.no_show_fee or Decimal("0.00")
     return (
         scoped(Appointment, organisation)
         .filter(billable | Q(public_id__in=list(including)))
         .select_related("calendar_column", "service_chain")
+        # What the appointment would bill, net (the page's running total).
+        .annotate(
+            billed_net=Case(
+                When(status=AppointmentStatus.NO_SHOW, then=Value(no_show_fee)),
+                default=chain_net,
+                output_field=DecimalField(max_digits=12, decimal_places=2),
+            )
+        )
         .order_by("start", "pk")
     )
 

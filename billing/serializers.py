@@ -110,9 +110,80 @@ class InvoiceInput(serializers.Serializer):
         return value
 
 
+def _quantity(**kwargs) -> serializers.DecimalField:
+    return serializers.DecimalField(
+        max_digits=7,
+        decimal_places=2,
+        min_value=Decimal("0.01"),
+        error_messages={"min_value": "Die Menge muss größer als 0 sein."},
+        **kwargs,
+    )
+
+
+class InvoiceLineInput(serializers.Serializer):
+    """A free line of a draft (staff-api.md 1.1, "Lines"). `quantity` defaults to 1,
+    `service_date` to today (organisation's zone); `tax_category` follows the rate
+    when left out, and `vat_rate` left out is 0.00 (a taxable line needs one)."""
+
+    code = CleanCharField(max_length=32, default="")
+    name = CleanCharField(max_length=200, allow_blank=False, allow_null=False)
+    quantity = _quantity(default=Decimal("1"))
+    unit_price = _money(min_value=Decimal("0"))
+    tax_category = serializers.ChoiceField(choices=TaxCategory.choices, required=False)
+    vat_rate = serializers.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        min_value=Decimal("0"),
+        max_value=Decimal("99.99"),
+        required=False,
+    )
+    service_date = serializers.DateField(required=False, allow_null=True)
+
+    def validate_name(self, value):
+        if not value:
+            raise serializers.ValidationError("Die Position braucht eine Bezeichnung.")
+        return value
+
+    def validate(self, data):
+        if "vat_rate" not in data:
+            if data.get("tax_category") == TaxCategory.TAXABLE:
+                raise serializers.ValidationError(
+                    {"vat_rate": "Steuerpflichtige Positionen brauchen den USt-Satz 7 oder 19."}
+                )
+            data["vat_rate"] = Decimal("0.00")
+        return data
+
+
+class InvoiceLinePatchInput(serializers.Serializer):
+    """Any of the fields of a line; `service_date` only of a free line."""
+
+    code = CleanCharField(max_length=32, required=False)
+    name = CleanCharField(max_length=200, allow_blank=False, allow_null=False, required=False)
+    quantity = _quantity(required=False)
+    unit_price = _money(min_value=Decimal("0"), required=False)
+    tax_category = serializers.ChoiceField(choices=TaxCategory.choices, required=False)
+    vat_rate = serializers.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        min_value=Decimal("0"),
+        max_value=Decimal("99.99"),
+        required=False,
+    )
+    service_date = serializers.DateField(required=False, allow_null=True)
+
+    def validate_name(self, value):
+        if not value:
+            raise serializers.ValidationError("Die Position braucht eine Bezeichnung.")
+        return value
+
+
 class InvoiceLineOutput(serializers.ModelSerializer):
     id = StringIdField(source="public_id")
-    appointment_id = StringIdField(source="appointment.public_id")
+    appointment_id = StringIdField(
+        source="appointment.public_id",
+        allow_null=True,
+        help_text="The appointment the line bills; null for a free line.",
+    )
     tax_category = serializers.ChoiceField(choices=TaxCategory.choices)
 
     class Meta:

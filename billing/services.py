@@ -8,7 +8,7 @@ its invoice lines carry the rate 0.00 and the invoice remembers why.
 
 from collections.abc import Sequence
 from datetime import timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import transaction
 from django.utils import timezone
@@ -332,6 +332,228 @@ def invoice_set_recipient(*, invoice: Invoice, actor, recipient: dict | None) ->
         Action.INVOICE_RECIPIENT,
         "abweichender Empfänger" if recipient else "Empfänger laut Akte",
     )
+    return invoice
+
+
+# A draft's lines (staff-api.md 1.1, "Lines"; docs/decisions.md, "Draft lines")
+
+# The largest amount a line or an invoice total can hold (MONEY: 10 digits, 2 places).
+MAX_AMOUNT = Decimal("99999999.99")
+CENT = Decimal("0.01")
+# What a PATCH may change on any line; `service_date` only on a free line (an
+# appointment's line carries the appointment's date).
+LINE_FIELDS = ("code", "name", "quantity", "unit_price", "tax_category", "vat_rate")
+
+
+def invoice_lines_editable(*, invoice: Invoice) -> None:
+    """409 `invalid_status` unless the invoice is a draft. The API checks this
+    before it validates a body (status checks come before validation); the line
+    services check it again under the row lock."""
+    if invoice.status != InvoiceStatus.DRAFT:
+        raise InvalidStatus(
+            f"Die Rechnung ist {_STATE[invoice.status]}; ihre Positionen können nicht mehr "
+            "geändert werden."
+        )
+
+
+def _locked_draft(invoice: Invoice) -> Invoice:
+    """The invoice again, row-locked for this transaction: concurrent line edits of
+    one draft queue here, so none loses the other's change of the totals."""
+    invoice = (
+        Invoice.objects.select_for_update(of=("self",))
+        .select_related("organisation", "patient")
+        .get(pk=invoice.pk)
+    )
+    invoice_lines_editable(invoice=invoice)
+    return invoice
+
+
+def _checked_line(invoice: Invoice, line: InvoiceLine) -> None:
+    """Fill in the line's category and amount, or 422 naming each wrong field. A
+    small business (§ 19 UStG) bills a taxable line at 0.00 and keeps its category."""
+    errors: dict[str, list[str]] = {}
+    for field in ("quantity", "unit_price", "vat_rate"):
+        value = getattr(line, field)
+        if value is not None and not isinstance(value, Decimal):
+            setattr(line, field, Decimal(str(value)))
+    if line.quantity is None or line.quantity <= 0:
+        errors["quantity"] = ["Die Menge muss größer als 0 sein."]
+    if line.unit_price is None or line.unit_price < 0:
+        errors["unit_price"] = ["Der Einzelpreis darf nicht negativ sein."]
+    if not (line.name or "").strip():
+        errors["name"] = ["Die Position braucht eine Bezeichnung."]
+    try:
+        line.tax_category = tax_category_for(
+            vat_rate=line.vat_rate, tax_category=line.tax_category or None
+        )
+    except ValueError as exc:
+        errors["vat_rate"] = [str(exc)]
+    if (
+        line.appointment_id is None
+        and line.service_date > invoice.organisation.today()
+        and "service_date" not in errors
+    ):
+        errors["service_date"] = ["Das Leistungsdatum liegt in der Zukunft."]
+    if not errors:
+        line.amount = (line.quantity * line.unit_price).quantize(CENT, ROUND_HALF_UP)
+        if line.amount > MAX_AMOUNT:
+            errors["quantity"] = ["Menge mal Einzelpreis ist zu groß für eine Position."]
+    if errors:
+        raise ValidationFailed("Die Position ist so nicht möglich.", errors=errors)
+    if invoice.small_business:
+        line.vat_rate = Decimal("0.00")
+
+
+def _recompute_totals(invoice: Invoice, actor) -> None:
+    """Net, VAT and total of the (locked) draft from its lines as they are now, as
+    when it was made (billing.selectors.vat_breakdown); saved in the caller's
+    transaction. Totals beyond what an invoice can hold are 422 (rolled back)."""
+    breakdown = vat_breakdown(invoice.lines.all())
+    invoice.net_total = sum((group.net for group in breakdown), Decimal("0.00"))
+    invoice.vat_total = sum((group.vat for group in breakdown), Decimal("0.00"))
+    invoice.total = invoice.net_total + invoice.vat_total
+    if invoice.total > MAX_AMOUNT:
+        raise ValidationFailed(
+            "Der Gesamtbetrag der Rechnung wäre zu groß.",
+            errors={"quantity": ["Der Gesamtbetrag der Rechnung wäre zu groß."]},
+        )
+    invoice._history_user = actor
+    invoice.save(update_fields=["net_total", "vat_total", "total", "updated_at"])
+
+
+def _line_detail(line: InvoiceLine) -> str:
+    """The Protokoll names the line's code and kind, never amounts or names of people."""
+    kind = "Terminposition" if line.appointment_id else "freie Position"
+    return f"{kind} {line.code}".strip()
+
+
+@transaction.atomic
+def invoice_line_add(
+    *,
+    invoice: Invoice,
+    actor,
+    name: str,
+    quantity: Decimal,
+    unit_price: Decimal,
+    vat_rate: Decimal = Decimal("0.00"),
+    tax_category: str | None = None,
+    code: str = "",
+    service_date=None,
+) -> InvoiceLine:
+    """A free line (no appointment: a home-visit fee, materials) at the end of a
+    draft; its amount is quantity × unit price, rounded half up to the cent, and the
+    totals follow. `service_date` defaults to today in the organisation's zone and
+    may not lie in the future; the category follows the rate when left out. Anything
+    but a draft: 409 `invalid_status` (before any 422)."""
+    invoice = _locked_draft(invoice)
+    last = invoice.lines.order_by("-position").values_list("position", flat=True).first()
+    line = InvoiceLine(
+        invoice=invoice,
+        appointment=None,
+        position=0 if last is None else last + 1,
+        service_date=service_date or invoice.organisation.today(),
+        code=code or "",
+        name=name,
+        quantity=quantity,
+        unit_price=unit_price,
+        vat_rate=vat_rate,
+        tax_category=tax_category or "",
+        therapist=None,
+    )
+    _checked_line(invoice, line)
+    line._history_user = actor
+    line.save()
+    _recompute_totals(invoice, actor)
+    _audit(invoice, actor, Action.INVOICE_LINE_ADD, _line_detail(line))
+    return line
+
+
+def _access_line(invoice: Invoice, line_id) -> InvoiceLine:
+    """The draft's line with this public id (locked); any other is 404."""
+    line = (
+        InvoiceLine.objects.select_for_update(of=("self",))
+        .filter(invoice=invoice, public_id=line_id)
+        .first()
+    )
+    if line is None:
+        raise NotFound("Diese Position gibt es auf der Rechnung nicht.")
+    return line
+
+
+@transaction.atomic
+def invoice_line_update(*, invoice: Invoice, line_id, actor, **changes) -> InvoiceLine:
+    """Change a draft's line: any of code, name, quantity, unit_price, tax_category,
+    vat_rate, and `service_date` of a free line (an appointment's line keeps the
+    appointment's date: 422). A new rate without a category lets the category follow
+    the rate. The amount and the totals follow. Anything but a draft: 409."""
+    invoice = _locked_draft(invoice)
+    line = _access_line(invoice, line_id)
+    if "service_date" in changes:
+        if line.appointment_id is not None:
+            raise ValidationFailed(
+                errors={
+                    "service_date": [
+                        "Das Leistungsdatum einer Terminposition ist das Datum des Termins."
+                    ]
+                }
+            )
+        line.service_date = changes.pop("service_date") or invoice.organisation.today()
+    unknown = set(changes) - set(LINE_FIELDS)
+    if unknown:
+        raise ValueError(f"unknown line fields: {sorted(unknown)}")
+    if "vat_rate" in changes and "tax_category" not in changes:
+        changes["tax_category"] = None
+    if invoice.small_business and "vat_rate" not in changes:
+        # Its stored rate is 0.00 whatever the category: check with one that fits.
+        category = changes.get("tax_category") or line.tax_category
+        changes["tax_category"] = category
+        changes["vat_rate"] = _category_rate(category)
+    for field, value in changes.items():
+        setattr(line, field, value if value is not None else "")
+    _checked_line(invoice, line)
+    line._history_user = actor
+    line.save()
+    _recompute_totals(invoice, actor)
+    _audit(invoice, actor, Action.INVOICE_LINE_UPDATE, _line_detail(line))
+    return line
+
+
+def _category_rate(category: str) -> Decimal:
+    """A rate the category allows, to check a small business's line again (its
+    stored rate is 0.00 whatever the category)."""
+    return max(RATES[category])
+
+
+@transaction.atomic
+def invoice_line_remove(*, invoice: Invoice, line_id, actor) -> Invoice:
+    """Remove a draft's line; the totals follow. When it was the last line of its
+    appointment on this draft, the appointment is released (`Appointment.invoice`)
+    and can be billed again. The last line of a draft is not removed (422): discard
+    the draft instead. Anything but a draft: 409."""
+    invoice = _locked_draft(invoice)
+    line = _access_line(invoice, line_id)
+    if not invoice.lines.exclude(pk=line.pk).exists():
+        raise ValidationFailed(
+            "Das ist die letzte Position. Verwerfen Sie stattdessen den Entwurf.",
+            errors={"line_id": ["Ein Rechnungsentwurf braucht mindestens eine Position."]},
+        )
+    detail = _line_detail(line)
+    appointment_id = line.appointment_id
+    line._history_user = actor
+    line.delete()
+    if (
+        appointment_id is not None
+        and not invoice.lines.filter(appointment_id=appointment_id).exists()
+    ):
+        for appointment in Appointment.objects.select_for_update().filter(
+            pk=appointment_id, invoice=invoice
+        ):
+            appointment.invoice = None
+            appointment._history_user = actor
+            appointment.save(update_fields=["invoice", "updated_at"])
+        detail += ", Termin wieder abrechenbar"
+    _recompute_totals(invoice, actor)
+    _audit(invoice, actor, Action.INVOICE_LINE_REMOVE, detail)
     return invoice
 
 

@@ -7,7 +7,7 @@ from rest_framework.routers import DefaultRouter
 
 from appointments.api import AppointmentSeriesViewSet, AppointmentViewSet, CalendarColumnViewSet
 from audit.api import AuditLogViewSet
-from billing.api import InvoiceViewSet, ServiceChainViewSet
+from billing.api import InvoiceLineViewSet, InvoiceViewSet, ServiceChainViewSet
 from doctolib_bridge.api import SyncLogViewSet
 from doctolib_bridge.export_api import ExportViewSet
 from documentation.api import AttachmentViewSet, DocumentationViewSet, PatientAttachmentViewSet
@@ -35,6 +35,9 @@ router.register(
 router.register("attachments", AttachmentViewSet, basename="attachment")
 router.register("service-chains", ServiceChainViewSet, basename="service-chain")
 router.register("invoices", InvoiceViewSet, basename="invoice")
+router.register(
+    r"invoices/(?P<invoice_id>[^/]+)/lines", InvoiceLineViewSet, basename="invoice-line"
+)
 router.register("calendar-columns", CalendarColumnViewSet, basename="calendar-column")
 router.register("appointments", AppointmentViewSet, basename="appointment")
 router.register("appointment-series", AppointmentSeriesViewSet, basename="appointment-series")

@@ -203,6 +203,73 @@ class InvoiceCreateForm(forms.Form):
     )
 
 
+def _quantity_field(**kwargs) -> forms.DecimalField:
+    return forms.DecimalField(
+        label="Menge",
+        max_digits=7,
+        decimal_places=2,
+        min_value=Decimal("0.01"),
+        localize=True,
+        error_messages={"min_value": "Die Menge muss größer als 0 sein."},
+        widget=forms.TextInput(attrs={"inputmode": "decimal", "size": 5}),
+        **kwargs,
+    )
+
+
+def _unit_price_field(**kwargs) -> forms.DecimalField:
+    return forms.DecimalField(
+        label="Einzelpreis (netto, €)",
+        max_digits=10,
+        decimal_places=2,
+        min_value=0,
+        localize=True,
+        error_messages={"min_value": "Der Einzelpreis darf nicht negativ sein."},
+        widget=forms.TextInput(attrs={"inputmode": "decimal", "size": 8}),
+        **kwargs,
+    )
+
+
+class InvoiceLineForm(forms.Form):
+    """A free line of a draft (a home-visit fee, materials); the rules are
+    billing.services.invoice_line_add's."""
+
+    code = CleanCharField(label="Ziffer", max_length=32)
+    name = CleanCharField(label="Bezeichnung", max_length=200, required=True)
+    quantity = _quantity_field(initial=Decimal("1"))
+    unit_price = _unit_price_field()
+    tax_category = forms.ChoiceField(
+        label="Steuerart",
+        choices=ServiceForm.base_fields["tax_category"].choices,
+        required=False,
+    )
+    vat_rate = forms.ChoiceField(
+        label="USt-Satz",
+        choices=[("0.00", "0 %"), ("7.00", "7 %"), ("19.00", "19 %")],
+        initial="0.00",
+    )
+    service_date = forms.DateField(
+        label="Leistungsdatum",
+        required=False,
+        help_text="Leer: heute.",
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+
+    def clean_vat_rate(self):
+        return Decimal(self.cleaned_data["vat_rate"])
+
+    def line(self) -> dict:
+        data = dict(self.cleaned_data)
+        data["tax_category"] = data.get("tax_category") or None
+        return data
+
+
+class InvoiceLineEditForm(forms.Form):
+    """Change the quantity or the unit price of a draft's line."""
+
+    quantity = _quantity_field()
+    unit_price = _unit_price_field()
+
+
 # Token management
 
 

@@ -20,6 +20,21 @@ urlpatterns = [
     path("rechnungen/offene-posten/", abrechnung.OpenItemsView.as_view(), name="open_items"),
     path("rechnungen/<uuid:id>/", abrechnung.InvoiceDetailView.as_view(), name="invoice_detail"),
     path(
+        "rechnungen/<uuid:id>/positionen/",
+        abrechnung.InvoiceLineAddView.as_view(),
+        name="invoice_line_add",
+    ),
+    path(
+        "rechnungen/<uuid:id>/positionen/<uuid:line_id>/",
+        abrechnung.InvoiceLineEditView.as_view(),
+        name="invoice_line_edit",
+    ),
+    path(
+        "rechnungen/<uuid:id>/positionen/<uuid:line_id>/entfernen/",
+        abrechnung.InvoiceLineRemoveView.as_view(),
+        name="invoice_line_remove",
+    ),
+    path(
         "rechnungen/<uuid:id>/stellen/",
         abrechnung.InvoiceIssueView.as_view(),
         name="invoice_issue",

@@ -20,7 +20,7 @@ from rest_framework.test import APIClient
 from appointments.models import Appointment, CalendarColumn
 from billing.models import Invoice, InvoiceLine, InvoiceStatus, ServiceChain, ServiceLine
 from billing.payments import payment_record
-from billing.services import invoice_cancel
+from billing.services import invoice_cancel, invoice_line_add
 from doctolib_bridge.handover import export_start
 from doctolib_bridge.models import ExportJob, SyncLogEntry
 from documentation import services as documentation
@@ -87,6 +87,7 @@ CHAIN_BODY = {
     "services": [{"code": "MT", "name": "Manuelle Therapie", "price": "40.00", "vat_rate": "0"}],
 }
 INVOICE_BODY = {"patient_id": "{billed_patient}", "appointment_ids": ["{billable}"]}
+LINE_BODY = {"name": "Hausbesuch", "unit_price": "25.00"}
 DOC, APPT, BILL = Right.DOCUMENTATION, Right.APPOINTMENTS, Right.BILLING
 DOCS = "/api/v1/patients/{documented}/documentation/"
 
@@ -137,6 +138,9 @@ ENDPOINTS = [
     Endpoint("POST", "/api/v1/invoices/{with_payment}/payments/{payment}/reverse", 201, BILL),
     Endpoint("POST", "/api/v1/invoices/{issued}/write-off", 200, BILL, {"reason": "Insolvenz"}),
     Endpoint("GET", "/api/v1/invoices/{draft}/pdf", 200, BILL),
+    Endpoint("POST", "/api/v1/invoices/{draft}/lines", 201, BILL, LINE_BODY),
+    Endpoint("PATCH", "/api/v1/invoices/{draft}/lines/{line}", 200, BILL, {"quantity": "2"}),
+    Endpoint("DELETE", "/api/v1/invoices/{draft}/lines/{line}/", 204, BILL),
     Endpoint("GET", "/api/v1/invoices/{cancelled}/cancellation-pdf", 200, BILL),
     Endpoint("GET", "/api/v1/exports/", 200, admin_only=True),
     Endpoint("POST", "/api/v1/exports/", 202, body={"delete_appointments": True}, admin_only=True),
@@ -178,6 +182,7 @@ def world(organisation):
     SyncLogEntryFactory(organisation=organisation)
     writer = UserFactory(organisation=organisation, role=Role.ADMIN)
     documented = PatientFactory(organisation=organisation)
+    draft = _invoice(billed(), InvoiceStatus.DRAFT)
     return {
         "documented": documented,
         "entry": documentation.entry_create(patient=documented, actor=writer, text="Befund"),
@@ -190,7 +195,10 @@ def world(organisation):
         "appointment": AppointmentFactory(organisation=organisation),
         "billed_patient": billed_patient,
         "billable": billed(),
-        "draft": _invoice(billed(), InvoiceStatus.DRAFT),
+        "draft": draft,
+        "line": invoice_line_add(
+            invoice=draft, actor=None, name="Material", quantity=1, unit_price=5
+        ),
         "issued": _invoice(billed(), InvoiceStatus.ISSUED),
         "cancelled": invoice_cancel(invoice=_invoice(billed(), InvoiceStatus.ISSUED), actor=None),
         **_paid_once(_invoice(billed(), InvoiceStatus.ISSUED)),

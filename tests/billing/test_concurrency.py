@@ -3,6 +3,7 @@ connection."""
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
 
 import pytest
 from django.db import connection
@@ -154,3 +155,19 @@ def test_concurrent_invoices_over_the_same_appointments_lock_them_once(
     invoice = Invoice.objects.get()
     assert set(Appointment.objects.values_list("invoice", flat=True)) == {invoice.pk}
     assert invoice.lines.count() == 6
+
+
+def test_concurrent_line_edits_of_one_draft_lose_no_update(organisation, admin_user):
+    """Each edit recomputes the totals under the draft's row lock: none is lost."""
+    draft = make_draft(organisation=organisation, actor=admin_user)  # one line of 32.50
+
+    def work(i):
+        return services.invoice_line_add(
+            invoice=draft, actor=admin_user, name=f"Material {i}", quantity=1, unit_price=1
+        )
+
+    _run_at_once(work)
+
+    draft.refresh_from_db()
+    assert draft.lines.count() == THREADS + 1
+    assert draft.net_total == draft.total == Decimal("32.50") + THREADS

@@ -36,7 +36,7 @@ def test_create_issue_and_download_an_invoice(page, logged_in, admin_user, organ
     page.get_by_label("Akte suchen").fill("Must")  # htmx: results as you type
     page.get_by_role("link", name="Muster, Erika").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Neue Rechnung für Erika Muster")
-    page.get_by_role("checkbox").first.check()
+    page.locator("input[name=appointments]").first.check()
     page.get_by_label("Diagnose").fill("M54.5")
     page.get_by_role("button", name="Rechnung erstellen").click()
 
@@ -146,3 +146,75 @@ def test_incomplete_data_is_listed_with_links_and_issuing_asks_first(
     expect(page.get_by_role("status")).to_contain_text("wurde gestellt")
     draft.refresh_from_db()
     assert draft.status == InvoiceStatus.ISSUED and draft.number
+
+
+def test_edit_a_drafts_lines(page, logged_in, admin_user, organisation):
+    """Add a free line "Hausbesuch", change a price, remove a line (after asking):
+    the total follows each time."""
+    patient = PatientFactory(organisation=organisation, first_name="Erika", last_name="Muster")
+    chain = ServiceChainFactory(organisation=organisation, description="KG", services=[KG, OIL])
+    booked = AppointmentFactory(
+        organisation=organisation,
+        patient=patient,
+        service_chain=chain,
+        start=timezone.now() - timedelta(days=1),
+    )
+    draft = services.invoice_create(
+        organisation=organisation, actor=admin_user, patient=patient, appointments=[booked]
+    )
+    logged_in(page, admin_user).goto(f"/rechnungen/{draft.public_id}/")
+    total = page.locator("[data-total=gross]")
+    expect(total).to_have_text("42,50 €")  # 32.50 + 8.40 + 1.60 VAT
+
+    added = page.get_by_role("region", name="Freie Position hinzufügen")
+    added.get_by_label("Ziffer").fill("HB")
+    added.get_by_label("Bezeichnung").fill("Hausbesuch")
+    added.get_by_label("Einzelpreis (netto, €)").fill("25,00")
+    added.get_by_label("Steuerart").select_option(label="nicht steuerbar")
+    added.get_by_role("button", name="Position hinzufügen").click()
+    expect(page.get_by_role("status")).to_contain_text(
+        "Die Position „Hausbesuch“ wurde hinzugefügt."
+    )
+    expect(page.locator("table.abr-lines")).to_contain_text("Hausbesuch")
+    expect(total).to_have_text("67,50 €")
+
+    page.get_by_label("Einzelpreis von Hausbesuch (netto, €)").fill("30,00")
+    page.locator("tr", has_text="Hausbesuch").get_by_role("button", name="Ändern").click()
+    expect(page.get_by_role("status")).to_contain_text("Die Position wurde geändert.")
+    expect(total).to_have_text("72,50 €")
+
+    page.locator("tr", has_text="Massageöl").get_by_role("link", name="Entfernen …").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Position entfernen?")
+    page.get_by_role("button", name="Position entfernen").click()
+    expect(page.get_by_role("status")).to_contain_text("Die Position wurde entfernt.")
+    expect(page.locator("table.abr-lines")).not_to_contain_text("Massageöl")
+    expect(total).to_have_text("62,50 €")  # 32.50 + 30.00
+    draft.refresh_from_db()
+    assert draft.total == Decimal("62.50")
+
+
+def test_select_all_shows_the_running_total(page, logged_in, admin_user, organisation):
+    patient = PatientFactory(organisation=organisation, first_name="Erika", last_name="Muster")
+    chain = ServiceChainFactory(organisation=organisation, description="KG", services=[KG, OIL])
+    for days in (3, 2, 1):
+        AppointmentFactory(
+            organisation=organisation,
+            patient=patient,
+            service_chain=chain,
+            start=timezone.now() - timedelta(days=days),
+        )
+    logged_in(page, admin_user).goto(f"/rechnungen/neu/?patient={patient.public_id}")
+    running = page.locator("[data-running-total-value]")
+    expect(running).to_have_text("0,00 €")
+
+    page.locator("input[name=appointments]").first.check()
+    expect(running).to_have_text("40,90 €")
+    page.get_by_label("Alle auswählen").check()
+    expect(running).to_have_text("122,70 €")
+    page.get_by_label("Alle auswählen").uncheck()
+    expect(running).to_have_text("0,00 €")
+    page.get_by_label("Alle auswählen").check()
+    page.get_by_role("button", name="Rechnung erstellen").click()
+
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Rechnungsentwurf")
+    assert Invoice.objects.get().locked_appointments.count() == 3

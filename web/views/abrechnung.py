@@ -21,6 +21,8 @@ from patients.selectors import access_patient, patient_list
 from web.forms_abrechnung import (
     InvoiceCreateForm,
     InvoiceFilterForm,
+    InvoiceLineEditForm,
+    InvoiceLineForm,
     PatientSearchForm,
     RecipientForm,
     ServiceChainForm,
@@ -300,19 +302,27 @@ def missing_items(invoice, user, errors: dict[str, list[str]]) -> list[dict]:
 
 
 class InvoiceDetailView(InvoiceMixin, TemplateView):
+    """The invoice with its lines; a draft's lines can be changed here (quantity and
+    unit price per line, a free line added below, a line removed after asking)."""
+
     template_name = "web/abrechnung/invoice_detail.html"
 
-    def get_context_data(self, **kwargs):
+    def get_context_data(self, *, add_form=None, edit=None, **kwargs):
         invoice = self.invoice()
         lines = list(invoice.lines.all())
         allowed = services.TRANSITIONS[invoice.status]
         missing = []
-        if invoice.status == InvoiceStatus.DRAFT:
+        editable = invoice.status == InvoiceStatus.DRAFT
+        if editable:
             errors = selectors.invoice_missing_data(invoice=invoice)
             missing = missing_items(invoice, self.request.user, errors)
+            add_form = add_form or InvoiceLineForm(auto_id="id_neu-%s")
         return super().get_context_data(
             invoice=invoice,
+            rows=[(line, self._edit_form(n, line, edit)) for n, line in enumerate(lines, 1)],
             lines=lines,
+            editable=editable,
+            add_form=add_form,
             recipient=invoice_parties(invoice).recipient,
             vat_groups=selectors.vat_breakdown(lines),
             missing=missing,
@@ -321,6 +331,109 @@ class InvoiceDetailView(InvoiceMixin, TemplateView):
             can_cancel=InvoiceStatus.CANCELLED in allowed,
             **kwargs,
         )
+
+    def _edit_form(self, n: int, line, edit):
+        """The row's form for quantity and unit price (its inputs sit in the row's
+        cells and belong to the form `pos-<n>`); the refused one as it was typed."""
+        if edit and edit[0] == line.public_id:
+            form = edit[1]
+            form.auto_id = f"id_pos-{n}-%s"
+        else:
+            form = InvoiceLineEditForm(
+                auto_id=f"id_pos-{n}-%s",
+                initial={"quantity": line.quantity, "unit_price": line.unit_price},
+            )
+        for field in form.fields.values():
+            field.widget.attrs["form"] = f"pos-{n}"
+        return form
+
+
+def _field_errors(form, exc: ValidationFailed) -> None:
+    """The service's refusal next to the fields it names (else above the form)."""
+    for key, texts in (exc.errors or {}).items():
+        for text in texts:
+            form.add_error(key if key in form.fields else None, text)
+    if not exc.errors:
+        form.add_error(None, exc.detail)
+
+
+class InvoiceLineAddView(InvoiceDetailView):
+    """POST: a free line on the draft; refused input shows the page again (422)
+    with the reasons next to the fields, and nothing is saved."""
+
+    def post(self, request, id):
+        invoice = self.invoice()
+        form = InvoiceLineForm(request.POST, auto_id="id_neu-%s")
+        if form.is_valid():
+            try:
+                line = services.invoice_line_add(invoice=invoice, actor=request.user, **form.line())
+            except ValidationFailed as exc:
+                _field_errors(form, exc)
+            except DomainError as exc:
+                messages.error(request, exc.detail)
+                return redirect("invoice_detail", id=id)
+            else:
+                messages.success(request, f"Die Position „{line.name}“ wurde hinzugefügt.")
+                return redirect(reverse("invoice_detail", args=[id]) + "#positionen")
+        return self.render_to_response(self.get_context_data(add_form=form), status=422)
+
+
+class InvoiceLineEditView(InvoiceDetailView):
+    """POST: a line's new quantity and unit price; refused input shows the page
+    again (422) with the reason in the line's row."""
+
+    http_method_names = ["post", "options"]
+
+    def post(self, request, id, line_id):
+        invoice = self.invoice()
+        form = InvoiceLineEditForm(request.POST)
+        if form.is_valid():
+            try:
+                services.invoice_line_update(
+                    invoice=invoice, line_id=line_id, actor=request.user, **form.cleaned_data
+                )
+            except NotFound:
+                raise Http404 from None
+            except ValidationFailed as exc:
+                _field_errors(form, exc)
+            except DomainError as exc:
+                messages.error(request, exc.detail)
+                return redirect("invoice_detail", id=id)
+            else:
+                messages.success(request, "Die Position wurde geändert.")
+                return redirect(reverse("invoice_detail", args=[id]) + "#positionen")
+        context = self.get_context_data(edit=(line_id, form))
+        return self.render_to_response(context, status=422)
+
+
+class InvoiceLineRemoveView(InvoiceMixin, View):
+    """Ask first (GET), then remove the line (POST). The last line of an appointment
+    makes it billable again."""
+
+    template_name = "web/abrechnung/invoice_line_remove.html"
+
+    def get(self, request, id, line_id):
+        invoice = self.invoice()
+        line = next((line for line in invoice.lines.all() if line.public_id == line_id), None)
+        if line is None:
+            raise Http404
+        if invoice.status != InvoiceStatus.DRAFT:
+            return redirect("invoice_detail", id=id)
+        context = {"organisation": self.organisation, "invoice": invoice, "line": line}
+        return render(request, self.template_name, context)
+
+    def post(self, request, id, line_id):
+        try:
+            services.invoice_line_remove(
+                invoice=self.invoice(), line_id=line_id, actor=request.user
+            )
+        except NotFound:
+            raise Http404 from None
+        except DomainError as exc:
+            messages.error(request, exc.detail)
+        else:
+            messages.success(request, "Die Position wurde entfernt.")
+        return redirect(reverse("invoice_detail", args=[id]) + "#positionen")
 
 
 class InvoiceIssueView(InvoiceMixin, View):

@@ -19,3 +19,40 @@
     });
   });
 })();
+
+/* Neue Rechnung: "Alle auswählen" ticks every billable appointment, and the sum of
+   the ticked ones (net, in cents to stay exact) is shown before "Rechnung
+   erstellen". Without JavaScript both stay hidden; each row shows its amount. */
+(function () {
+  "use strict";
+  document.addEventListener("DOMContentLoaded", function () {
+    const boxes = Array.from(document.querySelectorAll('input[name="appointments"][data-amount]'));
+    const all = document.querySelector("[data-select-all]");
+    const total = document.querySelector("[data-running-total]");
+    const value = document.querySelector("[data-running-total-value]");
+    if (!boxes.length || !all || !total || !value) return;
+    const euro = new Intl.NumberFormat("de-DE", { style: "currency", currency: "EUR" });
+    const cents = function (box) {
+      const [whole, part = "0"] = box.dataset.amount.split(".");
+      return Number(whole) * 100 + Number((part + "00").slice(0, 2)) * (whole.startsWith("-") ? -1 : 1);
+    };
+    const update = function () {
+      const ticked = boxes.filter(function (box) { return box.checked; });
+      const sum = ticked.reduce(function (acc, box) { return acc + cents(box); }, 0);
+      value.textContent = euro.format(sum / 100);
+      all.checked = ticked.length === boxes.length;
+      all.indeterminate = ticked.length > 0 && ticked.length < boxes.length;
+    };
+    all.hidden = false;
+    document.querySelector("[data-select-all-label]").hidden = false;
+    const fallback = document.querySelector("[data-select-all-fallback]");
+    if (fallback) fallback.remove();
+    total.hidden = false;
+    all.addEventListener("change", function () {
+      boxes.forEach(function (box) { box.checked = all.checked; });
+      update();
+    });
+    boxes.forEach(function (box) { box.addEventListener("change", update); });
+    update();
+  });
+})();
