@@ -6,6 +6,7 @@ from billing.models import (
     InvoiceDocument,
     InvoiceLine,
     InvoiceSequence,
+    Payment,
     ServiceChain,
     ServiceLine,
 )
@@ -65,12 +66,22 @@ class InvoiceDocumentInline(ReadOnlyAdminMixin, admin.TabularInline):
     extra = 0
 
 
+class PaymentInline(ReadOnlyAdminMixin, admin.TabularInline):
+    """Payments and their reversals, as recorded (never changed: GoBD)."""
+
+    model = Payment
+    fk_name = "invoice"
+    extra = 0
+    fields = ("date", "amount", "method", "note", "reverses", "created_by_label", "created_at")
+    readonly_fields = fields
+
+
 @admin.register(Invoice)
 class InvoiceAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin, TenantAdmin):
     """Invoices change only through billing.services (issue, pay, cancel) and are
     never deleted (GoBD); support reads them and their history here."""
 
-    inlines = (InvoiceLineInline, InvoiceDocumentInline)
+    inlines = (InvoiceLineInline, InvoiceDocumentInline, PaymentInline)
     list_display = (
         column("number", "Nummer"),
         column("status", "Status"),

@@ -62,7 +62,7 @@ def test_create_issue_and_download_an_invoice(page, logged_in, admin_user, organ
     page.get_by_role("link", name="Rechnungen", exact=True).first.click()
     page.get_by_label("Status").select_option(label="bezahlt")  # htmx: the list alone
     expect(page).to_have_url(re.compile(r"status=paid"))
-    expect(page.locator("#rechnungen")).to_contain_text("Keine Rechnungen in diesem Status.")
+    expect(page.locator("#rechnungen")).to_contain_text("Keine Rechnungen zu diesen Filtern.")
     page.get_by_label("Status").select_option(label="gestellt")
     expect(page.get_by_role("link", name=invoice.number)).to_be_visible()
 
