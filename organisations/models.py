@@ -8,6 +8,7 @@ from django.db import models
 from django.utils import timezone
 
 from lemniscus.models import PublicModel
+from organisations.money_settings import default_datev, default_dunning_levels
 from organisations.opening_hours import default_closed_dates, default_opening_hours
 
 TIME_ZONE_CHOICES = [(name, name) for name in sorted(zoneinfo.available_timezones())]
@@ -83,6 +84,11 @@ class Organisation(PublicModel):
     # days series appointments skip.
     opening_hours = models.JSONField("Öffnungszeiten", default=default_opening_hours)
     closed_dates = models.JSONField("Schließtage", default=default_closed_dates, blank=True)
+    # Money in (organisations.money_settings): dunning levels and fees, the signature of
+    # the e-mails that send invoices, and the accountant's DATEV export.
+    dunning_levels = models.JSONField("Mahnstufen", default=default_dunning_levels)
+    email_signature = models.TextField("E-Mail-Signatur", blank=True)
+    datev = models.JSONField("DATEV", default=default_datev)
 
     class Meta:
         verbose_name = "Organisation"

@@ -74,6 +74,18 @@ class PracticeInput(serializers.Serializer):
         help_text="Single closed days (holidays): series appointments skip them.",
     )
 
+    dunning_levels = serializers.JSONField(
+        required=False,
+        help_text='[{"level": 1, "name": "Zahlungserinnerung", "days_after_due": 7, '
+        '"fee": "0.00"}, …]; checked by organisations.money_settings.',
+    )
+    email_signature = CleanCharField(max_length=2000, required=False)
+    datev = serializers.JSONField(
+        required=False,
+        help_text='{"advisor_number", "client_number", "fiscal_year_start" ("MM-DD"), '
+        '"account_length", "accounts": {…}} with SKR03 defaults.',
+    )
+
     def validate_closed_dates(self, value):
         return [day.isoformat() for day in value]
 
@@ -105,5 +117,8 @@ class PracticeOutput(serializers.ModelSerializer):
             "reminder_consent_default",
             "opening_hours",
             "closed_dates",
+            "dunning_levels",
+            "email_signature",
+            "datev",
         ]
         read_only_fields = fields

@@ -14,6 +14,7 @@ from audit.services import audit_record, fields_detail
 from lemniscus.errors import InvitationNotPending, ValidationFailed
 from lemniscus.text import clean
 from organisations.models import Organisation, Plan, Right, Role, User
+from organisations.money_settings import normalize_datev, normalize_dunning_levels
 from organisations.opening_hours import normalize_closed_dates, normalize_opening_hours
 from organisations.validators import normalize_tax_number, normalize_vat_id
 from outbox.services import enqueue
@@ -121,6 +122,9 @@ PRACTICE_FIELDS = (
     "reminder_consent_default",
     "opening_hours",
     "closed_dates",
+    "dunning_levels",
+    "email_signature",
+    "datev",
 )
 
 # The identifiers an invoice prints under their own labels; checked here whoever
@@ -144,6 +148,8 @@ def _normalized_practice(data: dict) -> dict:
     for name, normalize in (
         ("opening_hours", normalize_opening_hours),
         ("closed_dates", normalize_closed_dates),
+        ("dunning_levels", normalize_dunning_levels),
+        ("datev", normalize_datev),
     ):
         if name in data:
             try:
