@@ -330,3 +330,25 @@ def test_logs_never_name_the_address(api, issued, smtp, caplog, django_capture_o
     assert len(smtp.received) == 2
     ours = [r.getMessage() for r in caplog.records if not r.name.startswith("mail.")]
     assert ours and not any("patient@example.org" in line for line in ours)
+
+
+def test_two_requests_before_the_job_ran_send_one_mail(api, issued, smtp):
+    first = timezone.now().isoformat()
+    second = timezone.now().isoformat()
+
+    sending.invoice_send(invoice_id=issued.pk, requested_at=first)
+    sending.invoice_send(invoice_id=issued.pk, requested_at=second)
+
+    assert len(smtp.received) == 1
+
+
+def test_without_a_signature_the_practice_greets_by_name(
+    api, issued, smtp, django_capture_on_commit_callbacks
+):
+    issued.organisation.email_signature = ""
+    issued.organisation.save()
+
+    send_and_run(api, issued, django_capture_on_commit_callbacks)
+
+    text = smtp.received[0][1].get_body(preferencelist=("plain",)).get_content()
+    assert text.replace("\r\n", "\n").rstrip().endswith("Mit freundlichen Grüßen\nPraxis am See")
