@@ -43,6 +43,7 @@ class Action(models.TextChoices):
     INVOICE_CANCEL = "invoice.cancel", "Rechnung storniert"
     INVOICE_DISCARD = "invoice.discard", "Rechnungsentwurf verworfen"
     INVOICE_PDF = "invoice.pdf", "Rechnungs-PDF abgerufen"
+    INVOICE_SEND = "invoice.send", "Rechnung zum Versand per E-Mail gegeben"
     # For the "Money in" services (staff-api.md 1.1), which are not written yet.
     INVOICE_WRITE_OFF = "invoice.write_off", "Rechnung ausgebucht"
     PAYMENT_CREATE = "payment.create", "Zahlung erfasst"

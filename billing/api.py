@@ -5,7 +5,7 @@ from rest_framework.decorators import action
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 
-from billing import payments, selectors, services
+from billing import payments, selectors, sending, services
 from billing.filters import InvoiceFilter
 from billing.models import DocumentKind, Invoice, InvoiceLine, ServiceChain
 from billing.pdf import cancellation_filename, invoice_filename
@@ -188,6 +188,18 @@ class InvoiceViewSet(OrganisationViewSet):
         payments.refuse_status(invoice, payments.PAYABLE, "eine Abschreibung")
         data = self.validated(WriteOffInput, request.data)
         return self._output(payments.invoice_write_off(invoice=invoice, actor=request.user, **data))
+
+    @extend_schema(request=None, responses={202: InvoiceOutput})
+    @action(detail=True, methods=["post"])
+    def send(self, request, id=None):
+        """E-mail the invoice's stored PDF (`pdf_sha256`) to the recipient's `email`,
+        else the patient's, in a background job; 202 with the invoice as it is now.
+        The job sets `sent_at`: poll the invoice until it is later than before. A
+        draft, cancelled or written-off invoice: 409 `invalid_status`; no address:
+        422 `no_email`, and nothing is queued."""
+        invoice = self._access()
+        sending.invoice_send_request(invoice=invoice, actor=request.user)
+        return self._output(invoice, status=202)
 
     @extend_schema(request=None, responses=InvoiceOutput)
     @action(detail=True, methods=["post"])

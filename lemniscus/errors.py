@@ -153,6 +153,17 @@ class InvoiceIncomplete(ValidationFailed):
     )
 
 
+class NoEmail(DomainError):
+    """Sending a document by e-mail when neither its recipient nor the patient has an
+    e-mail address (staff-api.md 1.1, "Sending")."""
+
+    status, code, title = 422, "no_email", "No e-mail address"
+    default_detail = (
+        "Weder der Rechnungsempfänger noch die Patientin oder der Patient hat eine "
+        "E-Mail-Adresse; die Rechnung kann nicht per E-Mail gesendet werden."
+    )
+
+
 class ArchiveDamaged(DomainError):
     """The stored PDF of an issued invoice no longer matches its hash: it is not
     served (nor rendered anew), and support must restore it from a backup."""

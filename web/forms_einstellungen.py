@@ -71,6 +71,15 @@ class PracticeForm(forms.Form):
         ),
     )
 
+    email_signature = CleanCharField(
+        label="E-Mail-Signatur",
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 5}),
+        help_text="Steht unter jeder Rechnung, die per E-Mail versendet wird, z. B. Gruß, "
+        "Name der Praxis, Telefon und Sprechzeiten. Leer: „Mit freundlichen Grüßen“ und "
+        "der Name der Praxis.",
+    )
+
     reminder_consent_default = forms.BooleanField(
         label="Neue Akten: E-Mail-Erinnerungen angekreuzt",
         required=False,
@@ -98,6 +107,7 @@ class PracticeForm(forms.Form):
             ("iban", "bic", "bank_account_holder", "payment_term_days", "small_business"),
         ),
         ("Ausfallhonorar", ("no_show_fee", "no_show_fee_name")),
+        ("Rechnungen per E-Mail", ("email_signature",)),
         ("Terminerinnerungen", ("reminder_hours_before", "reminder_consent_default")),
     )
 
@@ -110,6 +120,10 @@ class PracticeForm(forms.Form):
 
     def clean_email(self):
         return self.cleaned_data["email"].strip().lower()
+
+    def clean_email_signature(self):
+        """Line ends as the mail writes them (a browser sends CRLF)."""
+        return self.cleaned_data["email_signature"].replace("\r\n", "\n").strip()
 
 
 DAY_FORMATS = ["%Y-%m-%d", "%d.%m.%Y"]

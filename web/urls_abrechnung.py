@@ -4,7 +4,14 @@ Protokoll). Included from web/urls.py."""
 
 from django.urls import path
 
-from web.views import abrechnung, einstellungen, einstellungen_team, protokoll, zahlungen
+from web.views import (
+    abrechnung,
+    einstellungen,
+    einstellungen_team,
+    protokoll,
+    versand,
+    zahlungen,
+)
 
 urlpatterns = [
     path("leistungsketten/", abrechnung.ChainListView.as_view(), name="chain_list"),
@@ -64,6 +71,11 @@ urlpatterns = [
         "rechnungen/<uuid:id>/abschreiben/",
         zahlungen.WriteOffView.as_view(),
         name="invoice_write_off",
+    ),
+    path(
+        "rechnungen/<uuid:id>/senden/",
+        versand.InvoiceSendView.as_view(),
+        name="invoice_send",
     ),
     path(
         "rechnungen/<uuid:id>/stornieren/",

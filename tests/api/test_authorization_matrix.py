@@ -137,6 +137,7 @@ ENDPOINTS = [
     Endpoint("POST", "/api/v1/invoices/{issued}/payments", 201, BILL, PAYMENT_BODY),
     Endpoint("POST", "/api/v1/invoices/{with_payment}/payments/{payment}/reverse", 201, BILL),
     Endpoint("POST", "/api/v1/invoices/{issued}/write-off", 200, BILL, {"reason": "Insolvenz"}),
+    Endpoint("POST", "/api/v1/invoices/{issued}/send", 202, BILL),
     Endpoint("GET", "/api/v1/invoices/{draft}/pdf", 200, BILL),
     Endpoint("POST", "/api/v1/invoices/{draft}/lines", 201, BILL, LINE_BODY),
     Endpoint("PATCH", "/api/v1/invoices/{draft}/lines/{line}", 200, BILL, {"quantity": "2"}),
@@ -171,7 +172,7 @@ def _invoice(appointment, status):
 @pytest.fixture
 def world(organisation):
     """One object of the organisation for every path and body id of ENDPOINTS."""
-    billed_patient = PatientFactory(organisation=organisation)
+    billed_patient = PatientFactory(organisation=organisation, email="rechnung@example.org")
     yesterday = timezone.now() - timedelta(days=1)
 
     def billed():

@@ -10,10 +10,11 @@ from django.urls import reverse
 from django.views import View
 from django.views.generic import TemplateView
 
-from billing import payments, selectors, services
+from billing import payments, selectors, sending, services
 from billing.models import DocumentKind, InvoiceStatus
 from billing.parties import invoice_parties
 from billing.pdf import cancellation_filename, invoice_filename
+from billing.sending import masked
 from lemniscus.errors import DomainError, InvoiceIncomplete, NotFound, ValidationFailed
 from lemniscus.tenancy import parse_public_id
 from organisations.models import Right, Role
@@ -329,6 +330,8 @@ class InvoiceDetailView(InvoiceMixin, TemplateView):
             can_issue=InvoiceStatus.ISSUED in allowed,
             can_pay=invoice.status in payments.PAYABLE,
             can_cancel=InvoiceStatus.CANCELLED in allowed,
+            can_send=invoice.status in sending.SENDABLE,
+            send_to=masked(address) if (address := sending.recipient_email(invoice)) else "",
             **kwargs,
         )
 
