@@ -4,7 +4,14 @@ Protokoll). Included from web/urls.py."""
 
 from django.urls import path
 
-from web.views import abrechnung, einstellungen, einstellungen_team, protokoll, zahlungen
+from web.views import (
+    abrechnung,
+    einstellungen,
+    einstellungen_team,
+    mahnwesen,
+    protokoll,
+    zahlungen,
+)
 
 urlpatterns = [
     path("leistungsketten/", abrechnung.ChainListView.as_view(), name="chain_list"),
@@ -18,6 +25,21 @@ urlpatterns = [
     path("rechnungen/", abrechnung.InvoiceListView.as_view(), name="invoice_list"),
     path("rechnungen/neu/", abrechnung.InvoiceCreateView.as_view(), name="invoice_create"),
     path("rechnungen/offene-posten/", abrechnung.OpenItemsView.as_view(), name="open_items"),
+    path(
+        "rechnungen/mahnvorschlaege/",
+        mahnwesen.ProposalsView.as_view(),
+        name="dunning_proposals",
+    ),
+    path(
+        "rechnungen/<uuid:id>/mahnung/",
+        mahnwesen.NoticeCreateView.as_view(),
+        name="dunning_notice_create",
+    ),
+    path(
+        "rechnungen/mahnungen/<uuid:notice_id>/pdf/",
+        mahnwesen.NoticePdfView.as_view(),
+        name="dunning_notice_pdf",
+    ),
     path("rechnungen/<uuid:id>/", abrechnung.InvoiceDetailView.as_view(), name="invoice_detail"),
     path(
         "rechnungen/<uuid:id>/positionen/",
@@ -78,6 +100,7 @@ urlpatterns = [
     ),
     path("einstellungen/", einstellungen.SettingsView.as_view(), name="settings"),
     path("einstellungen/praxis/", einstellungen.PracticeView.as_view(), name="practice"),
+    path("einstellungen/mahnstufen/", mahnwesen.LevelsView.as_view(), name="dunning_levels"),
     path("einstellungen/tokens/", einstellungen.TokensView.as_view(), name="tokens"),
     path(
         "einstellungen/tokens/doctolib/aktivieren/",
