@@ -48,6 +48,9 @@ class Action(models.TextChoices):
     INVOICE_WRITE_OFF = "invoice.write_off", "Rechnung ausgebucht"
     PAYMENT_CREATE = "payment.create", "Zahlung erfasst"
     PAYMENT_REVERSE = "payment.reverse", "Zahlung storniert"
+    # Dunning (billing.dunning)
+    DUNNING_CREATE = "dunning.create", "Mahnung erstellt"
+    DUNNING_PDF = "dunning.pdf", "Mahnungs-PDF abgerufen"
 
     # Exports (doctolib_bridge.handover; the Protokoll's own CSV file)
     EXPORT_CREATE = "export.create", "Export für Doctolib gestartet"
@@ -81,6 +84,7 @@ OBJECT_TYPES: dict[str, str] = {
     "disclosure": "Datenauskunft",
     "invoice": "Rechnung",
     "payment": "Zahlung",
+    "dunning": "Mahnung",
     "export": "Export",
     "audit": "Protokoll",
     "token": "Token",

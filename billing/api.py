@@ -5,11 +5,13 @@ from rest_framework.decorators import action
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 
-from billing import payments, selectors, sending, services
+from billing import dunning, payments, selectors, sending, services
 from billing.filters import InvoiceFilter
-from billing.models import DocumentKind, Invoice, InvoiceLine, ServiceChain
-from billing.pdf import cancellation_filename, invoice_filename
+from billing.models import DocumentKind, DunningNotice, Invoice, InvoiceLine, ServiceChain
+from billing.pdf import cancellation_filename, dunning_filename, invoice_filename
 from billing.serializers import (
+    DunningNoticeOutput,
+    DunningProposalOutput,
     InvoiceInput,
     InvoiceLineInput,
     InvoiceLineOutput,
@@ -179,6 +181,17 @@ class InvoiceViewSet(OrganisationViewSet):
         )
         return self.output(PaymentOutput, reversal, status=201)
 
+    @extend_schema(request=None, responses={201: DunningNoticeOutput})
+    @action(detail=True, methods=["post"], url_path="dunning-notices")
+    def dunning_notice(self, request, id=None):
+        """The notice of the invoice's next dunning level, dated today, with its fee,
+        a new due date (14 days) and what is open then (fees included); its PDF is
+        archived. On a draft, paid, cancelled or written-off invoice 409
+        `invalid_status` (checked first); before the level's `days_after_due` have
+        passed since the due date, or with every level used, 409 `dunning_not_due`."""
+        notice = dunning.dunning_notice_create(invoice=self._access(), actor=request.user)
+        return self.output(DunningNoticeOutput, notice, status=201)
+
     @extend_schema(request=WriteOffInput, responses=InvoiceOutput)
     @action(detail=True, methods=["post"], url_path="write-off")
     def write_off(self, request, id=None):
@@ -309,3 +322,54 @@ class InvoiceLineViewSet(OrganisationViewSet):
     def _output(self, line: InvoiceLine, status: int = 200) -> Response:
         line = InvoiceLine.objects.select_related("appointment").get(pk=line.pk)
         return self.output(InvoiceLineOutput, line, status=status)
+
+
+@extend_schema_view(list=extend_schema(responses=DunningProposalOutput(many=True)))
+class DunningProposalViewSet(OrganisationViewSet):
+    """Mahnvorschläge: overdue open invoices (issued, partly paid) whose next dunning
+    level's `days_after_due` have passed since the due date (organisation's zone),
+    longest overdue first. Computed on every read; nothing is sent or made here."""
+
+    model = Invoice
+    serializer_class = DunningProposalOutput
+    read_right = Right.BILLING
+    write_right = Right.BILLING
+    http_method_names = ["get", "head", "options"]
+
+    def scoped_queryset(self, organisation):
+        return dunning.dunning_proposals(organisation=organisation)
+
+    def list(self, request):
+        return self.page_output(DunningProposalOutput, self.get_queryset())
+
+    def get_serializer_context(self):
+        context = super().get_serializer_context()
+        if not getattr(self, "swagger_fake_view", False) and self.request.user.is_authenticated:
+            context["levels"] = dunning.levels(self.organisation)
+            context["today"] = self.organisation.today()
+        return context
+
+
+class DunningNoticeViewSet(OrganisationViewSet):
+    """Dunning notices: their PDF as archived when they were made."""
+
+    model = DunningNotice
+    serializer_class = DunningNoticeOutput
+    read_right = Right.BILLING
+    write_right = Right.BILLING
+    http_method_names = ["get", "head", "options"]
+
+    def scoped_queryset(self, organisation):
+        return dunning.dunning_notice_list(organisation=organisation)
+
+    @extend_schema(responses={(200, "application/pdf"): OpenApiTypes.BINARY})
+    @action(detail=True, methods=["get"], renderer_classes=[JSONRenderer, PDFRenderer])
+    def pdf(self, request, id=None):
+        """The notice as PDF, exactly as archived when it was made: the invoice's number
+        and date, the open amount, the fee, the new due date, the bank details and a
+        GiroCode for what was open then."""
+        notice = dunning.access_dunning_notice(
+            organisation=self.organisation, public_id=self.kwargs["id"]
+        )
+        content = dunning.dunning_notice_pdf(notice=notice, actor=request.user)
+        return _pdf_response(content, dunning_filename(notice))

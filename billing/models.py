@@ -318,3 +318,44 @@ class Payment(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.amount} € am {self.date:%d.%m.%Y}"
+
+
+def _notice_path(notice: "DunningNotice", filename: str) -> str:
+    return f"archiv/{notice.organisation.public_id}/dunning/{filename}"
+
+
+class DunningNotice(TenantModel):
+    """A dunning notice (Zahlungserinnerung, Mahnung) of an issued invoice: the level
+    it reached, its fee (a `not_taxable` claim added to what is open: damages, no
+    VAT), the new due date, and what was open at its date including this and earlier
+    fees. Its PDF is rendered once, before the row is written, and stored with its
+    hash like an invoice's (billing.dunning). On PostgreSQL a trigger refuses any
+    UPDATE but of `sent_at`/`updated_at` and any DELETE but the erasure's
+    (migration 0011)."""
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="dunning_notices")
+    level = models.PositiveSmallIntegerField("Mahnstufe")
+    name = models.CharField("Bezeichnung", max_length=60)
+    date = models.DateField("Datum")
+    fee = models.DecimalField("Mahngebühr", **MONEY)
+    due_date = models.DateField("Neue Frist")
+    open_amount = models.DecimalField("Offener Betrag", **MONEY)
+    sent_at = models.DateTimeField("Versendet", null=True, blank=True)
+    file = models.FileField(upload_to=_notice_path, max_length=255)
+    sha256 = models.CharField(max_length=64)
+    size = models.PositiveIntegerField()
+    # Who made it, as text (like payments): the row never changes.
+    created_by_label = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        verbose_name = "Mahnung"
+        verbose_name_plural = "Mahnungen"
+        ordering = ["invoice", "level"]
+        constraints = [
+            models.UniqueConstraint(fields=["invoice", "level"], name="one_notice_per_level"),
+            models.CheckConstraint(condition=Q(fee__gte=0), name="notice_fee_non_negative"),
+        ]
+        indexes = [models.Index(fields=["organisation", "date"], name="notice_org_date_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.name} zu {self.invoice}"

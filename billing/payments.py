@@ -50,7 +50,7 @@ _STATE = {
 class Balance:
     """What an invoice asks for and what came in."""
 
-    due: Decimal  # total (fees of dunning notices are added once they exist)
+    due: Decimal  # total + the fees of the invoice's dunning notices
     paid: Decimal
 
     @property
@@ -66,8 +66,17 @@ def paid_amount(invoice: Invoice) -> Decimal:
     return invoice.payments.aggregate(total=Sum("amount"))["total"] or ZERO
 
 
+def dunning_fees(invoice: Invoice) -> Decimal:
+    """The sum of the fees of the invoice's dunning notices (not_taxable claims)."""
+    prefetched = getattr(invoice, "_prefetched_objects_cache", {}).get("dunning_notices")
+    if prefetched is not None:
+        return sum((n.fee for n in prefetched), ZERO)
+    return invoice.dunning_notices.aggregate(total=Sum("fee"))["total"] or ZERO
+
+
 def balance(invoice: Invoice) -> Balance:
-    return Balance(due=invoice.total, paid=paid_amount(invoice))
+    """Due: the total plus the dunning fees; paid: the payments."""
+    return Balance(due=invoice.total + dunning_fees(invoice), paid=paid_amount(invoice))
 
 
 def open_amount(invoice: Invoice) -> Decimal:

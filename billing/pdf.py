@@ -238,3 +238,47 @@ def cancellation_pdf(invoice: Invoice) -> bytes:
 
 def cancellation_filename(invoice: Invoice) -> str:
     return f"Storno-{invoice.cancellation_number}.pdf"
+
+
+def dunning_context(notice) -> dict:
+    """A dunning notice of an issued invoice (`notice`: a billing.models.DunningNotice,
+    saved or not): the parties frozen on the invoice, its number and dates, what was
+    billed and paid, the fees, what is open now with this fee, the new due date, and
+    a GiroCode for that open amount."""
+    invoice = notice.invoice
+    context = _context(invoice, negate=False)
+    # `paid_before`: what had come in at the notice's date (set by billing.dunning)
+    earlier_fees = notice.open_amount - notice.fee - (invoice.total - notice.paid_before)
+    context.update(
+        {
+            "mark": "",
+            "title": f"{notice.name} zur Rechnung {invoice.number}",
+            "name": notice.name,
+            "first": notice.level == 1,
+            "notice_date": _date(notice.date),
+            "new_due_date": _date(notice.due_date),
+            "paid": _eur(notice.paid_before) if notice.paid_before else "",
+            "earlier_fees": _eur(earlier_fees) if earlier_fees > 0 else "",
+            "has_fee": notice.fee > 0,
+            "fee": _eur(notice.fee),
+            "open_amount": _eur(notice.open_amount),
+            "girocode": girocode_svg(
+                sender=context["organisation"],
+                amount=notice.open_amount,
+                remittance=invoice.number,
+            ),
+        }
+    )
+    return context
+
+
+def dunning_html(notice) -> str:
+    return render_to_string("billing/dunning.html", dunning_context(notice))
+
+
+def dunning_pdf(notice) -> bytes:
+    return HTML(string=dunning_html(notice)).write_pdf()
+
+
+def dunning_filename(notice) -> str:
+    return f"Mahnung-{notice.invoice.number}-Stufe-{notice.level}.pdf"

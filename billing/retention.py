@@ -8,7 +8,7 @@ from django.db import transaction
 from django.db.models import DateField, Max
 from django.db.models.functions import Cast, Coalesce
 
-from billing.models import Invoice, InvoiceDocument, InvoiceLine, Payment
+from billing.models import DunningNotice, Invoice, InvoiceDocument, InvoiceLine, Payment
 from patients.retention import HistorySource
 
 INVOICE_RETENTION_YEARS = 8  # § 147 Abs. 3 AO (as amended 2025)
@@ -28,8 +28,9 @@ def latest_invoice(patient) -> date | None:
 
 
 def erase_invoices(patient, today: date) -> bool:
-    """Deletes the record's invoices with their lines, payments, archived PDFs (files
-    too) and history; False (nothing deleted) while one of them is still within its 8 years."""
+    """Deletes the record's invoices with their lines, payments, dunning notices and
+    archived PDFs (files too) and history; False (nothing deleted) while one of them
+    is still within its 8 years."""
     latest = latest_invoice(patient)
     if latest is not None and date(latest.year + INVOICE_RETENTION_YEARS, 12, 31) >= today:
         return False
@@ -40,6 +41,11 @@ def erase_invoices(patient, today: date) -> bool:
         storage, name = document.file.storage, document.file.name
         transaction.on_commit(lambda storage=storage, name=name: storage.delete(name))
     documents.delete()
+    notices = DunningNotice.objects.filter(invoice__in=invoices)
+    for notice in notices:
+        storage, name = notice.file.storage, notice.file.name
+        transaction.on_commit(lambda storage=storage, name=name: storage.delete(name))
+    notices.delete()
     invoice_ids = list(invoices.values_list("pk", flat=True))
     # Reversals first: they point to the payments they reverse.
     Payment.objects.filter(invoice_id__in=invoice_ids, reverses__isnull=False).delete()

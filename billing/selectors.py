@@ -23,6 +23,7 @@ from django.db.models.functions import Coalesce
 
 from appointments.models import Appointment, AppointmentStatus
 from billing.models import (
+    DunningNotice,
     Invoice,
     InvoiceLine,
     InvoiceStatus,
@@ -67,6 +68,7 @@ def invoice_list(*, organisation) -> QuerySet[Invoice]:
             Prefetch("lines", queryset=lines),
             "documents",
             Prefetch("payments", queryset=Payment.objects.order_by("created_at", "id")),
+            Prefetch("dunning_notices", queryset=DunningNotice.objects.order_by("level")),
         )
         .order_by("-created_at", "-id")
     )
@@ -74,8 +76,9 @@ def invoice_list(*, organisation) -> QuerySet[Invoice]:
 
 def with_open_amount(invoices: QuerySet[Invoice]) -> QuerySet[Invoice]:
     """`invoices` annotated with `paid_total` (the payments, reversals negative) and
-    `open_amount`: total minus paid while issued or partly paid, nothing once paid,
-    written off or cancelled, none for a draft (billing.payments.open_amount in SQL)."""
+    `fees_total` (the dunning notices' fees) and `open_amount`: total plus fees minus
+    paid while issued or partly paid, nothing once paid, written off or cancelled,
+    none for a draft (billing.payments.open_amount in SQL)."""
     money = DecimalField(max_digits=10, decimal_places=2)
     paid = (
         Payment.objects.filter(invoice=OuterRef("pk"))
@@ -84,13 +87,21 @@ def with_open_amount(invoices: QuerySet[Invoice]) -> QuerySet[Invoice]:
         .annotate(total=Sum("amount"))
         .values("total")
     )
+    fees = (
+        DunningNotice.objects.filter(invoice=OuterRef("pk"))
+        .order_by()
+        .values("invoice")
+        .annotate(total=Sum("fee"))
+        .values("total")
+    )
     return invoices.annotate(
         paid_total=Coalesce(Subquery(paid, output_field=money), Value(Decimal("0.00"))),
+        fees_total=Coalesce(Subquery(fees, output_field=money), Value(Decimal("0.00"))),
     ).annotate(
         open_amount=Case(
             When(
                 status__in=[InvoiceStatus.ISSUED, InvoiceStatus.PARTLY_PAID],
-                then=F("total") - F("paid_total"),
+                then=F("total") + F("fees_total") - F("paid_total"),
             ),
             When(status=InvoiceStatus.DRAFT, then=None),
             default=Value(Decimal("0.00")),

@@ -5,6 +5,7 @@ from rest_framework import serializers
 
 from billing.models import (
     DocumentKind,
+    DunningNotice,
     Invoice,
     InvoiceLine,
     InvoiceStatus,
@@ -232,6 +233,45 @@ class WriteOffInput(serializers.Serializer):
     reason = CleanCharField(max_length=500)
 
 
+class DunningNoticeOutput(serializers.ModelSerializer):
+    id = StringIdField(source="public_id")
+    fee = _money(help_text="The notice's fee (not taxable), added to what is open.")
+    open_amount = _money(
+        help_text="What was open at the notice's date, including this and earlier fees."
+    )
+
+    class Meta:
+        model = DunningNotice
+        fields = ["id", "level", "name", "date", "fee", "due_date", "open_amount"]
+        read_only_fields = fields
+
+
+class DunningLevelOutput(serializers.Serializer):
+    level = serializers.IntegerField()
+    name = serializers.CharField()
+    fee = _money()
+
+
+class DunningProposalOutput(serializers.Serializer):
+    """An overdue open invoice due for its next dunning level."""
+
+    id = StringIdField(source="public_id", help_text="The invoice's id.")
+    number = serializers.CharField()
+    patient_id = StringIdField(source="patient.public_id")
+    due_date = serializers.DateField()
+    open_amount = _money(help_text="What is open now, fees of earlier notices included.")
+    days_overdue = serializers.SerializerMethodField()
+    next_level = serializers.SerializerMethodField()
+
+    def get_days_overdue(self, invoice) -> int:
+        return (self.context["today"] - invoice.due_date).days
+
+    @extend_schema_field(DunningLevelOutput)
+    def get_next_level(self, invoice) -> dict:
+        level = next(lv for lv in self.context["levels"] if lv.level == invoice.notice_level + 1)
+        return {"level": level.level, "name": level.name, "fee": f"{level.fee:.2f}"}
+
+
 class InvoiceOutput(serializers.ModelSerializer):
     id = StringIdField(source="public_id")
     status = serializers.ChoiceField(choices=InvoiceStatus.choices)
@@ -247,6 +287,7 @@ class InvoiceOutput(serializers.ModelSerializer):
     sent_at = LocalDateTimeField()
     written_off_at = LocalDateTimeField()
     payments = PaymentOutput(many=True)
+    dunning_notices = DunningNoticeOutput(many=True)
     paid_amount = serializers.SerializerMethodField()
     open_amount = serializers.SerializerMethodField()
 
@@ -275,6 +316,7 @@ class InvoiceOutput(serializers.ModelSerializer):
             "pdf_sha256",
             "cancellation_pdf_sha256",
             "payments",
+            "dunning_notices",
             "paid_amount",
             "open_amount",
             "sent_at",

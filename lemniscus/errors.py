@@ -60,6 +60,14 @@ class InvalidStatus(Conflict):
     default_detail = "Das ist in diesem Status nicht möglich."
 
 
+class DunningNotDue(Conflict):
+    """The invoice's next dunning level is not due yet (its days after the due date
+    have not passed), or every level has been used."""
+
+    code = "dunning_not_due"
+    default_detail = "Für diese Rechnung ist noch keine Mahnung fällig."
+
+
 class HasInvoices(Conflict):
     code = "has_invoices"
     default_detail = "Die Akte hat Rechnungen und kann nicht gelöscht werden."

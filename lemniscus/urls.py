@@ -7,7 +7,13 @@ from rest_framework.routers import DefaultRouter
 
 from appointments.api import AppointmentSeriesViewSet, AppointmentViewSet, CalendarColumnViewSet
 from audit.api import AuditLogViewSet
-from billing.api import InvoiceLineViewSet, InvoiceViewSet, ServiceChainViewSet
+from billing.api import (
+    DunningNoticeViewSet,
+    DunningProposalViewSet,
+    InvoiceLineViewSet,
+    InvoiceViewSet,
+    ServiceChainViewSet,
+)
 from doctolib_bridge.api import SyncLogViewSet
 from doctolib_bridge.export_api import ExportViewSet
 from documentation.api import AttachmentViewSet, DocumentationViewSet, PatientAttachmentViewSet
@@ -38,6 +44,8 @@ router.register("invoices", InvoiceViewSet, basename="invoice")
 router.register(
     r"invoices/(?P<invoice_id>[^/]+)/lines", InvoiceLineViewSet, basename="invoice-line"
 )
+router.register("dunning/proposals", DunningProposalViewSet, basename="dunning-proposal")
+router.register("dunning-notices", DunningNoticeViewSet, basename="dunning-notice")
 router.register("calendar-columns", CalendarColumnViewSet, basename="calendar-column")
 router.register("appointments", AppointmentViewSet, basename="appointment")
 router.register("appointment-series", AppointmentSeriesViewSet, basename="appointment-series")

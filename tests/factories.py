@@ -126,7 +126,9 @@ class SyncLogEntryFactory(factory.django.DjangoModelFactory):
     outcome = "updated"
 
 
-def invoice_over(appointment, status=InvoiceStatus.ISSUED, *, lock: bool = True) -> Invoice:
+def invoice_over(
+    appointment, status=InvoiceStatus.ISSUED, *, lock: bool = True, due_date=None
+) -> Invoice:
     """An invoice of `status` over one appointment (one line), written as the
     services would leave it, in the order the database guard allows: the line goes
     on while it is a draft. `lock`: the appointment points to it (as for every
@@ -136,6 +138,7 @@ def invoice_over(appointment, status=InvoiceStatus.ISSUED, *, lock: bool = True)
         patient=appointment.patient,
         net_total="65.00",
         total="65.00",
+        due_date=due_date,
     )
     InvoiceLine.objects.create(
         invoice=invoice,

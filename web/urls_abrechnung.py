@@ -8,6 +8,7 @@ from web.views import (
     abrechnung,
     einstellungen,
     einstellungen_team,
+    mahnwesen,
     protokoll,
     versand,
     zahlungen,
@@ -25,6 +26,21 @@ urlpatterns = [
     path("rechnungen/", abrechnung.InvoiceListView.as_view(), name="invoice_list"),
     path("rechnungen/neu/", abrechnung.InvoiceCreateView.as_view(), name="invoice_create"),
     path("rechnungen/offene-posten/", abrechnung.OpenItemsView.as_view(), name="open_items"),
+    path(
+        "rechnungen/mahnvorschlaege/",
+        mahnwesen.ProposalsView.as_view(),
+        name="dunning_proposals",
+    ),
+    path(
+        "rechnungen/<uuid:id>/mahnung/",
+        mahnwesen.NoticeCreateView.as_view(),
+        name="dunning_notice_create",
+    ),
+    path(
+        "rechnungen/mahnungen/<uuid:notice_id>/pdf/",
+        mahnwesen.NoticePdfView.as_view(),
+        name="dunning_notice_pdf",
+    ),
     path("rechnungen/<uuid:id>/", abrechnung.InvoiceDetailView.as_view(), name="invoice_detail"),
     path(
         "rechnungen/<uuid:id>/positionen/",
@@ -90,6 +106,7 @@ urlpatterns = [
     ),
     path("einstellungen/", einstellungen.SettingsView.as_view(), name="settings"),
     path("einstellungen/praxis/", einstellungen.PracticeView.as_view(), name="practice"),
+    path("einstellungen/mahnstufen/", mahnwesen.LevelsView.as_view(), name="dunning_levels"),
     path("einstellungen/tokens/", einstellungen.TokensView.as_view(), name="tokens"),
     path(
         "einstellungen/tokens/doctolib/aktivieren/",

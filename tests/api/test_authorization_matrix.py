@@ -5,6 +5,7 @@ staff endpoint, add it to ENDPOINTS (and what it needs to WORLD);
 `test_matrix_covers_every_staff_route` fails until every route is listed.
 """
 
+import hashlib
 import json
 import secrets
 from dataclasses import dataclass, field
@@ -12,13 +13,21 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import resolve
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from appointments.models import Appointment, CalendarColumn
-from billing.models import Invoice, InvoiceLine, InvoiceStatus, ServiceChain, ServiceLine
+from billing.models import (
+    DunningNotice,
+    Invoice,
+    InvoiceLine,
+    InvoiceStatus,
+    ServiceChain,
+    ServiceLine,
+)
 from billing.payments import payment_record
 from billing.services import invoice_cancel, invoice_line_add
 from doctolib_bridge.handover import export_start
@@ -143,6 +152,9 @@ ENDPOINTS = [
     Endpoint("PATCH", "/api/v1/invoices/{draft}/lines/{line}", 200, BILL, {"quantity": "2"}),
     Endpoint("DELETE", "/api/v1/invoices/{draft}/lines/{line}/", 204, BILL),
     Endpoint("GET", "/api/v1/invoices/{cancelled}/cancellation-pdf", 200, BILL),
+    Endpoint("POST", "/api/v1/invoices/{overdue}/dunning-notices", 201, BILL),
+    Endpoint("GET", "/api/v1/dunning/proposals/", 200, BILL),
+    Endpoint("GET", "/api/v1/dunning-notices/{notice}/pdf", 200, BILL),
     Endpoint("GET", "/api/v1/exports/", 200, admin_only=True),
     Endpoint("POST", "/api/v1/exports/", 202, body={"delete_appointments": True}, admin_only=True),
     Endpoint("GET", "/api/v1/exports/{export}/", 200, admin_only=True),
@@ -162,6 +174,7 @@ TENANT_MODELS = [
     ExportJob,
     DocumentationEntry,
     Attachment,
+    DunningNotice,
 ]
 
 
@@ -203,6 +216,8 @@ def world(organisation):
         "issued": _invoice(billed(), InvoiceStatus.ISSUED),
         "cancelled": invoice_cancel(invoice=_invoice(billed(), InvoiceStatus.ISSUED), actor=None),
         **_paid_once(_invoice(billed(), InvoiceStatus.ISSUED)),
+        "overdue": invoice_over(billed(), due_date=timezone.localdate() - timedelta(days=60)),
+        "notice": _notice(_invoice(billed(), InvoiceStatus.ISSUED)),
         "export": export_start(
             organisation=organisation,
             actor=UserFactory(organisation=organisation, role=Role.ADMIN),
@@ -214,6 +229,27 @@ def world(organisation):
 def _paid_once(invoice) -> dict:
     payment = payment_record(invoice=invoice, actor=None, amount=Decimal("1.00"), method="cash")
     return {"with_payment": invoice, "payment": payment}
+
+
+def _notice(invoice) -> DunningNotice:
+    """A notice written directly, with a stand-in PDF (rendering one is the dunning
+    tests' business)."""
+    content = b"%PDF-1.4 Mahnung"
+    notice = DunningNotice(
+        organisation=invoice.organisation,
+        invoice=invoice,
+        level=1,
+        name="Zahlungserinnerung",
+        date=timezone.localdate(),
+        fee=Decimal("0.00"),
+        due_date=timezone.localdate(),
+        open_amount=invoice.total,
+        sha256=hashlib.sha256(content).hexdigest(),
+        size=len(content),
+    )
+    notice.file.save("notice.pdf", ContentFile(content), save=False)
+    notice.save()
+    return notice
 
 
 def _fill(value, world):

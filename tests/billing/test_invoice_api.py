@@ -154,9 +154,9 @@ def test_list_newest_first_in_constant_queries(
 ):
     drafts = [make_draft(organisation=organisation, actor=admin_user, count=3) for _ in range(12)]
 
-    with django_assert_max_num_queries(7):  # lines, documents, payments
+    with django_assert_max_num_queries(8):  # lines, documents, payments, dunning notices
         small = api.get(URL, {"page_size": 1})
-    with django_assert_max_num_queries(7):  # lines, documents, payments
+    with django_assert_max_num_queries(8):  # lines, documents, payments, dunning notices
         large = api.get(URL, {"page_size": 500})
 
     assert [r["id"] for r in small.json()["results"]] == [str(drafts[-1].public_id)]

@@ -20,6 +20,11 @@ def open_amount(invoice):
 
 
 @register.filter
+def dunning_fees(invoice):
+    return payments.dunning_fees(invoice)
+
+
+@register.filter
 def reversed_payment_ids(invoice) -> set:
     """The keys of the invoice's payments that have been reversed."""
     return {p.reverses_id for p in invoice.payments.all() if p.reverses_id}
