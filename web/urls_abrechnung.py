@@ -4,7 +4,14 @@ Protokoll). Included from web/urls.py."""
 
 from django.urls import path
 
-from web.views import abrechnung, einstellungen, einstellungen_team, protokoll, zahlungen
+from web.views import (
+    abrechnung,
+    einstellungen,
+    einstellungen_team,
+    protokoll,
+    steuerberater,
+    zahlungen,
+)
 
 urlpatterns = [
     path("leistungsketten/", abrechnung.ChainListView.as_view(), name="chain_list"),
@@ -18,6 +25,11 @@ urlpatterns = [
     path("rechnungen/", abrechnung.InvoiceListView.as_view(), name="invoice_list"),
     path("rechnungen/neu/", abrechnung.InvoiceCreateView.as_view(), name="invoice_create"),
     path("rechnungen/offene-posten/", abrechnung.OpenItemsView.as_view(), name="open_items"),
+    path(
+        "rechnungen/steuerberater-export/",
+        steuerberater.AccountingExportPageView.as_view(),
+        name="accounting_export",
+    ),
     path("rechnungen/<uuid:id>/", abrechnung.InvoiceDetailView.as_view(), name="invoice_detail"),
     path(
         "rechnungen/<uuid:id>/positionen/",
