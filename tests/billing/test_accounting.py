@@ -293,3 +293,14 @@ def test_the_fiscal_year_start_is_that_of_the_month(organisation, setting, month
 
     organisation.datev = {"fiscal_year_start": setting}
     assert datev_header(organisation=organisation, month=month)[12] == start
+
+
+def test_the_export_takes_a_constant_number_of_queries(
+    october, organisation, django_assert_max_num_queries
+):
+    from billing.accounting import datev_file, journal_file
+
+    with django_assert_max_num_queries(6):  # four sources, two of them with their lines
+        datev_file(organisation=organisation, month=MONTH)
+    with django_assert_max_num_queries(6):
+        journal_file(organisation=organisation, month=MONTH)
