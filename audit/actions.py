@@ -57,6 +57,7 @@ class Action(models.TextChoices):
     EXPORT_DELETE = "export.delete", "Termine bei der Übergabe an Doctolib gelöscht"
     EXPORT_UNDO = "export.undo", "Löschen der Termine rückgängig gemacht"
     EXPORT_DOWNLOAD = "export.download", "Exportdatei heruntergeladen"
+    EXPORT_ACCOUNTING = "export.accounting", "Steuerberater-Export heruntergeladen"
     AUDIT_EXPORT = "audit.export", "Protokoll heruntergeladen"
 
     # Tokens (tokens.services)

@@ -7,6 +7,7 @@ from rest_framework.routers import DefaultRouter
 
 from appointments.api import AppointmentSeriesViewSet, AppointmentViewSet, CalendarColumnViewSet
 from audit.api import AuditLogViewSet
+from billing.accounting_api import AccountingExportView
 from billing.api import (
     DunningNoticeViewSet,
     DunningProposalViewSet,
@@ -63,6 +64,11 @@ urlpatterns = [
         name="api-docs",
     ),
     re_path(r"^api/v1/practice/?$", PracticeView.as_view(), name="practice-api"),
+    re_path(
+        r"^api/v1/accounting-export/?$",
+        AccountingExportView.as_view(),
+        name="accounting-export-api",
+    ),
     path("api/v1/", include(router.urls)),
     path("api/zipper/v1/", include("doctolib_bridge.zipper.urls")),
     re_path(r"^api/", views.api_not_found),

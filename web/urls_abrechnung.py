@@ -10,6 +10,7 @@ from web.views import (
     einstellungen_team,
     mahnwesen,
     protokoll,
+    steuerberater,
     versand,
     zahlungen,
 )
@@ -40,6 +41,11 @@ urlpatterns = [
         "rechnungen/mahnungen/<uuid:notice_id>/pdf/",
         mahnwesen.NoticePdfView.as_view(),
         name="dunning_notice_pdf",
+    ),
+    path(
+        "rechnungen/steuerberater-export/",
+        steuerberater.AccountingExportPageView.as_view(),
+        name="accounting_export",
     ),
     path("rechnungen/<uuid:id>/", abrechnung.InvoiceDetailView.as_view(), name="invoice_detail"),
     path(

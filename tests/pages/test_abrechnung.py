@@ -599,9 +599,9 @@ def test_invoice_page_shows_lines_and_totals_in_constant_queries(
     small = draft_for(organisation, admin_user, patient, mixed)
     large = draft_for(organisation, admin_user, patient, mixed, count=30)
 
-    with django_assert_max_num_queries(7):  # with the payments
+    with django_assert_max_num_queries(8):  # with the payments and dunning notices
         page = text(biller.get(f"/rechnungen/{small.public_id}/"))
-    with django_assert_max_num_queries(7):
+    with django_assert_max_num_queries(8):
         biller.get(f"/rechnungen/{large.public_id}/")
 
     for fact in ("Krankengymnastik", "40,90 €", "USt 19 % auf 8,40 €", "1,60 €", "42,50 €"):
