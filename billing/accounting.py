@@ -22,14 +22,21 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db.models import F, Sum
+from django.db.models import DecimalField, F, OuterRef, Subquery, Sum
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from audit.actions import Action
 from audit.services import audit_record
-from billing.models import Invoice, InvoiceLine, Payment, PaymentMethod, TaxCategory
+from billing.models import (
+    DunningNotice,
+    Invoice,
+    InvoiceLine,
+    Payment,
+    PaymentMethod,
+    TaxCategory,
+)
 from organisations.money_settings import normalize_datev
 
 CENT = Decimal("0.01")
@@ -41,6 +48,7 @@ class Kind:
     CANCELLATION = "Storno"
     PAYMENT = "Zahlung"
     WRITE_OFF = "Abschreibung"
+    DUNNING_FEE = "Mahngebühr"
 
 
 # The Rechnungsausgangsbuch's net columns, by the datev account key they book to.
@@ -218,12 +226,16 @@ def write_offs(organisation, first: date, last: date) -> list[Entry]:
                 number__isnull=False,
             )
         )
-        .annotate(paid=Coalesce(Sum("payments__amount"), ZERO))
+        .annotate(
+            paid=Coalesce(_sum_of(Payment, "amount"), ZERO),
+            fees=Coalesce(_sum_of(DunningNotice, "fee"), ZERO),
+        )
         .values(
             "written_off_at",
             "number",
             "total",
             "paid",
+            "fees",
             "patient_name",
             "debtor_last",
             "debtor_first",
@@ -237,19 +249,65 @@ def write_offs(organisation, first: date, last: date) -> list[Entry]:
             document=row["number"],
             patient=row["patient_name"] or "",
             debtor=_debtor(row),
-            gross=row["total"] - row["paid"],
+            gross=row["total"] + row["fees"] - row["paid"],
         )
         for row in rows
-        if row["total"] - row["paid"] > 0
+        if row["total"] + row["fees"] - row["paid"] > 0
     ]
 
 
-# The booking sources, in the order the kinds are listed. Dunning fees: append a
-# `dunning_fees(organisation, first, last)` returning Entry(kind="Mahngebühr",
-# nets={"revenue_not_taxable": fee}, gross=fee, document=<notice number>) — booked
-# like an invoice (receivables an revenue_not_taxable) by `datev_bookings`.
+def _sum_of(model, column: str):
+    """The sum of `column` over the invoice's rows of `model` (a subquery: two sums
+    over joins would multiply each other)."""
+    return Subquery(
+        model.objects.filter(invoice=OuterRef("pk"))
+        .order_by()
+        .values("invoice")
+        .annotate(total=Sum(column))
+        .values("total"),
+        output_field=DecimalField(max_digits=10, decimal_places=2),
+    )
+
+
+def dunning_fees(organisation, first: date, last: date) -> list[Entry]:
+    """Every dunning fee of the month (the notice's date): a claim that is not
+    taxable (damages), booked like an invoice to `revenue_not_taxable`; the
+    document is the invoice number with the level (`2026-0042-M2`)."""
+    rows = (
+        _annotated(
+            DunningNotice.objects.filter(
+                organisation=organisation, date__range=(first, last), fee__gt=0
+            ),
+            "invoice__parties",
+        )
+        .values(
+            "date",
+            "level",
+            "fee",
+            "invoice__number",
+            "patient_name",
+            "debtor_last",
+            "debtor_first",
+        )
+        .order_by("date", "created_at", "id")
+    )
+    return [
+        Entry(
+            day=row["date"],
+            kind=Kind.DUNNING_FEE,
+            document=f"{row['invoice__number']}-M{row['level']}",
+            patient=row["patient_name"] or "",
+            debtor=_debtor(row),
+            gross=row["fee"],
+            nets={"revenue_not_taxable": row["fee"]},
+        )
+        for row in rows
+    ]
+
+
+# The booking sources, in the order the kinds are listed.
 Source = Callable[[object, date, date], list[Entry]]
-SOURCES: list[Source] = [issued_invoices, cancellations, payments, write_offs]
+SOURCES: list[Source] = [issued_invoices, cancellations, dunning_fees, payments, write_offs]
 
 
 def month_entries(*, organisation, month: str) -> list[Entry]:

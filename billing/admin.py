@@ -2,6 +2,7 @@ from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
 from billing.models import (
+    DunningNotice,
     Invoice,
     InvoiceDocument,
     InvoiceLine,
@@ -76,12 +77,22 @@ class PaymentInline(ReadOnlyAdminMixin, admin.TabularInline):
     readonly_fields = fields
 
 
+class DunningNoticeInline(ReadOnlyAdminMixin, admin.TabularInline):
+    """Dunning notices as made (never changed but for when they were sent)."""
+
+    model = DunningNotice
+    fk_name = "invoice"
+    extra = 0
+    fields = ("level", "name", "date", "fee", "due_date", "open_amount", "sent_at", "sha256")
+    readonly_fields = fields
+
+
 @admin.register(Invoice)
 class InvoiceAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin, TenantAdmin):
     """Invoices change only through billing.services (issue, pay, cancel) and are
     never deleted (GoBD); support reads them and their history here."""
 
-    inlines = (InvoiceLineInline, InvoiceDocumentInline, PaymentInline)
+    inlines = (InvoiceLineInline, InvoiceDocumentInline, PaymentInline, DunningNoticeInline)
     list_display = (
         column("number", "Nummer"),
         column("status", "Status"),

@@ -300,7 +300,29 @@ def test_the_export_takes_a_constant_number_of_queries(
 ):
     from billing.accounting import datev_file, journal_file
 
-    with django_assert_max_num_queries(6):  # four sources, two of them with their lines
+    with django_assert_max_num_queries(7):  # five sources, two of them with their lines
         datev_file(organisation=organisation, month=MONTH)
-    with django_assert_max_num_queries(6):
+    with django_assert_max_num_queries(7):
         journal_file(organisation=organisation, month=MONTH)
+
+
+def test_dunning_fees_are_booked_and_written_off_with_the_rest(
+    api, organisation, admin_user, monkeypatch
+):
+    """A fee is a claim that is not taxable: Forderungen an 8200 on the notice's day;
+    a write-off afterwards takes the fee with it."""
+    from billing.dunning import dunning_notice_create
+    from billing.payments import invoice_write_off
+    from tests.billing.test_dunning import issued_days_overdue
+
+    invoice = issued_days_overdue(organisation, admin_user, 25, monkeypatch)  # level 2 is due
+    dunning_notice_create(invoice=invoice, actor=admin_user)  # level 1, no fee
+    notice = dunning_notice_create(invoice=invoice, actor=admin_user)  # level 2, 5.00
+    invoice_write_off(invoice=invoice, actor=admin_user, reason="verzogen")
+    month = organisation.today().strftime("%Y-%m")
+    bookings = datev(api, month)[2:]  # after the header record and the column line
+    fees = [b for b in bookings if b[10] == f"{invoice.number}-M2"]  # Belegfeld 1
+    assert len(fees) == 1 and amount(fees[0][0]) == notice.fee == Decimal("5.00")
+    assert (fees[0][1], fees[0][6], fees[0][7]) == ("S", "1400", "8200")  # Konto, Gegenkonto
+    loss = [b for b in bookings if b[6] == "2400"]
+    assert len(loss) == 1 and amount(loss[0][0]) == invoice.total + Decimal("5.00")
