@@ -23,6 +23,8 @@ from appointments.models import Appointment, AppointmentStatus, ColumnKind
 from appointments.series import OnConflict, series_create
 from appointments.services import calendar_column_create
 from audit.services import actor_label
+from billing.models import PaymentMethod
+from billing.payments import payment_record
 from billing.services import invoice_create, invoice_issue, invoice_pay, service_chain_create
 from documentation.models import DocumentationCorrection, DocumentationEntry
 from documentation.services import attachment_create, finalises_at
@@ -470,6 +472,13 @@ def demo_seed(*, patients: int, rng: random.Random | None = None) -> DemoResult:
             invoice_issue(invoice=invoice, actor=owner)
         if index % 4 == 1:
             invoice_pay(invoice=invoice, actor=owner)
+        elif index % 4 == 2:  # half paid in cash at the front desk
+            payment_record(
+                invoice=invoice,
+                actor=owner,
+                amount=(invoice.total / 2).quantize(Decimal("0.01")),
+                method=PaymentMethod.CASH,
+            )
     return DemoResult(
         organisation=organisation,
         email=email,

@@ -171,3 +171,27 @@ def test_concurrent_line_edits_of_one_draft_lose_no_update(organisation, admin_u
     draft.refresh_from_db()
     assert draft.lines.count() == THREADS + 1
     assert draft.net_total == draft.total == Decimal("32.50") + THREADS
+
+
+def test_concurrent_payments_never_take_more_than_is_open(organisation, admin_user):
+    """Sixteen clerks record the whole open amount at once: the invoice's row lock
+    lets one through; every other is told it is more than the open amount."""
+    from billing.payments import payment_record
+
+    issued = services.invoice_issue(
+        invoice=make_draft(organisation=organisation, actor=admin_user), actor=admin_user
+    )
+
+    def work(_):
+        try:
+            payment_record(invoice=issued, actor=admin_user, amount=issued.total, method="transfer")
+        except ValidationFailed:
+            return "refused"
+        return "paid"
+
+    results = _run_at_once(work)
+
+    assert sorted(results) == ["paid"] + ["refused"] * (THREADS - 1)
+    issued.refresh_from_db()
+    assert issued.status == "paid"
+    assert list(issued.payments.values_list("amount", flat=True)) == [issued.total]

@@ -103,6 +103,7 @@ def test_issues_some_invoices_through_billing(monkeypatch, capsys):
     assert set(invoices.values_list("status", flat=True)) == {
         InvoiceStatus.DRAFT,
         InvoiceStatus.ISSUED,
+        InvoiceStatus.PARTLY_PAID,
         InvoiceStatus.PAID,
     }
     year = owner.organisation.today().year
