@@ -12,8 +12,7 @@ from appointments.models import Appointment, AppointmentSeries, AppointmentStatu
 from appointments.services import (
     MAX_DURATION,
     appointments_create_series,
-    chain_minutes,
-    resolve_refs,
+    booking_refs,
     rooms_held,
 )
 from lemniscus.errors import RoomBooked, SeriesConflicts, ValidationFailed
@@ -120,22 +119,14 @@ def series_plan(
     zone = organisation.zone
     local = start.astimezone(zone)
     _validate(interval_days=interval_days, count=count, until=until, first_day=local.date())
-    refs = resolve_refs(
+    refs, duration_minutes = booking_refs(
         organisation,
-        {
-            "patient_id": patient_id,
-            "calendar_column_id": calendar_column_id,
-            "service_chain_id": service_chain_id,
-            "room_id": room_id,
-        },
+        patient_id=patient_id,
+        calendar_column_id=calendar_column_id,
+        service_chain_id=service_chain_id,
+        room_id=room_id,
+        duration_minutes=duration_minutes,
     )
-    if duration_minutes is None:
-        duration_minutes = chain_minutes(refs["service_chain"])
-        if not duration_minutes:
-            raise ValidationFailed(
-                "Bitte eine Dauer angeben; die Leistungskette nennt keine Minuten.",
-                errors={"duration_minutes": ["Bitte eine Dauer in Minuten angeben."]},
-            )
     length = timedelta(minutes=duration_minutes)
     dates: list[PlannedDate] = []
     skipped: list[date] = []

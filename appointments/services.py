@@ -188,6 +188,31 @@ def resolve_refs(organisation, fields: dict) -> dict:
     return resolved
 
 
+def booking_refs(
+    organisation, *, patient_id, calendar_column_id, service_chain_id, room_id, duration_minutes
+) -> tuple[dict, int]:
+    """The rows a new booking (one appointment or a series) names, and its duration:
+    as given, or the chain's minutes (422 naming `duration_minutes` when the chain
+    names none)."""
+    refs = resolve_refs(
+        organisation,
+        {
+            "patient_id": patient_id,
+            "calendar_column_id": calendar_column_id,
+            "service_chain_id": service_chain_id,
+            "room_id": room_id,
+        },
+    )
+    if duration_minutes is None:
+        duration_minutes = chain_minutes(refs["service_chain"])
+        if not duration_minutes:
+            raise ValidationFailed(
+                "Bitte eine Dauer angeben; die Leistungskette nennt keine Minuten.",
+                errors={"duration_minutes": ["Bitte eine Dauer in Minuten angeben."]},
+            )
+    return refs, duration_minutes
+
+
 def chain_minutes(chain: ServiceChain | None) -> int:
     """The minutes of a chain's services together (0: the chain does not say)."""
     if chain is None:
@@ -298,22 +323,14 @@ def appointment_create(
     hand. Without a duration it lasts as long as the chain's services (422 when the
     chain names no minutes). A room already held then is refused (409 `room_booked`);
     an overlap in the therapist's column is allowed (the calendar marks it)."""
-    refs = resolve_refs(
+    refs, duration_minutes = booking_refs(
         organisation,
-        {
-            "patient_id": patient_id,
-            "calendar_column_id": calendar_column_id,
-            "service_chain_id": service_chain_id,
-            "room_id": room_id,
-        },
+        patient_id=patient_id,
+        calendar_column_id=calendar_column_id,
+        service_chain_id=service_chain_id,
+        room_id=room_id,
+        duration_minutes=duration_minutes,
     )
-    if duration_minutes is None:
-        duration_minutes = chain_minutes(refs["service_chain"])
-        if not duration_minutes:
-            raise ValidationFailed(
-                "Bitte eine Dauer angeben; die Leistungskette nennt keine Minuten.",
-                errors={"duration_minutes": ["Bitte eine Dauer in Minuten angeben."]},
-            )
     appointment = Appointment(
         series=series,
         cancellation_reason=cancellation_reason if status == AppointmentStatus.CANCELLED else "",
