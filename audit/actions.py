@@ -44,13 +44,17 @@ class Action(models.TextChoices):
     INVOICE_DISCARD = "invoice.discard", "Rechnungsentwurf verworfen"
     INVOICE_PDF = "invoice.pdf", "Rechnungs-PDF abgerufen"
     INVOICE_SEND = "invoice.send", "Rechnung zum Versand per E-Mail gegeben"
-    # For the "Money in" services (staff-api.md 1.1), which are not written yet.
     INVOICE_WRITE_OFF = "invoice.write_off", "Rechnung ausgebucht"
     PAYMENT_CREATE = "payment.create", "Zahlung erfasst"
     PAYMENT_REVERSE = "payment.reverse", "Zahlung storniert"
     # Dunning (billing.dunning)
     DUNNING_CREATE = "dunning.create", "Mahnung erstellt"
     DUNNING_PDF = "dunning.pdf", "Mahnungs-PDF abgerufen"
+    # Billing runs (billing.runs); each draft and issue also has its invoice's entry
+    BILLING_RUN_CREATE = "billing_run.create", "Rechnungslauf gestartet"
+    BILLING_RUN_ISSUE = "billing_run.issue", "Rechnungslauf: Entwürfe zum Stellen gegeben"
+    BILLING_RUN_SEND = "billing_run.send", "Rechnungslauf: Rechnungen zum Versand gegeben"
+    BILLING_RUN_PRINT = "billing_run.print", "Rechnungslauf: Druck-PDF abgerufen"
 
     # Exports (doctolib_bridge.handover; the Protokoll's own CSV file)
     EXPORT_CREATE = "export.create", "Export für Doctolib gestartet"
@@ -86,6 +90,7 @@ OBJECT_TYPES: dict[str, str] = {
     "invoice": "Rechnung",
     "payment": "Zahlung",
     "dunning": "Mahnung",
+    "billing_run": "Rechnungslauf",
     "export": "Export",
     "audit": "Protokoll",
     "token": "Token",

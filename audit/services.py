@@ -32,11 +32,41 @@ def audit_record(
     first part. `patient` is a Patient (or its public id) the action concerns; `detail`
     never holds health data (field names, numbers, counts only). `actor` None (or not a
     logged-in user) is the system."""
+    event = audit_event(
+        organisation=organisation,
+        actor=actor,
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        patient=patient,
+        detail=detail,
+    )
+    event.save()
+    return event
+
+
+def audit_record_many(events: list[AuditEvent]) -> None:
+    """Write entries made by `audit_event` at once (a billing run's thousands of
+    drafts), in the caller's transaction."""
+    AuditEvent.objects.bulk_create(events, batch_size=500)
+
+
+def audit_event(
+    *,
+    organisation,
+    actor,
+    action: str,
+    object_type: str | None = None,
+    object_id: str | uuid.UUID | None = "",
+    patient=None,
+    detail: str = "",
+) -> AuditEvent:
+    """The entry `audit_record` writes, not yet saved."""
     if action not in LABELS:
         raise ValueError(f"unknown audit action {action!r}: add it to audit.actions.Action")
     patient_id = getattr(patient, "public_id", patient)
     user = actor if getattr(actor, "is_authenticated", False) else None
-    return AuditEvent.objects.create(
+    return AuditEvent(
         organisation_id=getattr(organisation, "pk", organisation),
         actor=user,
         actor_label=actor_label(user)[:300],

@@ -132,6 +132,15 @@ class Invoice(TenantModel):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    # The billing run (Rechnungslauf) that made the draft; null for one made by hand.
+    billing_run = models.ForeignKey(
+        "billing.BillingRun",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="invoices",
+        verbose_name="Rechnungslauf",
+    )
 
     history = HistoricalRecords()
 
@@ -359,3 +368,73 @@ class DunningNotice(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.name} zu {self.invoice}"
+
+
+class BillingRunStatus(models.TextChoices):
+    QUEUED = "queued", "wartet"
+    RUNNING = "running", "läuft"
+    DONE = "done", "fertig"
+    FAILED = "failed", "fehlgeschlagen"
+
+
+class BillingRunPhase(models.TextChoices):
+    """What the run's job does: make the drafts, then (on "Alle stellen") issue them."""
+
+    DRAFTS = "drafts", "Entwürfe erstellen"
+    ISSUE = "issue", "Rechnungen stellen"
+
+
+class BillingRun(TenantModel):
+    """A Rechnungslauf: one draft per patient with billable appointments in the period
+    (optionally of some calendar columns), made by a background job; then, on a
+    person's click, issued by the same job and sent (billing.runs). `skipped` lists
+    the patients (and appointments) left out, each with a German reason; `progress_*`
+    count the patients (drafts) or invoices (issue) of the phase that runs."""
+
+    period_start = models.DateField("Von")
+    period_end = models.DateField("Bis")
+    calendar_columns = models.ManyToManyField(
+        "appointments.CalendarColumn", blank=True, related_name="+", verbose_name="Spalten"
+    )
+    status = models.CharField(
+        "Status", max_length=10, choices=BillingRunStatus.choices, default=BillingRunStatus.QUEUED
+    )
+    phase = models.CharField(
+        "Schritt", max_length=10, choices=BillingRunPhase.choices, default=BillingRunPhase.DRAFTS
+    )
+    progress_done = models.PositiveIntegerField(default=0)
+    progress_total = models.PositiveIntegerField(default=0)
+    # [{"patient_id": "<public id>", "reason": "<German>"}], in the order found.
+    skipped = models.JSONField("Übersprungen", default=list, blank=True)
+    error = models.TextField("Fehler", blank=True)
+    attempts = models.PositiveSmallIntegerField("Läufe", default=0)
+    started_at = models.DateTimeField("Gestartet", null=True, blank=True)
+    # Written every few seconds while the job works (lemniscus.jobs.heartbeat).
+    heartbeat_at = models.DateTimeField("Lebenszeichen", null=True, blank=True)
+    finished_at = models.DateTimeField("Beendet", null=True, blank=True)
+    # "Alle senden": when the e-mails of the run's invoices were last asked for.
+    send_requested_at = models.DateTimeField("Versand angestoßen", null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = "Rechnungslauf"
+        verbose_name_plural = "Rechnungsläufe"
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(period_start__lte=models.F("period_end")),
+                name="billing_run_period_ordered",
+            ),
+            # One run at work per organisation: two would compete for the same
+            # appointments and the same invoice numbers.
+            models.UniqueConstraint(
+                fields=["organisation"],
+                condition=Q(status__in=["queued", "running"]),
+                name="one_active_billing_run",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Rechnungslauf {self.period_start:%d.%m.%Y}–{self.period_end:%d.%m.%Y}"

@@ -133,6 +133,15 @@ def invoice_parties(invoice) -> Parties:
 def missing_data(*, organisation: Organisation, recipient: Recipient) -> dict[str, list[str]]:
     """What § 14 Abs. 4 UStG asks of an invoice and is missing, keyed
     `practice.<field>` / `recipient.<field>` (the contract's `invoice_incomplete`)."""
+    missing = missing_practice_data(organisation=organisation)
+    for name, label in REQUIRED_RECIPIENT.items():
+        if not getattr(recipient, name).strip():
+            missing[f"recipient.{name}"] = [f"{label} fehlt."]
+    return missing
+
+
+def missing_practice_data(*, organisation: Organisation) -> dict[str, list[str]]:
+    """The practice's part of `missing_data`: what every invoice would lack."""
     missing: dict[str, list[str]] = {}
     for name, label in REQUIRED_SENDER.items():
         value = getattr(organisation, name)
@@ -140,7 +149,4 @@ def missing_data(*, organisation: Organisation, recipient: Recipient) -> dict[st
             value = value or organisation.vat_id
         if not (value or "").strip():
             missing[f"practice.{name}"] = [f"{label} fehlt."]
-    for name, label in REQUIRED_RECIPIENT.items():
-        if not getattr(recipient, name).strip():
-            missing[f"recipient.{name}"] = [f"{label} fehlt."]
     return missing

@@ -4,6 +4,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from billing.models import (
+    BillingRun,
     DocumentKind,
     DunningNotice,
     Invoice,
@@ -351,3 +352,67 @@ class InvoiceOutput(serializers.ModelSerializer):
 
 def _document_hash(invoice, kind: str) -> str | None:
     return next((d.sha256 for d in invoice.documents.all() if d.kind == kind), None)
+
+
+class BillingRunInput(serializers.Serializer):
+    period_start = serializers.DateField(help_text="First day of the period (included).")
+    period_end = serializers.DateField(help_text="Last day of the period (included).")
+    calendar_column_ids = serializers.ListField(
+        child=PublicIdField(),
+        required=False,
+        default=list,
+        max_length=200,
+        help_text="Only appointments of these calendar columns; all when left out or empty.",
+    )
+
+
+class BillingRunProgressOutput(serializers.Serializer):
+    done = serializers.IntegerField(source="progress_done")
+    total = serializers.IntegerField(source="progress_total")
+
+
+class BillingRunSkippedOutput(serializers.Serializer):
+    patient_id = serializers.CharField()
+    reason = serializers.CharField(help_text="Why (German).")
+
+
+class BillingRunOutput(serializers.ModelSerializer):
+    id = StringIdField(source="public_id")
+    phase = serializers.CharField(
+        help_text="What the job does or did last: `drafts` (making them) or `issue` "
+        '("Alle stellen").'
+    )
+    calendar_column_ids = serializers.SerializerMethodField()
+    progress = BillingRunProgressOutput(source="*")
+    invoice_ids = serializers.SerializerMethodField()
+    skipped = BillingRunSkippedOutput(many=True)
+    error = serializers.CharField(help_text="Why the run failed (German); empty otherwise.")
+    created_at = LocalDateTimeField()
+    finished_at = LocalDateTimeField(allow_null=True)
+    send_requested_at = LocalDateTimeField(allow_null=True)
+
+    class Meta:
+        model = BillingRun
+        fields = [
+            "id",
+            "status",
+            "phase",
+            "period_start",
+            "period_end",
+            "calendar_column_ids",
+            "progress",
+            "invoice_ids",
+            "skipped",
+            "error",
+            "created_at",
+            "finished_at",
+            "send_requested_at",
+        ]
+        read_only_fields = fields
+
+    def get_calendar_column_ids(self, run) -> list[str]:
+        return [str(column.public_id) for column in run.calendar_columns.all()]
+
+    def get_invoice_ids(self, run) -> list[str]:
+        ids = run.invoices.order_by("pk").values_list("public_id", flat=True)
+        return [str(public_id) for public_id in ids]

@@ -155,7 +155,7 @@ _VERB = {
 }
 
 
-def _refusals(appointment: Appointment, *, patient, organisation, today) -> list[str]:
+def billing_refusals(appointment: Appointment, *, patient, organisation, today) -> list[str]:
     """Why the appointment cannot go on a new invoice of `patient` (empty: it can).
     Billed as a treatment is only what was done; a no-show is billed with the
     practice's no-show fee, if it has one; nothing else is billable."""
@@ -277,7 +277,7 @@ def invoice_create(
     problems = [
         f"{appointment.public_id}: {reason}"
         for appointment in chosen
-        for reason in _refusals(
+        for reason in billing_refusals(
             appointment, patient=patient, organisation=organisation, today=today
         )
     ]
@@ -286,19 +286,14 @@ def invoice_create(
             "Nicht alle Termine können abgerechnet werden.",
             errors={"appointment_ids": problems},
         )
-    invoice = Invoice(
+    invoice, lines = draft_unsaved(
         organisation=organisation,
+        actor=actor,
         patient=patient,
+        appointments=chosen,
         diagnosis=diagnosis,
         recipient=Recipient.of(recipient).as_dict() if recipient else None,
-        small_business=organisation.small_business,
-        created_by=actor,
     )
-    lines = _lines(invoice, sorted(chosen, key=lambda a: (a.start, a.pk)))
-    breakdown = vat_breakdown(lines)
-    invoice.net_total = sum((group.net for group in breakdown), Decimal("0.00"))
-    invoice.vat_total = sum((group.vat for group in breakdown), Decimal("0.00"))
-    invoice.total = invoice.net_total + invoice.vat_total
     invoice._history_user = actor
     invoice.save()
     bulk_create_with_history(lines, InvoiceLine, default_user=actor)
@@ -306,9 +301,36 @@ def invoice_create(
         appointment.invoice = invoice
         appointment._history_user = actor
         appointment.save(update_fields=["invoice", "updated_at"])
-    count = len(chosen)
-    _audit(invoice, actor, Action.INVOICE_CREATE, f"{count} Termin{'e' if count != 1 else ''}")
+    _audit(invoice, actor, Action.INVOICE_CREATE, created_detail(len(chosen)))
     return invoice
+
+
+def draft_unsaved(
+    *, organisation, actor, patient, appointments, diagnosis: str = "", recipient=None, run=None
+) -> tuple[Invoice, list[InvoiceLine]]:
+    """The draft over `appointments` (checked by the caller: `billing_refusals` empty) and
+    its lines, with totals, not yet saved: `invoice_create` saves one, a billing run
+    (billing.runs) saves many at once."""
+    invoice = Invoice(
+        organisation=organisation,
+        patient=patient,
+        diagnosis=diagnosis,
+        recipient=recipient,
+        small_business=organisation.small_business,
+        created_by=actor,
+        billing_run=run,
+    )
+    lines = _lines(invoice, sorted(appointments, key=lambda a: (a.start, a.pk)))
+    breakdown = vat_breakdown(lines)
+    invoice.net_total = sum((group.net for group in breakdown), Decimal("0.00"))
+    invoice.vat_total = sum((group.vat for group in breakdown), Decimal("0.00"))
+    invoice.total = invoice.net_total + invoice.vat_total
+    return invoice, lines
+
+
+def created_detail(count: int) -> str:
+    """The Protokoll's detail of a new draft: how many appointments it bills."""
+    return f"{count} Termin{'e' if count != 1 else ''}"
 
 
 @transaction.atomic
@@ -563,20 +585,40 @@ NUMBER_PREFIX = {SequenceKind.INVOICE: "", SequenceKind.CANCELLATION: "ST-"}
 
 def _next_number(*, organisation, year: int, kind: str = SequenceKind.INVOICE) -> str:
     """The next number of the organisation's sequence of `kind` for `year`, as
-    `YYYY-NNNN` (invoices) or `ST-YYYY-NNNN` (cancellation documents).
+    `YYYY-NNNN` (invoices) or `ST-YYYY-NNNN` (cancellation documents)."""
+    return next_numbers(organisation=organisation, year=year, kind=kind, count=1)[0]
+
+
+def next_numbers(*, organisation, year: int, count: int, kind: str = SequenceKind.INVOICE):
+    """The next `count` numbers of the organisation's sequence of `kind` for `year`,
+    in order.
 
     The sequence row is created race-free (insert-or-nothing against its unique
-    constraint) and then locked: concurrent callers queue on it, and a rolled back
-    issue or cancellation gives its number back, so numbers stay gapless."""
+    constraint) and then locked until the caller's transaction ends: concurrent
+    callers queue on it, and a rolled back issue or cancellation gives its numbers
+    back, so numbers stay gapless."""
     InvoiceSequence.objects.bulk_create(
         [InvoiceSequence(organisation=organisation, kind=kind, year=year)], ignore_conflicts=True
     )
     sequence = InvoiceSequence.objects.select_for_update().get(
         organisation=organisation, kind=kind, year=year
     )
-    sequence.last_number += 1
+    first = sequence.last_number + 1
+    sequence.last_number += count
     sequence.save(update_fields=["last_number"])
-    return f"{NUMBER_PREFIX[kind]}{year}-{sequence.last_number:04d}"
+    return [f"{NUMBER_PREFIX[kind]}{year}-{n:04d}" for n in range(first, first + count)]
+
+
+def stamp_issued(invoice: Invoice, *, now, number: str) -> None:
+    """Set what issuing gives a complete draft (not saved): the date (organisation's
+    zone), due date, `number`, and the parties as they stand now."""
+    organisation = invoice.organisation
+    invoice.issue_date = timezone.localdate(now, organisation.zone)
+    invoice.due_date = invoice.issue_date + timedelta(days=organisation.payment_term_days)
+    invoice.number = number
+    invoice.issued_at = now
+    invoice.parties = parties_snapshot(invoice=invoice)
+    invoice.status = InvoiceStatus.ISSUED
 
 
 @transaction.atomic
@@ -609,11 +651,8 @@ def invoice_set_status(*, invoice: Invoice, status: str, actor) -> Invoice:
         missing = invoice_missing_data(invoice=invoice)
         if missing:
             raise InvoiceIncomplete(errors=missing)
-        invoice.issue_date = timezone.localdate(now, organisation.zone)
-        invoice.due_date = invoice.issue_date + timedelta(days=organisation.payment_term_days)
-        invoice.number = _next_number(organisation=organisation, year=invoice.issue_date.year)
-        invoice.issued_at = now
-        invoice.parties = parties_snapshot(invoice=invoice)
+        year = timezone.localdate(now, organisation.zone).year
+        stamp_issued(invoice, now=now, number=_next_number(organisation=organisation, year=year))
     elif status == InvoiceStatus.CANCELLED:
         invoice.cancelled_at = now
         if invoice.status != InvoiceStatus.DRAFT:

@@ -146,6 +146,13 @@ class ExportRunning(Conflict):
     )
 
 
+class BillingRunRunning(Conflict):
+    code = "billing_run_running"
+    default_detail = (
+        "Ein Rechnungslauf der Praxis arbeitet noch. Ein neuer kann starten, sobald er fertig ist."
+    )
+
+
 class UndoRefused(Conflict):
     code = "undo_refused"
     default_detail = "Das Löschen der Termine kann nicht rückgängig gemacht werden."

@@ -15,6 +15,7 @@ from billing.api import (
     InvoiceViewSet,
     ServiceChainViewSet,
 )
+from billing.runs_api import BillingRunViewSet
 from doctolib_bridge.api import SyncLogViewSet
 from doctolib_bridge.export_api import ExportViewSet
 from documentation.api import AttachmentViewSet, DocumentationViewSet, PatientAttachmentViewSet
@@ -47,6 +48,7 @@ router.register(
 )
 router.register("dunning/proposals", DunningProposalViewSet, basename="dunning-proposal")
 router.register("dunning-notices", DunningNoticeViewSet, basename="dunning-notice")
+router.register("billing-runs", BillingRunViewSet, basename="billing-run")
 router.register("calendar-columns", CalendarColumnViewSet, basename="calendar-column")
 router.register("appointments", AppointmentViewSet, basename="appointment")
 router.register("appointment-series", AppointmentSeriesViewSet, basename="appointment-series")

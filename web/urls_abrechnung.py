@@ -10,6 +10,7 @@ from web.views import (
     einstellungen_team,
     mahnwesen,
     protokoll,
+    rechnungslauf,
     steuerberater,
     versand,
     zahlungen,
@@ -41,6 +42,27 @@ urlpatterns = [
         "rechnungen/mahnungen/<uuid:notice_id>/pdf/",
         mahnwesen.NoticePdfView.as_view(),
         name="dunning_notice_pdf",
+    ),
+    path("rechnungen/laeufe/", rechnungslauf.BillingRunListView.as_view(), name="billing_runs"),
+    path(
+        "rechnungen/laeufe/<uuid:id>/",
+        rechnungslauf.BillingRunDetailView.as_view(),
+        name="billing_run_detail",
+    ),
+    path(
+        "rechnungen/laeufe/<uuid:id>/stellen/",
+        rechnungslauf.BillingRunIssueView.as_view(),
+        name="billing_run_issue",
+    ),
+    path(
+        "rechnungen/laeufe/<uuid:id>/senden/",
+        rechnungslauf.BillingRunSendView.as_view(),
+        name="billing_run_send",
+    ),
+    path(
+        "rechnungen/laeufe/<uuid:id>/druck.pdf",
+        rechnungslauf.BillingRunPrintView.as_view(),
+        name="billing_run_print",
     ),
     path(
         "rechnungen/steuerberater-export/",
