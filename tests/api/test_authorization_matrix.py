@@ -21,6 +21,8 @@ from rest_framework.test import APIClient
 
 from appointments.models import Appointment, CalendarColumn
 from billing.models import (
+    BillingRun,
+    BillingRunStatus,
     DunningNotice,
     Invoice,
     InvoiceLine,
@@ -29,7 +31,7 @@ from billing.models import (
     ServiceLine,
 )
 from billing.payments import payment_record
-from billing.services import invoice_cancel, invoice_line_add
+from billing.services import invoice_cancel, invoice_issue, invoice_line_add
 from doctolib_bridge.handover import export_start
 from doctolib_bridge.models import ExportJob, SyncLogEntry
 from documentation import services as documentation
@@ -101,6 +103,10 @@ DOC, APPT, BILL = Right.DOCUMENTATION, Right.APPOINTMENTS, Right.BILLING
 DOCS = "/api/v1/patients/{documented}/documentation/"
 
 THIS_MONTH = f"{timezone.localdate():%Y-%m}"  # the world's invoices are issued now
+RUN_BODY = {
+    "period_start": f"{timezone.localdate() - timedelta(days=30):%Y-%m-%d}",
+    "period_end": f"{timezone.localdate():%Y-%m-%d}",
+}
 
 ENDPOINTS = [
     Endpoint("GET", "/api/v1/patients/", 200),
@@ -159,6 +165,12 @@ ENDPOINTS = [
     Endpoint("GET", "/api/v1/dunning-notices/{notice}/pdf", 200, BILL),
     Endpoint("GET", f"/api/v1/accounting-export?month={THIS_MONTH}&format=datev", 200, BILL),
     Endpoint("GET", f"/api/v1/accounting-export/?month={THIS_MONTH}&format=csv", 200, BILL),
+    Endpoint("GET", "/api/v1/billing-runs/", 200, BILL),
+    Endpoint("POST", "/api/v1/billing-runs/", 202, BILL, RUN_BODY),
+    Endpoint("GET", "/api/v1/billing-runs/{billing_run}/", 200, BILL),
+    Endpoint("POST", "/api/v1/billing-runs/{billing_run}/issue", 202, BILL),
+    Endpoint("POST", "/api/v1/billing-runs/{billing_run}/send", 202, BILL),
+    Endpoint("GET", "/api/v1/billing-runs/{printed_run}/print.pdf", 200, BILL),
     Endpoint("GET", "/api/v1/exports/", 200, admin_only=True),
     Endpoint("POST", "/api/v1/exports/", 202, body={"delete_appointments": True}, admin_only=True),
     Endpoint("GET", "/api/v1/exports/{export}/", 200, admin_only=True),
@@ -179,6 +191,7 @@ TENANT_MODELS = [
     DocumentationEntry,
     Attachment,
     DunningNotice,
+    BillingRun,
 ]
 
 
@@ -222,12 +235,38 @@ def world(organisation):
         **_paid_once(_invoice(billed(), InvoiceStatus.ISSUED)),
         "overdue": invoice_over(billed(), due_date=timezone.localdate() - timedelta(days=60)),
         "notice": _notice(_invoice(billed(), InvoiceStatus.ISSUED)),
+        "billing_run": _billing_run(_invoice(billed(), InvoiceStatus.DRAFT)),
+        "printed_run": _billing_run(
+            _invoice(
+                AppointmentFactory(
+                    organisation=organisation,
+                    patient=PatientFactory(organisation=organisation, email=""),
+                    start=yesterday,
+                ),
+                InvoiceStatus.DRAFT,
+            ),
+            issue=True,
+        ),
         "export": export_start(
             organisation=organisation,
             actor=UserFactory(organisation=organisation, role=Role.ADMIN),
             delete_appointments=False,
         ),
     }
+
+
+def _billing_run(draft, *, issue: bool = False) -> BillingRun:
+    """A finished run holding `draft` (issued by the service when `issue`)."""
+    run = BillingRun.objects.create(
+        organisation=draft.organisation,
+        period_start=timezone.localdate() - timedelta(days=30),
+        period_end=timezone.localdate(),
+        status=BillingRunStatus.DONE,
+    )
+    Invoice.objects.filter(pk=draft.pk).update(billing_run=run)
+    if issue:
+        invoice_issue(invoice=Invoice.objects.get(pk=draft.pk), actor=None)
+    return run
 
 
 def _paid_once(invoice) -> dict:
