@@ -60,6 +60,13 @@ BENCHMARKS = (
     ("reconcile", "reconciliation (Abgleich)", [], ["--patients", "5000"]),
     ("invoices", "invoice issuing under concurrency", [], ["--drafts", "200"]),
     (
+        "billing_run",
+        "billing run of 2,000 patients x 4 appointments: drafts, issuing, PDFs",
+        [],
+        ["--patients", "200"],
+    ),
+    ("accounting", "DATEV export of a month with 10,000 bookings", [], ["--rounds", "2"]),
+    (
         "search",
         "record search by the 1.1 rules at 100,000 records",
         [],

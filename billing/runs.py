@@ -260,7 +260,8 @@ def billing_run_issue(*, run: BillingRun, actor) -> BillingRun:
     is listed in `skipped`."""
     run = access_billing_run(organisation=run.organisation, public_id=run.public_id, lock=True)
     _refuse_unless_done(run, "das Stellen")
-    if not run.invoices.filter(status=InvoiceStatus.DRAFT).exists() and not _unarchived(run):
+    drafts = run.invoices.filter(status=InvoiceStatus.DRAFT)
+    if not drafts.exists() and not _unarchived(run).exists():
         raise InvalidStatus("Der Rechnungslauf hat keine Entwürfe mehr zu stellen.")
     practice = missing_practice_data(organisation=run.organisation)
     if practice:
@@ -270,7 +271,11 @@ def billing_run_issue(*, run: BillingRun, actor) -> BillingRun:
     run.error = ""
     run.attempts = 0
     run.finished_at = None
-    run.save()
+    try:
+        with transaction.atomic():
+            run.save()
+    except IntegrityError:  # another run of the organisation works (one at a time)
+        raise BillingRunRunning() from None
     _audit(run, actor, Action.BILLING_RUN_ISSUE)
     enqueue(TASK, run.pk)
     return run
@@ -280,7 +285,8 @@ def billing_run_issue(*, run: BillingRun, actor) -> BillingRun:
 def billing_run_send(*, run: BillingRun, actor) -> tuple[BillingRun, int, int]:
     """ "Alle senden": ask for the e-mail of each of the run's issued invoices that has
     an address and was never sent (so a second click sends nothing twice). Returns
-    (queued, without an address). 409 `invalid_status` while the run works."""
+    the run, how many were queued and how many have no address. 409
+    `invalid_status` while the run works."""
     run = access_billing_run(organisation=run.organisation, public_id=run.public_id, lock=True)
     _refuse_unless_done(run, "das Senden")
     with_address, without = run_mail_split(run)
@@ -529,31 +535,42 @@ def _unarchived(run: BillingRun) -> QuerySet[Invoice]:
 
 
 def _issue(run: BillingRun) -> None:
+    run.skipped = [entry for entry in run.skipped if entry.get("phase") != BillingRunPhase.ISSUE]
+    numbered = _number_drafts(run)
+    archived = _archive_pdfs(run, done=numbered)
+    logger.info("billing run %s: issued %s, archived %s PDFs", run.pk, numbered, archived)
+
+
+def _number_drafts(run: BillingRun) -> int:
+    """Issue the run's drafts chunk by chunk; returns how many were looked at.
+    Progress counts numbered drafts, then archived PDFs."""
     drafts = list(
         run.invoices.filter(status=InvoiceStatus.DRAFT).order_by("pk").values_list("pk", flat=True)
     )
-    run.skipped = [entry for entry in run.skipped if entry.get("phase") != BillingRunPhase.ISSUE]
-    # Progress counts numbered drafts, then archived PDFs.
     _progress(run, done=0, total=len(drafts) * 2 + _unarchived(run).count())
     done = 0
     for chunk in _chunks(drafts):
         _issue_chunk(run, chunk)
         done += len(chunk)
         _progress(run, done=done)
-    # Each issued invoice's PDF, archived once (a concurrent first read may win).
+    return done
+
+
+def _archive_pdfs(run: BillingRun, *, done: int = 0) -> int:
+    """Archive the PDF of each issued invoice of the run that has none yet, by number
+    (once: a concurrent first read may win); returns how many were looked at."""
     remaining = list(_unarchived(run).order_by("number").values_list("pk", flat=True))
-    total = done + len(remaining)
-    _progress(run, done=done, total=total)
-    for index, invoice in enumerate(
+    _progress(run, done=done, total=done + len(remaining))
+    invoices = (
         Invoice.objects.filter(pk__in=remaining)
         .select_related("organisation", "patient")
-        .order_by("number"),
-        start=1,
-    ):
+        .order_by("number")
+    )
+    for index, invoice in enumerate(invoices.iterator(chunk_size=100), start=1):
         _archive(invoice)
         if index % PDF_PROGRESS_EVERY == 0 or index == len(remaining):
             _progress(run, done=done + index)
-    logger.info("billing run %s: issued %s, archived %s PDFs", run.pk, done, len(remaining))
+    return len(remaining)
 
 
 @transaction.atomic

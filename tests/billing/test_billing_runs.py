@@ -442,3 +442,29 @@ def test_a_dead_worker_fails_the_run_so_that_a_new_one_may_start(organisation, a
     runs.billing_run_start(
         organisation=organisation, actor=admin_user, period_start=period[0], period_end=period[1]
     )
+
+
+def test_issue_all_while_another_run_works_is_409(
+    api, organisation, admin_user, period, chain, column, django_capture_on_commit_callbacks
+):
+    visit(
+        organisation,
+        PatientFactory(organisation=organisation),
+        period[0],
+        chain=chain,
+        column=column,
+    )
+    done_id = start(api, period, django_capture_on_commit_callbacks).json()["id"]
+    BillingRun.objects.create(  # queued, its job not yet taken
+        organisation=organisation,
+        created_by=admin_user,
+        period_start=period[0],
+        period_end=period[1],
+    )
+
+    response = api.post(f"{URL}{done_id}/issue")
+
+    assert response.status_code == 409
+    assert response.json()["code"] == "billing_run_running"
+    assert BillingRun.objects.get(public_id=done_id).status == BillingRunStatus.DONE
+    assert Invoice.objects.get().status == InvoiceStatus.DRAFT
