@@ -19,7 +19,7 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from playwright.sync_api import expect
 
-from billing.models import InvoiceStatus
+from billing.models import BillingRun, BillingRunStatus, Invoice, InvoiceStatus
 from doctolib_bridge.appointment_push import transfer_stage
 from documentation import services as documentation
 from patients import services as patients
@@ -114,7 +114,28 @@ def practice(organisation, admin_user):
             "note": "Knie links",
         },
     )
+    run = BillingRun.objects.create(
+        organisation=organisation,
+        created_by=admin_user,
+        period_start=today - timedelta(days=30),
+        period_end=today,
+        status=BillingRunStatus.DONE,
+        progress_done=2,
+        progress_total=2,
+        skipped=[{"patient_id": str(fresh[0].public_id), "reason": "1 Termin nicht abgerechnet"}],
+    )
+    Invoice.objects.filter(pk=draft.pk).update(billing_run=run)
+    running = BillingRun.objects.create(
+        organisation=organisation,
+        period_start=today - timedelta(days=7),
+        period_end=today,
+        status=BillingRunStatus.RUNNING,
+        progress_done=1,
+        progress_total=4,
+    )
     return {
+        "run": run.public_id,
+        "running": running.public_id,
         "patient": erika.public_id,
         "entry": entry.public_id,
         "appointment": coming.public_id,
@@ -172,6 +193,13 @@ STAFF_PAGES = [
     ("rechnungsentwurf", "/rechnungen/{draft}/"),
     ("rechnung-stellen", "/rechnungen/{draft}/stellen/"),
     ("rechnung-stornieren", "/rechnungen/{invoice}/stornieren/"),
+    ("abschreiben", "/rechnungen/{invoice}/abschreiben/"),
+    ("offene-posten", "/rechnungen/offene-posten/"),
+    ("mahnvorschlaege", "/rechnungen/mahnvorschlaege/"),
+    ("steuerberater-export", "/rechnungen/steuerberater-export/"),
+    ("rechnungslauf", "/rechnungen/laeufe/"),
+    ("rechnungslauf-fertig", "/rechnungen/laeufe/{run}/"),
+    ("rechnungslauf-laeuft", "/rechnungen/laeufe/{running}/"),
     ("einstellungen", "/einstellungen/"),
     ("praxis", "/einstellungen/praxis/"),
     ("tokens", "/einstellungen/tokens/"),
@@ -181,6 +209,7 @@ STAFF_PAGES = [
     ("kalenderspalten", "/einstellungen/kalenderspalten/"),
     ("kalenderspalte", "/einstellungen/kalenderspalten/{column}/"),
     ("oeffnungszeiten", "/einstellungen/oeffnungszeiten/"),
+    ("mahnstufen", "/einstellungen/mahnstufen/"),
 ]
 
 ANONYMOUS_PAGES = [
