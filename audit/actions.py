@@ -51,6 +51,7 @@ class Action(models.TextChoices):
     # Dunning (billing.dunning)
     DUNNING_CREATE = "dunning.create", "Mahnung erstellt"
     DUNNING_PDF = "dunning.pdf", "Mahnungs-PDF abgerufen"
+    DUNNING_SEND = "dunning.send", "Mahnung zum Versand per E-Mail gegeben"
 
     # Exports (doctolib_bridge.handover; the Protokoll's own CSV file)
     EXPORT_CREATE = "export.create", "Export für Doctolib gestartet"

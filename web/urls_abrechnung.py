@@ -43,6 +43,11 @@ urlpatterns = [
         name="dunning_notice_pdf",
     ),
     path(
+        "rechnungen/mahnungen/<uuid:notice_id>/senden/",
+        versand.NoticeSendView.as_view(),
+        name="dunning_notice_send",
+    ),
+    path(
         "rechnungen/steuerberater-export/",
         steuerberater.AccountingExportPageView.as_view(),
         name="accounting_export",

@@ -28,7 +28,7 @@ pytestmark = pytest.mark.django_db
 
 URL = "/api/v1/invoices/"
 PROPOSALS = "/api/v1/dunning/proposals/"
-NOTICE_FIELDS = {"id", "level", "name", "date", "fee", "due_date", "open_amount"}
+NOTICE_FIELDS = {"id", "level", "name", "date", "fee", "due_date", "open_amount", "sent_at"}
 
 
 def issued_days_overdue(organisation, actor, days: int, monkeypatch):

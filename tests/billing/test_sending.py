@@ -3,18 +3,16 @@ sentence, through the staff API, with a real SMTP server on loopback (aiosmtpd).
 
 import hashlib
 import logging
-import socket
 from decimal import Decimal
-from email import message_from_bytes, policy
 
 import pytest
-from aiosmtpd.controller import Controller
 from django.utils import timezone
 
 from audit.models import AuditEvent
 from billing import payments, sending, services
 from billing.models import Invoice
 from outbox.models import OutboxMessage
+from tests.billing.conftest import free_port
 from tests.conftest import assert_problem, token_client
 from tests.factories import UserFactory
 
@@ -22,40 +20,6 @@ pytestmark = pytest.mark.django_db
 
 URL = "/api/v1/invoices/"
 SIGNATURE = "Herzliche Grüße\nIhr Team der Praxis am See\nTel. 040 123456"
-
-
-class Inbox:
-    """What the SMTP server received: (envelope recipients, message)."""
-
-    def __init__(self):
-        self.received = []
-
-    async def handle_DATA(self, server, session, envelope):
-        message = message_from_bytes(envelope.original_content, policy=policy.default)
-        self.received.append((list(envelope.rcpt_tos), message))
-        return "250 Message accepted for delivery"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@pytest.fixture
-def smtp(settings):
-    """A real SMTP server on 127.0.0.1 and Django's SMTP backend pointed at it."""
-    inbox = Inbox()
-    logging.getLogger("mail.log").setLevel(logging.WARNING)  # the server's own log
-    controller = Controller(inbox, hostname="127.0.0.1", port=_free_port())
-    controller.start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", controller.port
-    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
-    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
-    settings.DEFAULT_FROM_EMAIL = "versand@lemniscus.test"
-    yield inbox
-    controller.stop()
 
 
 @pytest.fixture
@@ -135,27 +99,9 @@ def test_the_job_sets_sent_at(api, issued, smtp, django_capture_on_commit_callba
 
 
 def test_the_recipients_address_wins_over_the_patients(
-    api, practice, admin_user, patient, appointments, smtp, django_capture_on_commit_callbacks
+    api, practice, admin_user, parents_draft, smtp, django_capture_on_commit_callbacks
 ):
-    patient.email = "patient@example.org"
-    patient.save()
-    recipient = {
-        "salutation": "female",
-        "first_name": "Erika",
-        "last_name": "Muster",
-        "street": "Weg 1",
-        "postal_code": "20095",
-        "city": "Hamburg",
-        "email": "mutter@example.org",
-    }
-    draft = services.invoice_create(
-        organisation=practice,
-        actor=admin_user,
-        patient=patient,
-        appointments=appointments,
-        recipient=recipient,
-    )
-    invoice = services.invoice_issue(invoice=draft, actor=admin_user)
+    invoice = services.invoice_issue(invoice=parents_draft, actor=admin_user)
 
     send_and_run(api, invoice, django_capture_on_commit_callbacks)
 
@@ -227,7 +173,7 @@ def test_a_new_request_sends_again(api, issued, smtp, django_capture_on_commit_c
 
 def test_a_refused_mail_leaves_sent_at_unset(issued, settings):
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", _free_port()  # nobody listens
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", free_port()  # nobody listens
 
     with pytest.raises(ConnectionError):
         sending.invoice_send(invoice_id=issued.pk, requested_at=timezone.now().isoformat())
