@@ -255,6 +255,7 @@ def test_a_partly_paid_invoices_notice_is_sent(api, notice, admin_user):
         invoice=notice.invoice, actor=admin_user, amount=Decimal("1.00"), method="cash"
     )
     assert send(api, notice).status_code == 202
+    assert api.post(f"{URL}{notice.public_id}/send/").status_code == 202  # with the slash too
 
 
 def test_without_any_address_it_is_422_no_email_and_nothing_is_queued(api, notice):

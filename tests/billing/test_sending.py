@@ -3,7 +3,11 @@ sentence, through the staff API, with a real SMTP server on loopback (aiosmtpd).
 
 import hashlib
 import logging
+import os
+import subprocess
+import sys
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -19,6 +23,7 @@ from tests.factories import UserFactory
 pytestmark = pytest.mark.django_db
 
 URL = "/api/v1/invoices/"
+ROOT = Path(__file__).resolve().parents[2]
 SIGNATURE = "Herzliche Grüße\nIhr Team der Praxis am See\nTel. 040 123456"
 
 
@@ -298,3 +303,35 @@ def test_without_a_signature_the_practice_greets_by_name(
 
     text = smtp.received[0][1].get_body(preferencelist=("plain",)).get_content()
     assert text.replace("\r\n", "\n").rstrip().endswith("Mit freundlichen Grüßen\nPraxis am See")
+
+
+# "Mail goes through Django's e-mail backend (console unless EMAIL_URL is set)."
+
+
+def _mail_settings(**env: str) -> list[str]:
+    """EMAIL_BACKEND, EMAIL_HOST, EMAIL_PORT, EMAIL_USE_TLS as a fresh process reads
+    them from this environment (settings are read once, at start)."""
+    script = (
+        "from django.conf import settings as s; "
+        "print(s.EMAIL_BACKEND, s.EMAIL_HOST, s.EMAIL_PORT, s.EMAIL_USE_TLS)"
+    )
+    base = {k: v for k, v in os.environ.items() if not k.startswith("EMAIL_")}
+    done = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-v", "0", "-c", script],
+        cwd=ROOT,
+        env={**base, "SECRET_KEY": "x", **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.splitlines()[-1].split()
+
+
+def test_mail_goes_to_the_console_unless_email_url_is_set():
+    assert _mail_settings()[0] == "django.core.mail.backends.console.EmailBackend"
+
+    backend, host, port, tls = _mail_settings(EMAIL_URL="smtp+tls://u:p@mail.example.org:587")
+
+    assert backend == "django.core.mail.backends.smtp.EmailBackend"
+    assert (host, port, tls) == ("mail.example.org", "587", "True")
