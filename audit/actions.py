@@ -50,6 +50,7 @@ class Action(models.TextChoices):
     # Dunning (billing.dunning)
     DUNNING_CREATE = "dunning.create", "Mahnung erstellt"
     DUNNING_PDF = "dunning.pdf", "Mahnungs-PDF abgerufen"
+    DUNNING_SEND = "dunning.send", "Mahnung zum Versand per E-Mail gegeben"
     # Billing runs (billing.runs); each draft and issue also has its invoice's entry
     BILLING_RUN_CREATE = "billing_run.create", "Rechnungslauf gestartet"
     BILLING_RUN_ISSUE = "billing_run.issue", "Rechnungslauf: Entwürfe zum Stellen gegeben"

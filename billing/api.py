@@ -351,13 +351,13 @@ class DunningProposalViewSet(OrganisationViewSet):
 
 
 class DunningNoticeViewSet(OrganisationViewSet):
-    """Dunning notices: their PDF as archived when they were made."""
+    """Dunning notices: their PDF as archived when they were made, and sending it."""
 
     model = DunningNotice
     serializer_class = DunningNoticeOutput
     read_right = Right.BILLING
     write_right = Right.BILLING
-    http_method_names = ["get", "head", "options"]
+    http_method_names = ["get", "post", "head", "options"]
 
     def scoped_queryset(self, organisation):
         return dunning.dunning_notice_list(organisation=organisation)
@@ -368,8 +368,24 @@ class DunningNoticeViewSet(OrganisationViewSet):
         """The notice as PDF, exactly as archived when it was made: the invoice's number
         and date, the open amount, the fee, the new due date, the bank details and a
         GiroCode for what was open then."""
-        notice = dunning.access_dunning_notice(
-            organisation=self.organisation, public_id=self.kwargs["id"]
-        )
+        notice = self._access()
         content = dunning.dunning_notice_pdf(notice=notice, actor=request.user)
         return _pdf_response(content, dunning_filename(notice))
+
+    @extend_schema(request=None, responses={202: DunningNoticeOutput})
+    @action(detail=True, methods=["post"])
+    def send(self, request, id=None):
+        """E-mail the notice's stored PDF (as archived when it was made) to the
+        invoice's recipient's `email`, else the patient's, in a background job; 202
+        with the notice as it is now. The job sets `sent_at`: poll the invoice (its
+        `dunning_notices`) until it is later than before. Its invoice paid, cancelled
+        or written off: 409 `invalid_status` (a notice asking for money no longer
+        owed does not go out); no address: 422 `no_email`; nothing is queued then."""
+        notice = self._access()
+        sending.dunning_notice_send_request(notice=notice, actor=request.user)
+        return self.output(DunningNoticeOutput, notice, status=202)
+
+    def _access(self) -> DunningNotice:
+        return dunning.access_dunning_notice(
+            organisation=self.organisation, public_id=self.kwargs["id"]
+        )

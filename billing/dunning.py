@@ -5,7 +5,7 @@ fee) say when an overdue open invoice is due for which notice. A notice is made 
 person's click only (`dunning_notice_create`); the daily beat task only counts what
 is due (billing.tasks). A notice's fee is a `not_taxable` claim added to what is open
 (billing.payments.Balance). Notices are never changed or deleted (trigger, migration
-0011), but for `sent_at`."""
+0011), but for `sent_at`, which the e-mail job sets (billing.sending)."""
 
 import hashlib
 import logging
@@ -181,8 +181,9 @@ def access_dunning_notice(*, organisation, public_id) -> DunningNotice:
     )
 
 
-def dunning_notice_pdf(*, notice: DunningNotice, actor) -> bytes:
-    """The notice's stored PDF, checked against its hash (never rendered again)."""
+def stored_notice_pdf(notice: DunningNotice) -> bytes:
+    """The bytes stored when the notice was made, checked against its hash (never
+    rendered again): what the page and the API serve and what the e-mail attaches."""
     try:
         with notice.file.open("rb") as file:
             content = file.read()
@@ -191,6 +192,12 @@ def dunning_notice_pdf(*, notice: DunningNotice, actor) -> bytes:
     if hashlib.sha256(content).hexdigest() != notice.sha256:
         logger.error("archived dunning notice %s fails its hash", notice.pk)
         raise ArchiveDamaged()
+    return content
+
+
+def dunning_notice_pdf(*, notice: DunningNotice, actor) -> bytes:
+    """The notice's stored PDF for a person (in the Protokoll)."""
+    content = stored_notice_pdf(notice)
     audit_record(
         organisation=notice.organisation_id,
         actor=actor,

@@ -240,10 +240,13 @@ class DunningNoticeOutput(serializers.ModelSerializer):
     open_amount = _money(
         help_text="What was open at the notice's date, including this and earlier fees."
     )
+    sent_at = LocalDateTimeField(
+        help_text="When it was last e-mailed (set by the job); null until then."
+    )
 
     class Meta:
         model = DunningNotice
-        fields = ["id", "level", "name", "date", "fee", "due_date", "open_amount"]
+        fields = ["id", "level", "name", "date", "fee", "due_date", "open_amount", "sent_at"]
         read_only_fields = fields
 
 

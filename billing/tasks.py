@@ -32,6 +32,12 @@ def send_invoice_task(invoice_id: int, requested_at: str) -> bool:
     return sending.invoice_send(invoice_id=invoice_id, requested_at=requested_at)
 
 
+@shared_task(name=sending.NOTICE_TASK, time_limit=120, soft_time_limit=90, **RETRY)
+def send_dunning_notice_task(notice_id: int, requested_at: str) -> bool:
+    """Queued through the outbox by `POST /dunning-notices/{id}/send` and the page."""
+    return sending.dunning_notice_send(notice_id=notice_id, requested_at=requested_at)
+
+
 @shared_task(name="billing.dunning_proposals", time_limit=600, soft_time_limit=550)
 def dunning_proposals_task() -> int:
     """Daily (Celery beat): counts per organisation the invoices due for a dunning

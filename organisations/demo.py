@@ -5,17 +5,30 @@ collides with an earlier demo. Patients and appointments are written with bulk
 inserts in batches (history rows too), so memory stays flat and 100,000 patients
 take well under two minutes on PostgreSQL; the few columns, service chains and
 invoices go through the services like any other entry point.
+
+Overdue and dunned invoices need a past: an invoice is overdue only weeks after it
+was issued, and a notice only when its level's days have passed. The services never
+backdate an issue date, a payment or a notice (GoBD), and this module gives them no
+way to. Instead the story is played at simulated past moments with time-machine
+(which moves the clock of this process only, for the block it wraps): the practice
+joins lemniscus STORY_DAYS ago with a few patients, and the real services issue
+their invoices (oldest first, so numbers ascend with issue dates), record part
+payments and make each dunning notice on the day its level became due (OVERDUE).
+Everything else is made now, and today's invoices take the numbers after them.
 """
 
 import random
 import secrets
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from decimal import Decimal
 from itertools import islice
 
+import time_machine
 from django.core.files.base import ContentFile
 from django.db import connection, transaction
+from django.db.models import Max
 from django.utils import timezone
 from weasyprint import HTML
 
@@ -23,6 +36,7 @@ from appointments.models import Appointment, AppointmentStatus, ColumnKind
 from appointments.series import OnConflict, series_create
 from appointments.services import calendar_column_create
 from audit.services import actor_label
+from billing.dunning import dunning_notice_create, levels
 from billing.models import PaymentMethod
 from billing.payments import payment_record
 from billing.services import invoice_create, invoice_issue, invoice_pay, service_chain_create
@@ -143,6 +157,27 @@ CHAINS = (
 
 
 @dataclass(frozen=True)
+class Overdue:
+    """An invoice of the demo's past: issued `days_ago`, a share of it paid by transfer
+    a week later, and its first `notices` dunning levels made, each on the day it
+    became due (the practice's levels: 7, 21 and 35 days after the due date)."""
+
+    days_ago: int
+    paid: Decimal
+    notices: int
+
+
+OVERDUE = (
+    Overdue(70, Decimal("0"), 2),  # a Zahlungserinnerung, then the 1. Mahnung with its fee
+    Overdue(45, Decimal("0.5"), 1),  # half paid, then a Zahlungserinnerung
+    Overdue(35, Decimal("0"), 0),  # overdue, nothing paid, no notice yet
+    Overdue(28, Decimal("0.3"), 0),  # overdue, partly paid
+)
+STORY_DAYS = max(o.days_ago for o in OVERDUE) + 1  # the practice joined lemniscus then
+WORKING_HOUR = time(10, 0)
+
+
+@dataclass(frozen=True)
 class DemoResult:
     organisation: Organisation
     email: str
@@ -165,10 +200,10 @@ def _free_demo_email() -> str:
 class _Generator:
     """Random but plausible master data and appointments."""
 
-    def __init__(self, rng: random.Random, zone):
+    def __init__(self, rng: random.Random, zone, today=None):
         self.rng = rng
         self.zone = zone
-        self.today = timezone.localdate(timezone=zone)
+        self.today = today or timezone.localdate(timezone=zone)
 
     def patient(self, organisation: Organisation) -> Patient:
         rng = self.rng
@@ -221,9 +256,15 @@ class _Generator:
         digits = 10 - len(prefix)
         return f"+49{prefix}{self.rng.randrange(10 ** (digits - 1), 10**digits)}"
 
-    def appointment_starts(self) -> list[tuple[datetime, bool]]:
+    def appointment_starts(self, *, before: int = 0) -> list[tuple[datetime, bool]]:
         """APPOINTMENTS_PER_PATIENT starts on working days between 8 and 18 h, each
-        with whether it is in the past; at least one is in the past."""
+        with whether it is in the past; at least one is in the past. With `before`,
+        all are in the past, up to 60 days before the day `before` days ago."""
+        if before:
+            offsets = [
+                -self.rng.randint(before + 1, before + 60) for _ in range(APPOINTMENTS_PER_PATIENT)
+            ]
+            return [(self._start(offset), True) for offset in sorted(offsets)]
         past = self.rng.choice((1, 2, 2, 3))
         offsets = [-self.rng.randint(1, 180) for _ in range(past)] + [
             self.rng.randint(1, 60) for _ in range(APPOINTMENTS_PER_PATIENT - past)
@@ -248,11 +289,12 @@ class _Generator:
         return AppointmentStatus.DONE
 
 
-def _record_creation(model, *, organisation: Organisation, actor: User) -> None:
-    """The creation ("+") history rows of all the organisation's rows of `model`, as
-    simple-history's bulk_history_create makes them, but copied by the database in
-    one statement instead of built in Python. The demo organisation is new in this
-    transaction, so its rows are exactly the ones just inserted."""
+def _record_creation(model, *, organisation: Organisation, actor: User, after: int = 0) -> None:
+    """The creation ("+") history rows of the organisation's rows of `model` (those
+    with an id above `after`), as simple-history's bulk_history_create makes them,
+    but copied by the database in one statement instead of built in Python. The demo
+    organisation is new in this transaction, so its rows are exactly the ones just
+    inserted."""
     history = model.history.model
     quote = connection.ops.quote_name
     columns = ", ".join(quote(field.column) for field in history.tracked_fields)
@@ -261,13 +303,14 @@ def _record_creation(model, *, organisation: Organisation, actor: User) -> None:
         cursor.execute(
             f"INSERT INTO {quote(history._meta.db_table)} ({columns}, {', '.join(extra)}) "
             f"SELECT {columns}, %s, %s, %s, %s FROM {quote(model._meta.db_table)} "
-            "WHERE organisation_id = %s",
+            "WHERE organisation_id = %s AND id > %s",
             [
                 connection.ops.adapt_datetimefield_value(timezone.now()),
                 "+",
                 actor.pk,
                 HISTORY_REASON,
                 organisation.pk,
+                after,
             ],
         )
 
@@ -385,12 +428,125 @@ def _batches(count: int, size: int):
         yield batch
 
 
-@transaction.atomic
-def demo_seed(*, patients: int, rng: random.Random | None = None) -> DemoResult:
-    """A new demo organisation (plan XL) with `patients` records, three appointments
-    each (past ones mostly done, future ones planned) and some invoices."""
-    rng = rng or random.Random()
-    email, password = _free_demo_email(), f"demo-{secrets.token_hex(5)}"
+@dataclass(frozen=True)
+class _Booking:
+    """Makes a patient's appointments: one chain per patient, the wellness massage in
+    the room, everything else with a therapist."""
+
+    owner: User
+    therapists: list[int]
+    chains: list
+    room: int
+    wellness: int
+    minutes: dict[int, int]
+
+    def appointments(self, generator: _Generator, patient: Patient, starts) -> list[Appointment]:
+        chain = generator.rng.choice(self.chains)
+        return [
+            Appointment(
+                organisation_id=patient.organisation_id,
+                patient_id=patient.pk,
+                calendar_column_id=self.room
+                if chain.pk == self.wellness
+                else generator.rng.choice(self.therapists),
+                service_chain_id=chain.pk,
+                start=start,
+                duration_minutes=self.minutes[chain.pk],
+                status=generator.past_status(index == 0) if past else AppointmentStatus.PLANNED,
+                created_by_id=self.owner.pk,
+            )
+            for index, (start, past) in enumerate(starts)
+        ]
+
+
+def _book(organisation, generator, booking: _Booking, count: int, *, before: int = 0):
+    """`count` new patients with their appointments (all before the day `before`
+    days ago, if given), inserted in batches; yields each batch as a list of
+    (number, patient, appointments)."""
+    for numbers in _batches(count, BATCH_SIZE):
+        records = Patient.objects.bulk_create(
+            [generator.patient(organisation) for _ in numbers], batch_size=BATCH_SIZE
+        )
+        batch = [
+            (number, patient, booking.appointments(generator, patient, starts))
+            for number, patient in zip(numbers, records, strict=True)
+            for starts in [generator.appointment_starts(before=before)]
+        ]
+        Appointment.objects.bulk_create(
+            [a for _, _, own in batch for a in own], batch_size=BATCH_SIZE
+        )
+        yield batch
+
+
+@dataclass
+class _Past:
+    """One OVERDUE invoice as it happened: its steps, each on its day, share it."""
+
+    organisation: Organisation
+    owner: User
+    story: Overdue
+    patient: Patient
+    appointments: list[Appointment]
+    invoice: object = None
+
+    def steps(self, due_after: list[int]) -> list[tuple]:
+        """(day, step): issued `days_ago`, part paid a week later, each notice on the
+        day its level became due (`due_after`: the levels' days after the due date)."""
+        issued = self.organisation.today() - timedelta(days=self.story.days_ago)
+        due = issued + timedelta(days=self.organisation.payment_term_days)
+        steps = [(issued, self.issue)]
+        if self.story.paid:
+            steps.append((issued + timedelta(days=7), self.pay))
+        steps += [
+            (due + timedelta(days=days), self.dun) for days in due_after[: self.story.notices]
+        ]
+        return steps
+
+    def issue(self):
+        draft = invoice_create(
+            organisation=self.organisation,
+            actor=self.owner,
+            patient=self.patient,
+            appointments=self.appointments,
+        )
+        self.invoice = invoice_issue(invoice=draft, actor=self.owner)
+
+    def pay(self):
+        amount = (self.invoice.total * self.story.paid).quantize(Decimal("0.01"))
+        payment_record(
+            invoice=self.invoice, actor=self.owner, amount=amount, method=PaymentMethod.TRANSFER
+        )
+
+    def dun(self):
+        dunning_notice_create(invoice=self.invoice, actor=self.owner)
+
+
+def _play_the_past(organisation, owner, billed: list[tuple[Patient, list[Appointment]]]) -> int:
+    """The OVERDUE invoices, one per (patient, billable appointments), made by the
+    real services at simulated moments (WORKING_HOUR on each day, time-machine). The
+    steps of all of them run in the order of their days (a minute apart on the same
+    day), so numbers ascend with issue dates and the Protokoll runs forward; a step
+    whose day is not yet past is left out. Returns how many invoices were made."""
+    today = organisation.today()
+    due_after = [level.days_after_due for level in levels(organisation)]
+    pasts = [
+        _Past(organisation, owner, story, patient, appointments)
+        for story, (patient, appointments) in zip(OVERDUE, billed, strict=False)
+    ]
+    steps = [step for past in pasts for step in past.steps(due_after)]
+    taken = Counter()
+    for day, step in sorted(steps, key=lambda item: item[0]):  # stable: issue first
+        if day < today:
+            moment = datetime.combine(day, WORKING_HOUR, organisation.zone)
+            with time_machine.travel(moment + timedelta(minutes=taken[day])):
+                step()
+            taken[day] += 1
+    return len(pasts)
+
+
+def _practice(*, email: str, password: str):
+    """The demo organisation with its owner, practice data, calendar columns and
+    service chains; and the booking rules for its patients' appointments."""
     organisation, owner = organisation_create(
         name="Physiotherapie am Park (Demo)",
         plan=Plan.XL,
@@ -407,7 +563,6 @@ def demo_seed(*, patients: int, rng: random.Random | None = None) -> DemoResult:
         calendar_column_create(organisation=organisation, name=name, kind=kind, colour=colour)
         for name, kind, colour in COLUMNS
     ]
-    therapists = [c.pk for c in columns if c.kind == ColumnKind.THERAPIST]
     chains = [
         service_chain_create(
             organisation=organisation,
@@ -419,48 +574,63 @@ def demo_seed(*, patients: int, rng: random.Random | None = None) -> DemoResult:
         )
         for description, services in CHAINS
     ]
-    minutes = {chain.pk: sum(s.minutes for s in chain.services.all()) for chain in chains}
-    wellness = next(c for c in chains if c.description == "Wellness-Massage")
-    room = next(c for c in columns if c.kind == ColumnKind.ROOM)
+    booking = _Booking(
+        owner=owner,
+        therapists=[c.pk for c in columns if c.kind == ColumnKind.THERAPIST],
+        chains=chains,
+        room=next(c.pk for c in columns if c.kind == ColumnKind.ROOM),
+        wellness=next(c.pk for c in chains if c.description == "Wellness-Massage"),
+        minutes={chain.pk: sum(s.minutes for s in chain.services.all()) for chain in chains},
+    )
+    return organisation, owner, columns, chains, booking
 
-    generator = _Generator(rng, organisation.zone)
-    invoice_candidates: list[tuple[Patient, list[Appointment]]] = []
-    treated: list[tuple[Patient, Appointment]] = []
+
+def _last_id(model, organisation) -> int:
+    return model.objects.filter(organisation=organisation).aggregate(last=Max("id"))["last"] or 0
+
+
+@transaction.atomic
+def demo_seed(*, patients: int, rng: random.Random | None = None) -> DemoResult:
+    """A new demo organisation (plan XL) with `patients` records, three appointments
+    each (past ones mostly done, future ones planned) and invoices: overdue and
+    dunned ones from the practice's past (OVERDUE, for one patient in every
+    INVOICE_EVERY_NTH_PATIENT), then today's drafts, issued, paid and partly paid
+    ones."""
+    rng = rng or random.Random()
+    email, password = _free_demo_email(), f"demo-{secrets.token_hex(5)}"
     now = timezone.now()
-    appointment_count = 0
-    for numbers in _batches(patients, BATCH_SIZE):
-        records = Patient.objects.bulk_create(
-            [generator.patient(organisation) for _ in numbers], batch_size=BATCH_SIZE
+    past_patients = min(len(OVERDUE), patients // INVOICE_EVERY_NTH_PATIENT)
+    treated: list[tuple[Patient, Appointment]] = []
+    billed_in_the_past: list[tuple[Patient, list[Appointment]]] = []
+    # The practice joined STORY_DAYS ago, with the patients whose invoices are overdue
+    # now (their appointments all lie before that day).
+    with time_machine.travel(now - timedelta(days=STORY_DAYS)):
+        organisation, owner, columns, chains, booking = _practice(email=email, password=password)
+        generator = _Generator(
+            rng, organisation.zone, today=timezone.localdate(now, organisation.zone)
         )
-        appointments = []
-        for number, patient in zip(numbers, records, strict=True):
-            chain = rng.choice(chains)
-            own = [
-                Appointment(
-                    organisation_id=organisation.pk,
-                    patient_id=patient.pk,
-                    calendar_column_id=room.pk
-                    if chain.pk == wellness.pk
-                    else rng.choice(therapists),
-                    service_chain_id=chain.pk,
-                    start=start,
-                    duration_minutes=minutes[chain.pk],
-                    status=generator.past_status(index == 0) if past else AppointmentStatus.PLANNED,
-                    created_by_id=owner.pk,
-                )
-                for index, (start, past) in enumerate(generator.appointment_starts())
-            ]
-            appointments.extend(own)
+        for batch in _book(organisation, generator, booking, past_patients, before=STORY_DAYS):
+            for _, patient, own in batch:
+                billed_in_the_past.append((patient, [a for a in own if a.status in BILLABLE]))
+                treated.extend((patient, a) for a in own if a.status == AppointmentStatus.DONE)
+        for model in (Patient, Appointment):
+            _record_creation(model, organisation=organisation, actor=owner)
+    overdue = _play_the_past(organisation, owner, billed_in_the_past)
+
+    marks = {model: _last_id(model, organisation) for model in (Patient, Appointment)}
+    invoice_candidates: list[tuple[Patient, list[Appointment]]] = []
+    appointment_count = sum(len(own) for _, own in billed_in_the_past)
+    for batch in _book(organisation, generator, booking, patients - past_patients):
+        for number, patient, own in batch:
             treated.extend(
                 (patient, a) for a in own if a.status == AppointmentStatus.DONE and a.start < now
             )
             if number % INVOICE_EVERY_NTH_PATIENT == 0 and len(invoice_candidates) < MAX_INVOICES:
                 invoice_candidates.append((patient, [a for a in own if a.status in BILLABLE]))
-        Appointment.objects.bulk_create(appointments, batch_size=BATCH_SIZE)
-        appointment_count += len(appointments)
+            appointment_count += len(own)
 
     for model in (Patient, Appointment):
-        _record_creation(model, organisation=organisation, actor=owner)
+        _record_creation(model, organisation=organisation, actor=owner, after=marks[model])
     appointment_count += _series(organisation, owner, columns, chains, rng)
     documented = _document(organisation, owner, treated, rng)
 
@@ -485,6 +655,6 @@ def demo_seed(*, patients: int, rng: random.Random | None = None) -> DemoResult:
         password=password,
         patients=patients,
         appointments=appointment_count,
-        invoices=len(invoice_candidates),
+        invoices=overdue + len(invoice_candidates),
         documented=documented,
     )

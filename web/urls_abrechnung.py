@@ -65,6 +65,11 @@ urlpatterns = [
         name="billing_run_print",
     ),
     path(
+        "rechnungen/mahnungen/<uuid:notice_id>/senden/",
+        versand.NoticeSendView.as_view(),
+        name="dunning_notice_send",
+    ),
+    path(
         "rechnungen/steuerberater-export/",
         steuerberater.AccountingExportPageView.as_view(),
         name="accounting_export",

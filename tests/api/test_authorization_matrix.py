@@ -163,6 +163,7 @@ ENDPOINTS = [
     Endpoint("POST", "/api/v1/invoices/{overdue}/dunning-notices", 201, BILL),
     Endpoint("GET", "/api/v1/dunning/proposals/", 200, BILL),
     Endpoint("GET", "/api/v1/dunning-notices/{notice}/pdf", 200, BILL),
+    Endpoint("POST", "/api/v1/dunning-notices/{notice}/send", 202, BILL),
     Endpoint("GET", f"/api/v1/accounting-export?month={THIS_MONTH}&format=datev", 200, BILL),
     Endpoint("GET", f"/api/v1/accounting-export/?month={THIS_MONTH}&format=csv", 200, BILL),
     Endpoint("GET", "/api/v1/billing-runs/", 200, BILL),

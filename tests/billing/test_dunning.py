@@ -11,7 +11,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from audit.models import AuditEvent
-from billing import services
+from billing import payments, services
 from billing.dunning import NOTICE_TERM_DAYS, dunning_notice_create
 from billing.models import DunningNotice, InvoiceStatus
 from billing.payments import open_amount
@@ -28,7 +28,7 @@ pytestmark = pytest.mark.django_db
 
 URL = "/api/v1/invoices/"
 PROPOSALS = "/api/v1/dunning/proposals/"
-NOTICE_FIELDS = {"id", "level", "name", "date", "fee", "due_date", "open_amount"}
+NOTICE_FIELDS = {"id", "level", "name", "date", "fee", "due_date", "open_amount", "sent_at"}
 
 
 def issued_days_overdue(organisation, actor, days: int, monkeypatch):
@@ -236,6 +236,26 @@ def test_the_pdf_names_invoice_amounts_and_new_due_date_and_carries_the_girocode
     assert lines[7] == f"EUR{expected:.2f}"
     assert lines[10] == invoice.number
     assert lines[6] == organisation.iban.replace(" ", "")
+
+
+def test_the_girocode_asks_for_what_is_open_at_the_notice(
+    api, organisation, admin_user, monkeypatch
+):
+    """ "A dunning notice's PDF carries one for what is open then": after a part
+    payment and an earlier notice, the total less what came in plus all fees."""
+    invoice = issued_days_overdue(organisation, admin_user, 25, monkeypatch)
+    dun(api, invoice)  # level 1, no fee
+    payments.payment_record(
+        invoice=fresh(invoice), actor=admin_user, amount=Decimal("20.00"), method="cash"
+    )
+    notice = dun(api, invoice).json()  # level 2, 5.00
+
+    content = api.get(f"/api/v1/dunning-notices/{notice['id']}/pdf").content
+
+    expected = invoice.total - Decimal("20.00") + Decimal("5.00")
+    assert notice["open_amount"] == f"{expected:.2f}"
+    (code,) = _codes(content)
+    assert code[1].decode().split("\n")[7] == f"EUR{expected:.2f}"
 
 
 def test_the_pdf_text_is_german_and_complete(organisation, admin_user, monkeypatch):

@@ -60,6 +60,17 @@ def test_paying_the_rest_makes_it_paid(api, issued):
     assert data["paid_amount"] == "127.49" and data["paid_at"]
 
 
+@pytest.mark.parametrize("method", ["transfer", "cash", "card", "direct_debit"])
+def test_each_method_of_the_contract_is_taken_and_the_note_is_optional(api, issued, method):
+    body = {"amount": "10.00", "date": str(timezone.localdate()), "method": method}
+
+    response = api.post(f"{URL}{issued.public_id}/payments/", body, format="json")
+
+    assert response.status_code == 201, response.content
+    assert (response.json()["method"], response.json()["note"]) == (method, "")
+    assert Payment.objects.get().method == method
+
+
 def test_more_than_the_open_amount_is_422_and_changes_nothing(api, issued):
     pay(api, issued, "100.00")
     problem = assert_problem(pay(api, issued, "27.50"), 422, "validation_error")
@@ -126,6 +137,15 @@ def test_pay_on_a_draft_is_409(api, draft):
     assert_problem(api.post(f"{URL}{draft.public_id}/pay"), 409, "invalid_status")
 
 
+@pytest.mark.parametrize("action", ["write-off", "cancel"])
+def test_pay_with_nothing_open_is_409_and_records_nothing(api, issued, action):
+    api.post(f"{URL}{issued.public_id}/{action}", {"reason": "Insolvenz"}, format="json")
+    assert invoice(api, issued)["open_amount"] == "0.00"
+
+    assert_problem(api.post(f"{URL}{issued.public_id}/pay"), 409, "invalid_status")
+    assert not Payment.objects.exists()
+
+
 def test_write_off_with_a_reason(api, issued):
     pay(api, issued, "27.49")
     assert_problem(
@@ -146,11 +166,28 @@ def test_write_off_with_a_reason(api, issued):
     assert_problem(api.post(f"{URL}{issued.public_id}/cancel"), 409, "invalid_status")
 
 
-def test_cancel_applies_to_partly_paid_and_paid(api, issued, draft, admin_user):
-    pay(api, issued, "20.00")
+@pytest.mark.parametrize("paid", ["0.00", "20.00", "127.49"])  # issued, partly paid, paid
+def test_cancel_applies_to_issued_partly_paid_and_paid(api, issued, paid):
+    if paid != "0.00":
+        pay(api, issued, paid)
+    assert invoice(api, issued)["paid_amount"] == paid
+
     response = api.post(f"{URL}{issued.public_id}/cancel")
-    assert response.status_code == 200 and response.json()["status"] == "cancelled"
-    assert response.json()["open_amount"] == "0.00"
+
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["status"] == "cancelled" and body["open_amount"] == "0.00"
+    assert body["cancellation_number"]  # a Storno with its document, not a discarded draft
+    assert body["paid_amount"] == paid  # the payments stay (a refund is a reversal)
+
+
+def test_write_off_checks_the_status_before_the_reason(api, issued):
+    pay(api, issued, "127.49")  # paid: nothing to write off
+
+    response = api.post(f"{URL}{issued.public_id}/write-off", {"reason": ""}, format="json")
+
+    assert_problem(response, 409, "invalid_status")
+    assert invoice(api, issued)["status"] == "paid"
 
 
 def test_open_and_overdue_filters(api, organisation, issued, admin_user, monkeypatch):

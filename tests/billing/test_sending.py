@@ -3,59 +3,28 @@ sentence, through the staff API, with a real SMTP server on loopback (aiosmtpd).
 
 import hashlib
 import logging
-import socket
+import os
+import subprocess
+import sys
 from decimal import Decimal
-from email import message_from_bytes, policy
+from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
 from django.utils import timezone
 
 from audit.models import AuditEvent
 from billing import payments, sending, services
 from billing.models import Invoice
 from outbox.models import OutboxMessage
+from tests.billing.conftest import free_port
 from tests.conftest import assert_problem, token_client
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
 URL = "/api/v1/invoices/"
+ROOT = Path(__file__).resolve().parents[2]
 SIGNATURE = "Herzliche Grüße\nIhr Team der Praxis am See\nTel. 040 123456"
-
-
-class Inbox:
-    """What the SMTP server received: (envelope recipients, message)."""
-
-    def __init__(self):
-        self.received = []
-
-    async def handle_DATA(self, server, session, envelope):
-        message = message_from_bytes(envelope.original_content, policy=policy.default)
-        self.received.append((list(envelope.rcpt_tos), message))
-        return "250 Message accepted for delivery"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@pytest.fixture
-def smtp(settings):
-    """A real SMTP server on 127.0.0.1 and Django's SMTP backend pointed at it."""
-    inbox = Inbox()
-    logging.getLogger("mail.log").setLevel(logging.WARNING)  # the server's own log
-    controller = Controller(inbox, hostname="127.0.0.1", port=_free_port())
-    controller.start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", controller.port
-    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
-    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
-    settings.DEFAULT_FROM_EMAIL = "versand@lemniscus.test"
-    yield inbox
-    controller.stop()
 
 
 @pytest.fixture
@@ -135,27 +104,9 @@ def test_the_job_sets_sent_at(api, issued, smtp, django_capture_on_commit_callba
 
 
 def test_the_recipients_address_wins_over_the_patients(
-    api, practice, admin_user, patient, appointments, smtp, django_capture_on_commit_callbacks
+    api, practice, admin_user, parents_draft, smtp, django_capture_on_commit_callbacks
 ):
-    patient.email = "patient@example.org"
-    patient.save()
-    recipient = {
-        "salutation": "female",
-        "first_name": "Erika",
-        "last_name": "Muster",
-        "street": "Weg 1",
-        "postal_code": "20095",
-        "city": "Hamburg",
-        "email": "mutter@example.org",
-    }
-    draft = services.invoice_create(
-        organisation=practice,
-        actor=admin_user,
-        patient=patient,
-        appointments=appointments,
-        recipient=recipient,
-    )
-    invoice = services.invoice_issue(invoice=draft, actor=admin_user)
+    invoice = services.invoice_issue(invoice=parents_draft, actor=admin_user)
 
     send_and_run(api, invoice, django_capture_on_commit_callbacks)
 
@@ -227,7 +178,7 @@ def test_a_new_request_sends_again(api, issued, smtp, django_capture_on_commit_c
 
 def test_a_refused_mail_leaves_sent_at_unset(issued, settings):
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", _free_port()  # nobody listens
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", free_port()  # nobody listens
 
     with pytest.raises(ConnectionError):
         sending.invoice_send(invoice_id=issued.pk, requested_at=timezone.now().isoformat())
@@ -352,3 +303,35 @@ def test_without_a_signature_the_practice_greets_by_name(
 
     text = smtp.received[0][1].get_body(preferencelist=("plain",)).get_content()
     assert text.replace("\r\n", "\n").rstrip().endswith("Mit freundlichen Grüßen\nPraxis am See")
+
+
+# "Mail goes through Django's e-mail backend (console unless EMAIL_URL is set)."
+
+
+def _mail_settings(**env: str) -> list[str]:
+    """EMAIL_BACKEND, EMAIL_HOST, EMAIL_PORT, EMAIL_USE_TLS as a fresh process reads
+    them from this environment (settings are read once, at start)."""
+    script = (
+        "from django.conf import settings as s; "
+        "print(s.EMAIL_BACKEND, s.EMAIL_HOST, s.EMAIL_PORT, s.EMAIL_USE_TLS)"
+    )
+    base = {k: v for k, v in os.environ.items() if not k.startswith("EMAIL_")}
+    done = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-v", "0", "-c", script],
+        cwd=ROOT,
+        env={**base, "SECRET_KEY": "x", **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.splitlines()[-1].split()
+
+
+def test_mail_goes_to_the_console_unless_email_url_is_set():
+    assert _mail_settings()[0] == "django.core.mail.backends.console.EmailBackend"
+
+    backend, host, port, tls = _mail_settings(EMAIL_URL="smtp+tls://u:p@mail.example.org:587")
+
+    assert backend == "django.core.mail.backends.smtp.EmailBackend"
+    assert (host, port, tls) == ("mail.example.org", "587", "True")

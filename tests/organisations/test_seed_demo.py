@@ -1,9 +1,15 @@
 import re
+from collections import Counter
+from datetime import timedelta
+from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from appointments.models import Appointment, AppointmentStatus, CalendarColumn, ColumnKind
-from billing.models import Invoice, InvoiceLine, InvoiceStatus, ServiceLine
+from audit.models import AuditEvent
+from billing.dunning import levels, stored_notice_pdf
+from billing.models import DunningNotice, Invoice, InvoiceLine, InvoiceStatus, ServiceLine
 from billing.selectors import invoice_missing_data
 from lemniscus.phones import normalize_phone
 from lemniscus.text import fold
@@ -95,29 +101,93 @@ def test_makes_columns_chains_and_three_appointments_per_patient(monkeypatch, ca
     assert services.get(code="WM60").vat_rate == 19
 
 
+def assert_numbers_ascend_with_issue_dates(invoices) -> None:
+    """Issued in the order of their issue dates, each year's numbers from -0001 on,
+    gapless: nothing was issued out of order or backdated."""
+    issued = sorted((i for i in invoices if i.number), key=lambda i: (i.issued_at, i.pk))
+    assert [i.issue_date for i in issued] == sorted(i.issue_date for i in issued)
+    expected, counts = [], Counter()
+    for invoice in issued:
+        counts[invoice.issue_date.year] += 1
+        expected.append(f"{invoice.issue_date.year}-{counts[invoice.issue_date.year]:04d}")
+    assert [i.number for i in issued] == expected
+    zone = issued[0].organisation.zone
+    assert all(timezone.localdate(i.issued_at, zone) == i.issue_date for i in issued)
+
+
 def test_issues_some_invoices_through_billing(monkeypatch, capsys):
     owner, _ = seed(monkeypatch, capsys)
 
     invoices = Invoice.objects.filter(organisation=owner.organisation)
-    assert invoices.count() == 4
+    assert invoices.count() == 8  # four of the practice's past (OVERDUE), four of today
     assert set(invoices.values_list("status", flat=True)) == {
         InvoiceStatus.DRAFT,
         InvoiceStatus.ISSUED,
         InvoiceStatus.PARTLY_PAID,
         InvoiceStatus.PAID,
     }
-    year = owner.organisation.today().year
-    assert sorted(invoices.exclude(number=None).values_list("number", flat=True)) == [
-        f"{year}-0001",
-        f"{year}-0002",
-        f"{year}-0003",
-    ]
+    assert invoices.exclude(number=None).count() == 7
+    assert_numbers_ascend_with_issue_dates(invoices)
     for invoice in invoices:
         assert invoice.total > 0
         assert invoice.locked_appointments.exists()
         assert set(invoice.lines.values_list("appointment__patient", flat=True)) == {
             invoice.patient_id
         }
+
+
+def test_the_demo_has_overdue_and_dunned_invoices_from_its_past(monkeypatch, capsys):
+    """Issue 14: a fresh demo has overdue invoices (nothing or part paid) and dunned
+    ones (a notice at level 2 with its fee), made by the services at simulated past
+    moments: the notices on the day their level was due, their PDFs stored."""
+    owner, _ = seed(monkeypatch, capsys)
+    organisation = owner.organisation
+    today = organisation.today()
+
+    invoices = list(Invoice.objects.filter(organisation=organisation))
+    overdue = [
+        i
+        for i in invoices
+        if i.status in (InvoiceStatus.ISSUED, InvoiceStatus.PARTLY_PAID) and i.due_date < today
+    ]
+    assert any(i.status == InvoiceStatus.ISSUED and not i.payments.exists() for i in overdue)
+    assert any(i.status == InvoiceStatus.PARTLY_PAID for i in overdue)
+    notices = DunningNotice.objects.filter(organisation=organisation).select_related("invoice")
+    assert notices.filter(level__gte=2, fee__gt=0).exists()
+    due_after = {level.level: level.days_after_due for level in levels(organisation)}
+    for notice in notices:
+        assert notice.date == notice.invoice.due_date + timedelta(days=due_after[notice.level])
+        assert notice.date < today and notice.invoice in overdue
+        assert stored_notice_pdf(notice).startswith(b"%PDF")
+    assert_numbers_ascend_with_issue_dates(invoices)
+
+    api = token_client(owner)
+    assert api.get("/api/v1/invoices/", {"overdue": "true"}).json()["count"] == len(overdue)
+    assert api.get("/api/v1/dunning/proposals/").json()["count"] >= 1
+    dunned = api.get(f"/api/v1/invoices/{notices.get(level=2).invoice.public_id}/").json()
+    assert Decimal(dunned["open_amount"]) > Decimal(dunned["total"])  # the fee is owed too
+
+
+def test_the_demo_past_keeps_time_in_order(monkeypatch, capsys):
+    """Simulated, not backdated: the Protokoll runs forward, and an appointment of an
+    overdue invoice was created before it was billed."""
+    owner, _ = seed(monkeypatch, capsys)
+    organisation = owner.organisation
+
+    times = list(
+        AuditEvent.objects.filter(organisation=organisation)
+        .order_by("id")
+        .values_list("time", flat=True)
+    )
+    assert times == sorted(times)
+    billed = Appointment.objects.filter(
+        organisation=organisation, invoice__dunning_notices__isnull=False
+    ).distinct()
+    assert billed.exists()
+    for appointment in billed:
+        history = list(appointment.history.order_by("history_date", "history_id"))
+        assert history[0].history_type == "+" and history[0].invoice_id is None
+        assert history[-1].invoice_id == appointment.invoice_id
 
 
 def test_every_seeded_invoice_is_complete_and_the_issued_ones_are_archived(monkeypatch, capsys):
@@ -128,7 +198,7 @@ def test_every_seeded_invoice_is_complete_and_the_issued_ones_are_archived(monke
 
     invoices = list(Invoice.objects.filter(organisation=organisation))
 
-    assert len(invoices) == 12
+    assert len(invoices) == 16  # four of them from the practice's past (OVERDUE)
     assert organisation.tax_number and organisation.no_show_fee is not None
     for invoice in invoices:
         assert invoice_missing_data(invoice=invoice) == {}, invoice

@@ -1,11 +1,16 @@
 """Mahnwesen pages (issue 14): Mahnvorschläge with "Mahnung erstellen", the notice's
 PDF, the notices on the invoice page, and Einstellungen → Mahnstufen (German 422)."""
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
+from billing import services
+from billing.dunning import dunning_notice_create
 from billing.models import DunningNotice
+from outbox.models import OutboxMessage
 from tests.billing.test_dunning import issued_days_overdue
 from tests.factories import UserFactory
 
@@ -104,3 +109,81 @@ def test_wrong_levels_are_422_in_german(biller, organisation, posted, message):
 def test_only_admins_edit_levels(client, organisation):
     client.force_login(UserFactory(organisation=organisation, role="staff", can_billing=True))
     assert client.get("/einstellungen/mahnstufen/").status_code == 403
+
+
+# Sending a notice from the invoice page (billing.sending, web.views.versand)
+
+
+@pytest.fixture
+def notice(organisation, admin_user, monkeypatch) -> DunningNotice:
+    invoice = issued_days_overdue(organisation, admin_user, 10, monkeypatch)
+    invoice.patient.email = "paula.patientin@example.org"
+    invoice.patient.save()
+    return dunning_notice_create(invoice=invoice, actor=admin_user)
+
+
+def invoice_page(client, notice) -> str:
+    return client.get(f"/rechnungen/{notice.invoice.public_id}/").content.decode()
+
+
+def send_notice(client, notice):
+    return client.post(f"/rechnungen/mahnungen/{notice.public_id}/senden/", follow=True)
+
+
+def test_a_notice_is_sent_from_the_invoice_page(biller, notice):
+    text = invoice_page(biller, notice)
+    assert f'action="/rechnungen/mahnungen/{notice.public_id}/senden/"' in text
+    assert 'aria-describedby="mahnung-versand-an">Per E-Mail senden</button>' in text
+    assert "Mahnungen gehen per E-Mail an p…@example.org" in text
+
+    response = send_notice(biller, notice)
+
+    assert response.redirect_chain == [(f"/rechnungen/{notice.invoice.public_id}/", 302)]
+    text = response.content.decode()
+    assert (
+        f"Zahlungserinnerung zur Rechnung {notice.invoice.number} wird an p…@example.org gesendet."
+    ) in text
+    assert "paula.patientin@example.org" not in text
+    [message] = OutboxMessage.objects.filter(task="billing.send_dunning_notice")
+    assert message.kwargs["notice_id"] == notice.pk
+
+
+def test_the_page_shows_when_a_notice_was_sent(biller, notice):
+    sent = timezone.now() - timedelta(hours=30)
+    DunningNotice.objects.filter(pk=notice.pk).update(sent_at=sent)
+
+    text = invoice_page(biller, notice)
+
+    local = timezone.localtime(sent, notice.organisation.zone)
+    assert f"gesendet am {local:%d.%m.%Y %H:%M}" in text
+
+
+def test_without_an_address_the_button_is_disabled_and_sending_is_refused(biller, notice):
+    notice.invoice.patient.email = ""
+    notice.invoice.patient.save()
+    text = invoice_page(biller, notice)
+    assert '<button type="button" disabled aria-describedby="mahnung-versand-an">' in text
+    assert "Keine E-Mail-Adresse" in text
+
+    response = send_notice(biller, notice)
+
+    assert "Die Mahnung kann nicht per E-Mail gesendet werden" in response.content.decode()
+    assert not OutboxMessage.objects.exists()
+
+
+def test_a_paid_invoices_notice_is_not_offered_nor_sent(biller, notice, admin_user):
+    services.invoice_pay(invoice=notice.invoice, actor=admin_user)
+    text = invoice_page(biller, notice)
+    assert notice.name in text and f"/mahnungen/{notice.public_id}/senden/" not in text
+
+    response = send_notice(biller, notice)
+
+    assert "ein Versand der Mahnung per E-Mail ist nicht möglich" in response.content.decode()
+    assert not OutboxMessage.objects.exists()
+
+
+def test_another_organisations_notice_is_404(client, other_organisation, notice):
+    client.force_login(UserFactory(organisation=other_organisation, role="admin"))
+
+    assert client.post(f"/rechnungen/mahnungen/{notice.public_id}/senden/").status_code == 404
+    assert not OutboxMessage.objects.exists()

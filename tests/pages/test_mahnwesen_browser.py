@@ -1,7 +1,9 @@
 """The dunning flow in a real Chromium (issue 14): an overdue invoice shows up in the
 Mahnvorschläge, "Mahnung erstellen" makes the notice, its PDF link opens the PDF,
-and the invoice page shows the notice and the open amount with the fee."""
+the invoice page shows the notice and the open amount with the fee, and "Per E-Mail
+senden" mails it (tasks run in-process here) and shows when."""
 
+import re
 from datetime import timedelta
 from decimal import Decimal
 
@@ -16,7 +18,7 @@ from tests.billing.conftest import make_draft
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_dunning_flow(page, logged_in, admin_user, organisation, monkeypatch):
+def test_dunning_flow(page, logged_in, admin_user, organisation, monkeypatch, mailoutbox):
     past = timezone.now() - timedelta(days=organisation.payment_term_days + 25)
     with monkeypatch.context() as then:  # issued long ago: 25 days overdue today
         then.setattr(timezone, "now", lambda: past)
@@ -27,6 +29,8 @@ def test_dunning_flow(page, logged_in, admin_user, organisation, monkeypatch):
         {"level": 1, "name": "1. Mahnung", "days_after_due": 14, "fee": "5.00"}
     ]
     organisation.save()
+    invoice.patient.email = "paula@example.org"
+    invoice.patient.save()
     logged_in(page, admin_user)
 
     page.goto("/rechnungen/")
@@ -50,3 +54,11 @@ def test_dunning_flow(page, logged_in, admin_user, organisation, monkeypatch):
     expect(notices.get_by_role("link", name="PDF")).to_be_visible()
     open_ = f"{invoice.total + Decimal('5.00'):.2f}".replace(".", ",")
     expect(page.get_by_role("region", name="Zahlungen")).to_contain_text(f"Offen{open_} €")
+
+    notices.get_by_role("button", name="Per E-Mail senden").click()
+    expect(page.get_by_role("status").first).to_contain_text("wird an p…@example.org gesendet")
+    [mail] = mailoutbox
+    with notice.file.open("rb") as stored:
+        assert mail.attachments[0][1] == stored.read()
+    sent = re.compile(r"gesendet am \d\d\.\d\d\.\d{4} \d\d:\d\d")
+    expect(page.get_by_role("region", name="Mahnungen")).to_contain_text(sent)

@@ -8,7 +8,8 @@ from organisations.demo import demo_seed
 class Command(BaseCommand):
     help = (
         "Legt eine neue Demo-Organisation (Abo XL) mit Patienten, Kalenderspalten, "
-        "Leistungsketten, Terminen und Rechnungen an; die letzte Zeile nennt den Login."
+        "Leistungsketten, Terminen und Rechnungen (bezahlte, teilweise bezahlte, "
+        "überfällige und gemahnte) an; die letzte Zeile nennt den Login."
     )
 
     def add_arguments(self, parser):
