@@ -2,6 +2,7 @@ from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
 from billing.models import (
+    BillingRun,
     DunningNotice,
     Invoice,
     InvoiceDocument,
@@ -127,3 +128,24 @@ class InvoiceSequenceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = (("organisation", OrganisationFilter), "kind", "year")
     search_fields = ("organisation__name", "organisation__orga_id", "=year")
     ordering = ("organisation", "kind", "-year")
+
+
+@admin.register(BillingRun)
+class BillingRunAdmin(ReadOnlyAdminMixin, TenantAdmin):
+    """Billing runs (Rechnungsläufe), read only: they change through billing.runs
+    and their job; a run whose worker died is failed by `billing.fail_dead_runs`."""
+
+    list_display = (
+        CREATED_COLUMN,
+        ORGANISATION_COLUMN,
+        column("period_start", "Von"),
+        column("period_end", "Bis"),
+        column("phase", "Schritt"),
+        column("status", "Status"),
+        column("progress_done", "Erledigt"),
+        column("progress_total", "Gesamt"),
+        column("finished_at", "Beendet"),
+    )
+    list_filter = (*TenantAdmin.list_filter, "status", "phase")
+    search_fields = ("organisation__name", "organisation__orga_id", "=public_id")
+    ordering = ("-created_at",)

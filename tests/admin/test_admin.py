@@ -8,7 +8,14 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from appointments.models import Appointment, AppointmentSeries, CalendarColumn
-from billing.models import Invoice, InvoiceLine, InvoiceSequence, ServiceChain, ServiceLine
+from billing.models import (
+    BillingRun,
+    Invoice,
+    InvoiceLine,
+    InvoiceSequence,
+    ServiceChain,
+    ServiceLine,
+)
 from billing.services import invoice_create, invoice_issue
 from doctolib_bridge.handover import export_start
 from doctolib_bridge.models import (
@@ -58,6 +65,7 @@ SEARCHES = {
     IdempotencyRecord: "/api/zipper/",
     ExportJob: "Praxis",
     RemovedAppointment: "Praxis",
+    BillingRun: "Praxis",
 }
 
 
@@ -110,6 +118,12 @@ def practice(number: int = 0) -> Organisation:
         count=6,
     )
     export_start(organisation=organisation, actor=owner, delete_appointments=True)
+    BillingRun.objects.create(
+        organisation=organisation,
+        created_by=owner,
+        period_start=timezone.localdate() - timedelta(days=30),
+        period_end=timezone.localdate(),
+    )
     return organisation
 
 
