@@ -228,6 +228,8 @@ SPECTACULAR_SETTINGS = {
         "ColumnKindEnum": "appointments.models.ColumnKind",
         "ServiceChainMatchEnum": "appointments.models.ServiceChainMatch",
         "ChangeKindEnum": ["patient.create", "patient.update"],
+        # Export jobs and billing runs share the states of a background job.
+        "JobStatusEnum": "billing.models.BillingRunStatus",
     },
 }
 
