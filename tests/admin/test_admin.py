@@ -10,7 +10,7 @@ from django.utils import timezone
 from appointments.models import Appointment, AppointmentSeries, CalendarColumn
 from billing.models import Invoice, InvoiceLine, InvoiceSequence, ServiceChain, ServiceLine
 from billing.services import invoice_create, invoice_issue
-from doctolib_bridge.handover import export_start
+from doctolib_bridge.handover.services import export_start
 from doctolib_bridge.models import (
     ChangeFeedEntry,
     DoctolibPatientState,
