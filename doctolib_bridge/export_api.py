@@ -10,13 +10,9 @@ from rest_framework.decorators import action
 from doctolib_bridge.handover import selectors as handover_selectors
 from doctolib_bridge.handover import services as handover_services
 from doctolib_bridge.models import ExportJob, ExportState
-from lemniscus.api import (
-    IsOrganisationAdmin,
-    LocalDateTimeField,
-    OrganisationViewSet,
-    StringIdField,
-)
+from lemniscus.api import LocalDateTimeField, OrganisationViewSet, StringIdField
 from lemniscus.page_urls import absolute
+from organisations.permissions import IsOrganisationAdmin
 
 
 class ExportInput(serializers.Serializer):
