@@ -8,7 +8,8 @@ from audit.export import csv_response
 from audit.models import AuditEvent
 from audit.serializers import AuditEventOutput, AuditLogQuery
 from audit.services import audit_log_exported
-from lemniscus.api import IsOrganisationAdmin, OrganisationViewSet
+from lemniscus.api import OrganisationViewSet
+from organisations.permissions import IsOrganisationAdmin
 
 
 @extend_schema_view(

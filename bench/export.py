@@ -6,7 +6,7 @@ years, in 8 calendar columns, with 6 service chains; notes with umlauts, some wi
 `;`, quotes and line breaks). Then, in interleaved rounds (COPY, export, COPY,
 export, ...):
 
-- export: `doctolib_bridge.handover.export_run` of a job without removal, in a
+- export: `doctolib_bridge.handover.job.export_run` of a job without removal, in a
   subprocess as a worker runs it. Time: inside the subprocess, around export_run (no
   interpreter or Django start-up), with the CPU seconds of the subprocess and of its
   PostgreSQL backend. Memory: the subprocess's peak RSS (VmHWM; ru_maxrss too) and
@@ -134,7 +134,7 @@ def own_cpu() -> float:
 def child(job_id: int) -> None:
     from django.db import connection
 
-    from doctolib_bridge.handover import export_run
+    from doctolib_bridge.handover.job import export_run
 
     connection.ensure_connection()
     backend = connection.connection.info.backend_pid
@@ -303,7 +303,7 @@ def main() -> None:
     media = tempfile.mkdtemp(prefix="bench-export-")
     recreate_database(url)
     django_setup(url, media)
-    from doctolib_bridge.handover import export_undo
+    from doctolib_bridge.handover.services import export_undo
     from doctolib_bridge.models import ExportJob
 
     started = time.perf_counter()

@@ -22,7 +22,7 @@ What it measures, on a fresh PostgreSQL database it fills itself:
    five service chains and three columns linked to Doctolib agendas.
 2. Appointment PUTs (PUT /api/zipper/v1/appointments/{id}) through gunicorn
    (`-w 4`, sync workers, DEBUG off) on PostgreSQL, in one run with the baseline:
-   POST /bench/insert (lemniscus/bench_views.py), a bare DRF view on the same stack
+   POST /bench/insert (bench/baseline.py), a bare DRF view on the same stack
    that does one INSERT (no auth, no throttling, no sync log). Same duration, same
    concurrency, the same load generator (threads with http.client on loopback).
    Phases: baseline, PUT creates (a new Doctolib id each), PUT updates (re-pushes

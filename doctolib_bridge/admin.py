@@ -1,6 +1,6 @@
 from django.contrib import admin, messages
 
-from doctolib_bridge.handover import export_undo
+from doctolib_bridge.handover.services import export_undo
 from doctolib_bridge.models import (
     ChangeFeedEntry,
     DoctolibPatientState,

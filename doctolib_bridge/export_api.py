@@ -7,15 +7,12 @@ from drf_spectacular.utils import extend_schema, extend_schema_field, extend_sch
 from rest_framework import serializers
 from rest_framework.decorators import action
 
-from doctolib_bridge import handover
+from doctolib_bridge.handover import selectors as handover_selectors
+from doctolib_bridge.handover import services as handover_services
 from doctolib_bridge.models import ExportJob, ExportState
-from lemniscus.api import (
-    IsOrganisationAdmin,
-    LocalDateTimeField,
-    OrganisationViewSet,
-    StringIdField,
-)
+from lemniscus.api import LocalDateTimeField, OrganisationViewSet, StringIdField
 from lemniscus.page_urls import absolute
+from organisations.permissions import IsOrganisationAdmin
 
 
 class ExportInput(serializers.Serializer):
@@ -92,13 +89,13 @@ class ExportViewSet(OrganisationViewSet):
     http_method_names = ["get", "post", "head", "options"]
 
     def scoped_queryset(self, organisation):
-        return handover.export_list(organisation=organisation)
+        return handover_selectors.export_list(organisation=organisation)
 
     def list(self, request):
         return self.page_output(ExportOutput, self.get_queryset())
 
     def retrieve(self, request, id=None):
-        job = handover.access_export(organisation=self.organisation, public_id=id)
+        job = handover_selectors.access_export(organisation=self.organisation, public_id=id)
         return self.output(ExportOutput, job)
 
     def create(self, request):
@@ -106,7 +103,7 @@ class ExportViewSet(OrganisationViewSet):
         export of the organisation is queued or running (409 `export_running`). With
         the background queue down the job waits, queued, until it is back."""
         data = self.validated(ExportInput, request.data)
-        job = handover.export_start(
+        job = handover_services.export_start(
             organisation=self.organisation,
             actor=request.user,
             delete_appointments=data["delete_appointments"],
@@ -126,7 +123,7 @@ class ExportViewSet(OrganisationViewSet):
         return self._file("appointments.csv")
 
     def _file(self, name: str) -> FileResponse:
-        stored = handover.export_file(
+        stored = handover_services.export_file(
             organisation=self.organisation,
             actor=self.request.user,
             public_id=self.kwargs["id"],

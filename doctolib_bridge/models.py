@@ -155,7 +155,7 @@ class ExportJob(TenantModel):
     """The initial handover to Doctolib: `patients.csv` and `appointments.csv` made by a
     background job, optionally removing the exported appointments from the calendar
     (operations.md, "Initial handover"). The state changes only through
-    `doctolib_bridge.handover.export_transition`."""
+    `doctolib_bridge.handover.services.export_transition`."""
 
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"

@@ -10,7 +10,7 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from doctolib_bridge.handover import export_purge_files
+from doctolib_bridge.handover.services import export_purge_files
 from doctolib_bridge.models import IdempotencyRecord, SyncLogEntry, Transfer
 
 SYNC_LOG_RETENTION = timedelta(days=90)

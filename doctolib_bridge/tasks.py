@@ -7,13 +7,8 @@ from celery.signals import worker_ready
 from django.db import OperationalError as DatabaseUnavailable
 from kombu.exceptions import OperationalError as BrokerUnavailable
 
-from doctolib_bridge.handover import (
-    EXPORT_TIME_LIMIT,
-    FAILED_INTERNAL,
-    export_fail,
-    export_run,
-    unscoped_export_fail_dead,
-)
+from doctolib_bridge.handover.job import EXPORT_TIME_LIMIT, FAILED_INTERNAL, export_run
+from doctolib_bridge.handover.services import export_fail, unscoped_export_fail_dead
 from doctolib_bridge.reconcile import reconcile_organisation, unscoped_organisations_with_doctolib
 from doctolib_bridge.retention import purge_expired
 from organisations.models import Organisation
@@ -89,7 +84,7 @@ def purge_expired_task() -> dict:
     max_retries=3,
 )
 def export_run_task(self, job_id: int) -> str:
-    """The handover export (doctolib_bridge.handover.export_run). A done or failed job
+    """The handover export (doctolib_bridge.handover.job.export_run). A done or failed job
     is not run again; transient database or broker errors retry with backoff, and
     after the last retry the job is marked failed."""
     try:

@@ -15,7 +15,6 @@ from lemniscus import errors
 from lemniscus.parsers import JSONObjectParser
 from lemniscus.tenancy import scoped
 from lemniscus.times import TimeError, parse_aware
-from organisations.models import Role
 
 logger = logging.getLogger(__name__)
 
@@ -209,18 +208,6 @@ class IsOrganisationMember(permissions.BasePermission):
             else getattr(view, "write_right", None)
         )
         return needed is None or user.has_right(needed)
-
-
-class IsOrganisationAdmin(IsOrganisationMember):
-    """An organisation admin (the role), whatever the rights: e.g. the handover export."""
-
-    def has_permission(self, request, view):
-        if not super().has_permission(request, view):
-            return False
-        if request.user.role != Role.ADMIN:
-            self.message = "Das dürfen nur Organisations-Admins."
-            return False
-        return True
 
 
 class OrganisationViewSet(viewsets.GenericViewSet):

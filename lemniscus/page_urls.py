@@ -1,9 +1,11 @@
 """Absolute URLs of the staff pages, built on PUBLIC_BASE_URL (used in API answers
-and e-mails). The pages themselves live under these paths."""
+and e-mails). The pages (web/urls_*.py) name their routes; the paths are fixed in
+docs/decisions.md ("Page URLs")."""
 
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.urls import reverse
 
 
 def absolute(path: str) -> str:
@@ -11,24 +13,23 @@ def absolute(path: str) -> str:
 
 
 def patient_url(patient) -> str:
-    return absolute(f"/akten/{patient.public_id}/")
+    return absolute(reverse("akte", args=[patient.public_id]))
 
 
 def patient_link_url(doctolib_patient_id: str) -> str:
-    return absolute(
-        "/akten/verknuepfen/?" + urlencode({"doctolib_patient_id": doctolib_patient_id})
-    )
+    query = urlencode({"doctolib_patient_id": doctolib_patient_id})
+    return absolute(f"{reverse('akte_verknuepfen')}?{query}")
 
 
 def appointment_url(appointment) -> str:
-    return absolute(f"/termine/{appointment.public_id}/")
+    return absolute(reverse("termin", args=[appointment.public_id]))
 
 
 def calendar_url(appointment, organisation) -> str:
     day = appointment.start.astimezone(organisation.zone).date().isoformat()
     query = urlencode({"datum": day, "spalte": str(appointment.calendar_column.public_id)})
-    return absolute(f"/kalender/?{query}")
+    return absolute(f"{reverse('kalender')}?{query}")
 
 
 def transfer_dialog_url(transfer) -> str:
-    return absolute(f"/uebertragungen/{transfer.public_id}/")
+    return absolute(reverse("uebertragung", args=[transfer.public_id]))

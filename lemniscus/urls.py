@@ -20,7 +20,6 @@ from doctolib_bridge.api import SyncLogViewSet
 from doctolib_bridge.export_api import ExportViewSet
 from documentation.api import AttachmentViewSet, DocumentationViewSet, PatientAttachmentViewSet
 from lemniscus import views
-from lemniscus.bench_views import BenchInsertView
 from organisations.api import PracticeView
 from patients.api import PatientViewSet
 
@@ -80,6 +79,6 @@ urlpatterns = [
 ]
 
 if settings.BENCH_BASELINE:  # the benchmark's baseline (bench/zipper.py), never in production
-    urlpatterns.append(path("bench/insert", BenchInsertView.as_view()))
+    urlpatterns.append(path("bench/", include("bench.urls")))
 
 handler500 = "lemniscus.views.server_error"

@@ -2,8 +2,9 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from lemniscus.api import IsOrganisationAdmin, IsOrganisationMember
+from lemniscus.api import IsOrganisationMember
 from lemniscus.parsers import JSONObjectParser
+from organisations.permissions import IsOrganisationAdmin
 from organisations.serializers import PracticeInput, PracticeOutput
 from organisations.services import organisation_update_practice
 

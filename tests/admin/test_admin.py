@@ -17,7 +17,7 @@ from billing.models import (
     ServiceLine,
 )
 from billing.services import invoice_create, invoice_issue
-from doctolib_bridge.handover import export_start
+from doctolib_bridge.handover.services import export_start
 from doctolib_bridge.models import (
     ChangeFeedEntry,
     DoctolibPatientState,

@@ -32,7 +32,7 @@ from billing.models import (
 )
 from billing.payments import payment_record
 from billing.services import invoice_cancel, invoice_issue, invoice_line_add
-from doctolib_bridge.handover import export_start
+from doctolib_bridge.handover.services import export_start
 from doctolib_bridge.models import ExportJob, SyncLogEntry
 from documentation import services as documentation
 from documentation.models import Attachment, DocumentationEntry

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from audit.actions import Action
 from audit.services import SYSTEM
-from doctolib_bridge.handover import export_start, export_undo
+from doctolib_bridge.handover.services import export_start, export_undo
 from organisations.models import Role
 from tests.audit.conftest import assert_no_trace, entries, only
 from tests.conftest import token_client

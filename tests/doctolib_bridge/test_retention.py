@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
-from doctolib_bridge.handover import export_file, export_start
+from doctolib_bridge.handover.services import export_file, export_start
 from doctolib_bridge.models import ExportJob, IdempotencyRecord, SyncLogEntry, Transfer
 from doctolib_bridge.retention import purge_expired
 from doctolib_bridge.tasks import purge_expired_task

@@ -18,14 +18,16 @@ from django.utils import timezone
 from appointments.models import Appointment, AppointmentSource, AppointmentStatus
 from appointments.services import appointment_create, appointment_delete
 from billing.models import InvoiceStatus
-from doctolib_bridge import handover, tasks
+from doctolib_bridge import tasks
 from doctolib_bridge.fields import SYNCED_PATIENT_FIELDS
-from doctolib_bridge.handover import export_run, export_start, export_undo
+from doctolib_bridge.handover import csv_files, removal, services, storage
+from doctolib_bridge.handover.job import FAILED_INTERNAL, MAX_RUNS, export_run
+from doctolib_bridge.handover.services import export_start, export_undo
 from doctolib_bridge.models import ExportJob, ExportState, RemovedAppointment, Transfer
 from doctolib_bridge.tasks import fail_dead_jobs_task
 from documentation.services import entry_create
 from lemniscus.celery import app as celery_app
-from lemniscus.errors import PermissionDenied, UndoRefused
+from lemniscus.errors import InvalidStatus, PermissionDenied, UndoRefused
 from lemniscus.jobs import heartbeat
 from organisations.models import Role, User
 from outbox.models import OutboxMessage
@@ -163,7 +165,7 @@ def test_patients_csv_has_bom_semicolons_german_headers_and_dates(organisation, 
 
 
 def test_patients_csv_covers_every_field_doctolib_takes_over():
-    exported = [name for _, name in handover.PATIENT_COLUMNS]
+    exported = [name for _, name in csv_files.PATIENT_COLUMNS]
     assert set(SYNCED_PATIENT_FIELDS) <= set(exported)
     assert all(Patient._meta.get_field(name) for name in exported)
 
@@ -248,7 +250,7 @@ def test_removal_takes_exactly_the_exported_appointments(organisation, admin_use
 def test_removal_leaves_an_appointment_changed_after_it_was_written(
     organisation, admin_user, mixed, monkeypatch
 ):
-    write = handover._write
+    write = csv_files.write
 
     def write_then_staff_edits(**kwargs):
         written = write(**kwargs)
@@ -259,7 +261,7 @@ def test_removal_leaves_an_appointment_changed_after_it_was_written(
         AppointmentFactory(organisation=organisation, start=at(organisation, 4, 9))
         return written
 
-    monkeypatch.setattr(handover, "_write", write_then_staff_edits)
+    monkeypatch.setattr(csv_files, "write", write_then_staff_edits)
 
     job = export(organisation, admin_user, delete=True)
 
@@ -299,7 +301,7 @@ def test_removal_keeps_a_documented_appointment(organisation, admin_user, anna, 
 
 def test_every_relation_to_appointments_is_handled_by_the_removal():
     """The removal deletes rows without Django's collector: a new model pointing to
-    appointments must be handled in doctolib_bridge.handover._remove first."""
+    appointments must be handled in doctolib_bridge.handover.removal.remove first."""
     relations = {
         (rel.related_model._meta.label, rel.remote_field.name)
         for rel in Appointment._meta.get_fields(include_hidden=True)
@@ -315,14 +317,16 @@ def test_every_relation_to_appointments_is_handled_by_the_removal():
     }
 
 
-@pytest.mark.parametrize("step", ["_fingerprint", "_remove"])  # while writing, in the final step
+@pytest.mark.parametrize(
+    ("module", "step"), [(csv_files, "fingerprint"), (removal, "remove")]
+)  # while writing, in the final step
 def test_a_failure_before_the_end_leaves_nothing(
-    organisation, admin_user, mixed, monkeypatch, step
+    organisation, admin_user, mixed, monkeypatch, module, step
 ):
     def broken(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(handover, step, broken)
+    monkeypatch.setattr(module, step, broken)
     before = every_field(Appointment.objects)
 
     job = export(organisation, admin_user, delete=True)
@@ -372,9 +376,7 @@ def test_a_running_job_whose_worker_died_starts_over(organisation, admin_user, m
 
 def test_a_job_interrupted_too_often_is_given_up(organisation, admin_user, mixed):
     job = ExportJob.objects.create(organisation=organisation, delete_appointments=True)
-    ExportJob.objects.filter(pk=job.pk).update(
-        state=ExportState.RUNNING, attempts=handover.MAX_RUNS
-    )
+    ExportJob.objects.filter(pk=job.pk).update(state=ExportState.RUNNING, attempts=MAX_RUNS)
 
     assert export_run(job_id=job.pk) == "skipped"
 
@@ -388,14 +390,14 @@ def test_a_run_superseded_by_a_newer_run_offers_nothing(
     organisation, admin_user, mixed, monkeypatch
 ):
     job = ExportJob.objects.create(organisation=organisation, delete_appointments=True)
-    write = handover._write
+    write = csv_files.write
 
     def write_while_redelivered(**kwargs):
         written = write(**kwargs)
         ExportJob.objects.filter(pk=job.pk).update(attempts=2)  # another run claimed it
         return written
 
-    monkeypatch.setattr(handover, "_write", write_while_redelivered)
+    monkeypatch.setattr(csv_files, "write", write_while_redelivered)
 
     assert export_run(job_id=job.pk) == "superseded"
 
@@ -421,7 +423,7 @@ def test_the_task_retries_database_errors_and_then_fails_the_job(organisation, m
     assert isinstance(result.result, OperationalError)
     assert len(calls) == 1 + tasks.export_run_task.max_retries
     job.refresh_from_db()
-    assert (job.state, job.error) == (ExportState.FAILED, handover.FAILED_INTERNAL)
+    assert (job.state, job.error) == (ExportState.FAILED, FAILED_INTERNAL)
 
 
 def test_the_task_does_not_run_a_done_job_again(organisation, admin_user, anna):
@@ -433,8 +435,8 @@ def test_the_task_does_not_run_a_done_job_again(organisation, admin_user, anna):
 
 def test_state_changes_only_along_the_table(organisation):
     job = ExportJob.objects.create(organisation=organisation, state=ExportState.DONE)
-    with pytest.raises(handover.InvalidStatus):
-        handover.export_transition(job, ExportState.RUNNING)
+    with pytest.raises(InvalidStatus):
+        services.export_transition(job, ExportState.RUNNING)
     assert ExportJob.objects.get(pk=job.pk).state == ExportState.DONE
 
 
@@ -821,14 +823,14 @@ def _running(organisation, admin_user, *, beat_ago: timedelta) -> ExportJob:
 
 def test_a_running_job_without_heartbeat_for_two_minutes_is_failed(organisation, admin_user):
     dead = _running(organisation, admin_user, beat_ago=timedelta(minutes=2, seconds=5))
-    temp = handover._temp_path(dead, "patients.csv")
+    temp = storage.temp_path(dead, "patients.csv")
     temp.write_text("halb geschrieben")
 
-    assert handover.unscoped_export_fail_dead() == 1
+    assert services.unscoped_export_fail_dead() == 1
 
     dead.refresh_from_db()
     assert dead.state == ExportState.FAILED
-    assert dead.error == handover.FAILED_STALE
+    assert dead.error == services.FAILED_STALE
     assert not temp.exists()
     assert export(organisation, admin_user).state == ExportState.DONE  # a new one runs
 
@@ -839,7 +841,7 @@ def test_a_job_that_beats_or_waits_in_the_queue_is_left_alone(organisation, admi
     queued_long = ExportJob.objects.get(pk=alive.pk)
     other = _running(OrganisationFactory(plan="XL"), admin_user, beat_ago=timedelta(seconds=30))
 
-    assert handover.unscoped_export_fail_dead() == 0
+    assert services.unscoped_export_fail_dead() == 0
     assert queued_long.state == ExportState.QUEUED
     other.refresh_from_db()
     assert other.state == ExportState.RUNNING

@@ -1,7 +1,7 @@
 """Einstellungen (organisation admins only): the tiles, the practice data, and token
 management with the initial handover export (operations.md, "Token management" and
 "Initial handover"). Views call organisations.services, tokens.services and
-doctolib_bridge.handover; nothing is decided here."""
+doctolib_bridge.handover.services; nothing is decided here."""
 
 from urllib.parse import urlsplit
 
@@ -12,7 +12,8 @@ from django.shortcuts import redirect, render
 from django.views import View
 from django.views.generic import TemplateView
 
-from doctolib_bridge import handover
+from doctolib_bridge.handover import selectors as handover_selectors
+from doctolib_bridge.handover import services as handover_services
 from doctolib_bridge.models import ExportState
 from lemniscus.errors import DomainError, NotFound
 from organisations.services import PRACTICE_FIELDS, organisation_update_practice
@@ -70,8 +71,8 @@ class PracticeView(AdminPageMixin, View):
 
 
 def export_context(organisation) -> dict:
-    jobs = list(handover.export_list(organisation=organisation)[:EXPORTS_SHOWN])
-    running = any(job.state in handover.ACTIVE_STATES for job in jobs)
+    jobs = list(handover_selectors.export_list(organisation=organisation)[:EXPORTS_SHOWN])
+    running = any(job.state in handover_services.ACTIVE_STATES for job in jobs)
     return {"jobs": jobs, "running": running, "done": ExportState.DONE}
 
 
@@ -184,7 +185,7 @@ class ExportStartView(AdminPageMixin, View):
     def post(self, request):
         delete = request.POST.get("termine_loeschen") == "1"
         try:
-            handover.export_start(
+            handover_services.export_start(
                 organisation=self.organisation, actor=request.user, delete_appointments=delete
             )
         except DomainError as exc:
@@ -211,7 +212,7 @@ class ExportListView(AdminPageMixin, TemplateView):
 class ExportFileView(AdminPageMixin, View):
     def get(self, request, id, name):
         try:
-            stored = handover.export_file(
+            stored = handover_services.export_file(
                 organisation=self.organisation, actor=request.user, public_id=id, name=name
             )
         except NotFound:

@@ -73,7 +73,7 @@ def kalender_path(day: date, column=None, view: str = "tag") -> str:
         query["spalte"] = str(column.public_id)
     if view != "tag":
         query["ansicht"] = view
-    return f"/kalender/?{urlencode(query)}"
+    return f"{reverse('kalender')}?{urlencode(query)}"
 
 
 def appointment_calendar_path(appointment: Appointment, zone) -> str:

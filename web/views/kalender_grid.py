@@ -8,6 +8,8 @@ import math
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
+from django.urls import reverse
+
 from appointments.models import Appointment, AppointmentSource, AppointmentStatus
 from organisations.opening_hours import intervals_on
 
@@ -65,7 +67,7 @@ class Block:
 
     @property
     def href(self) -> str:
-        return f"/termine/{self.appointment.public_id}/"
+        return reverse("termin", args=[self.appointment.public_id])
 
     @property
     def id(self) -> str:

@@ -7,6 +7,7 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.shortcuts import redirect
+from django.urls import reverse
 from django.views.generic import TemplateView
 
 from appointments.models import ServiceChainMatch
@@ -103,7 +104,7 @@ class TransferDialogView(StaffPageMixin, CalendarPageMixin, TemplateView):
             chain_sentence=chain_sentence(plan),
             lock=lock_reason(plan.existing) if plan.invoiced else "",
             outcome_sentence=plan.refusal.detail if plan.refusal else OUTCOMES[plan.outcome],
-            link_url="/akten/verknuepfen/?"
+            link_url=f"{reverse('akte_verknuepfen')}?"
             + urlencode(
                 {
                     "doctolib_patient_id": payload["doctolib_patient_id"],
@@ -115,4 +116,4 @@ class TransferDialogView(StaffPageMixin, CalendarPageMixin, TemplateView):
 
 
 def dialog_path(transfer) -> str:
-    return f"/uebertragungen/{transfer.public_id}/"
+    return reverse("uebertragung", args=[transfer.public_id])

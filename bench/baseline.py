@@ -1,7 +1,7 @@
 """The benchmark baseline (bench/zipper.py): a bare DRF endpoint on the same stack as
 the Zipper API (gunicorn, Django middleware, DRF, PostgreSQL) that does one insert and
 nothing else: no authentication, no throttling, no sync log. Routed at `bench/insert`
-only when `BENCH_BASELINE` is on, so production never exposes it."""
+(bench/urls.py) only when `BENCH_BASELINE` is on, so production never exposes it."""
 
 from django.db import IntegrityError
 from drf_spectacular.utils import extend_schema
