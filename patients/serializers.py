@@ -1,8 +1,8 @@
 from rest_framework import serializers
 
-from doctolib_bridge.fields import doctolib_led_fields_for
 from lemniscus.api import LocalDateTimeField, StringIdField
 from lemniscus.fields import CleanCharField, CleanEmailField, PhoneField
+from patients import platforms
 from patients.models import Patient, Salutation
 
 
@@ -104,7 +104,7 @@ class PatientOutput(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_doctolib_led_fields(self, patient) -> list[str]:
-        return doctolib_led_fields_for(patient)
+        return platforms.led_fields(patient, platform="doctolib")
 
 
 class PatientChangeOutput(serializers.Serializer):

@@ -11,7 +11,6 @@ from django.utils import timezone
 from appointments.models import Appointment
 from audit.actions import Action
 from audit.services import audit_record, fields_detail
-from doctolib_bridge.sync import queue_lemniscus_changes
 from lemniscus.erasure import erasure
 from lemniscus.errors import (
     LinkConflict,
@@ -20,7 +19,7 @@ from lemniscus.errors import (
     RetentionRequired,
     ValidationFailed,
 )
-from patients import retention, selectors
+from patients import platforms, retention, selectors
 from patients.models import RECIPIENT_FIELDS, Patient
 
 logger = logging.getLogger(__name__)
@@ -122,7 +121,7 @@ def patient_create(
     _attribute(patient, actor, reason)
     patient.save()
     if patient.sync_to_doctolib and not doctolib_patient_id:
-        queue_lemniscus_changes(patient, list(fields))
+        platforms.synced_fields_changed(patient, list(fields))
     _audit(patient, actor, Action.PATIENT_CREATE, fields_detail([], reason))
     return patient
 
@@ -159,7 +158,7 @@ def patient_update(
         _attribute(patient, actor, reason)
         patient.save(update_fields=[*changed, "updated_at"])
         if queue_for_doctolib:
-            queue_lemniscus_changes(patient, changed)
+            platforms.synced_fields_changed(patient, changed)
         _audit(patient, actor, Action.PATIENT_UPDATE, fields_detail(changed, reason))
     return patient
 

@@ -6,9 +6,9 @@ lemniscus.phones, e-mail lower-cased); the rules themselves stay in the services
 from django import forms
 from django.forms.boundfield import BoundField
 
-from doctolib_bridge.fields import doctolib_led_fields_for
 from lemniscus.phones import display_phone, normalize_phone
 from lemniscus.text import clean
+from patients import platforms
 from patients.models import Salutation
 from web.fields import CleanCharField
 
@@ -94,7 +94,7 @@ class PatientForm(forms.Form):
                 "initial", {name: getattr(patient, name) for name in self.base_fields}
             )
         super().__init__(*args, **kwargs)
-        self.led_field_names = doctolib_led_fields_for(patient) if patient is not None else []
+        self.led_field_names = platforms.led_fields(patient) if patient is not None else []
         for name in self.led_field_names:
             field = self.fields[name]
             field.disabled = True

@@ -5,6 +5,7 @@ from django import forms
 from django.db.models import Sum
 
 from appointments.models import (
+    PLATFORM_OWNED_FIELDS,
     Appointment,
     AppointmentSource,
     AppointmentStatus,
@@ -13,7 +14,6 @@ from appointments.models import (
 )
 from appointments.services import ALLOWED_TRANSITIONS
 from billing.models import ServiceChain
-from doctolib_bridge.fields import DOCTOLIB_OWNED_APPOINTMENT_FIELDS
 from lemniscus.tenancy import parse_public_id, scoped
 from lemniscus.text import clean
 from lemniscus.times import EARLIEST_YEAR, LATEST_YEAR, TimeError, parse_aware
@@ -213,7 +213,7 @@ class AppointmentForm(forms.Form):
                 if status == current or status in ALLOWED_TRANSITIONS[current]
             ]
             if appointment.source == AppointmentSource.DOCTOLIB:
-                for name in DOCTOLIB_OWNED_APPOINTMENT_FIELDS:
+                for name in PLATFORM_OWNED_FIELDS:
                     del self.fields[name]
         if "patient" in self.fields:
             self.fields["patient"].widget.choices = self._patient_choices(patients, found)
