@@ -144,6 +144,24 @@ def test_the_core_imports_no_domain_app_but_in_url_routing():
     assert {module: names for module, names in imports.items() if names} == {}
 
 
+# The platform seam (issue 15): the domain apps hear of the Doctolib bridge only
+# through patients.platforms, which the bridge fills in its AppConfig.ready.
+PLATFORM_FREE = ("patients", "appointments", "billing", CORE)
+
+
+def test_no_domain_app_imports_the_bridge_but_url_routing():
+    graph = import_graph(ROOT, [*PLATFORM_FREE, "doctolib_bridge"])
+    imports = {
+        module: sorted(t for t in targets if t.split(".")[0] == "doctolib_bridge")
+        for module, targets in graph.items()
+        if module.split(".")[0] in PLATFORM_FREE and module not in CORE_MAY_IMPORT_APPS
+    }
+    assert {module: names for module, names in imports.items() if names} == {}
+    # and the seam is there: the bridge registers itself, the services call it
+    assert "patients.platforms" in graph["patients.services"]
+    assert "patients" in {t.split(".")[0] for t in graph["doctolib_bridge.apps"]}
+
+
 def _tree(root: Path, files: dict[str, str]) -> None:
     for name, text in files.items():
         path = root / name
