@@ -6,8 +6,6 @@ from dataclasses import dataclass, field
 
 from django.db import transaction
 
-from audit.actions import Action
-from audit.services import audit_record
 from doctolib_bridge.feed import feed_append
 from doctolib_bridge.fields import SYNCED_PATIENT_FIELDS
 from doctolib_bridge.models import DoctolibPatientState
@@ -16,7 +14,13 @@ from lemniscus.errors import LinkConflict, NotFound, PatientNotLinked, Validatio
 from lemniscus.tenancy import scoped
 from patients.models import Patient
 from patients.selectors import access_patient, likely_duplicates
-from patients.services import DUPLICATE_FIELDS, patient_create, patient_update
+from patients.services import (
+    DUPLICATE_FIELDS,
+    patient_create,
+    patient_link,
+    patient_unlink,
+    patient_update,
+)
 
 
 class Outcome:
@@ -63,25 +67,13 @@ def _apply_doctolib_view(
 
 
 def _link(patient: Patient, doctolib_patient_id: str, actor=None) -> None:
-    """Linking sets the "Doctolib" checkbox too (a linked record always has it). The
+    """Linking sets the "Doctolib" checkbox too (patients.services.patient_link). The
     history names `actor` (a staff member linking on a page), else the Doctolib sync."""
-    patient.doctolib_patient_id = doctolib_patient_id
-    patient.sync_to_doctolib = True
-    patient._change_reason = None if actor else DOCTOLIB_SYNC_ACTOR
-    patient._history_user = actor
-    patient.save(update_fields=["doctolib_patient_id", "sync_to_doctolib", "updated_at"])
-    _audit_link(patient, actor, Action.PATIENT_LINK, doctolib_patient_id)
-
-
-def _audit_link(patient: Patient, actor, action: str, doctolib_patient_id: str) -> None:
-    audit_record(
-        organisation=patient.organisation_id,
-        actor=actor,
-        action=action,
-        object_id=patient.public_id,
+    patient_link(
         patient=patient,
-        detail=f"Doctolib-Patient {doctolib_patient_id}"
-        + ("" if actor else f" ({DOCTOLIB_SYNC_ACTOR})"),
+        doctolib_patient_id=doctolib_patient_id,
+        actor=actor,
+        reason=DOCTOLIB_SYNC_ACTOR,
     )
 
 
@@ -176,18 +168,37 @@ def link_create(
 
 
 @transaction.atomic
+def link_new_record(*, organisation, actor, doctolib_patient_id: str, fields: dict) -> Patient:
+    """The staff pages' "Neue Akte anlegen und verknüpfen": a new record, then its
+    link (the history and the Protokoll show both, by the member) and its Doctolib
+    state, in one transaction. It is created without the "Doctolib" checkbox, which
+    the link sets: so it never goes to the feed as a new patient for Doctolib, which
+    has it already. The suggestions shown above the form are the duplicate check; a
+    Doctolib id linked elsewhere is 409 `link_conflict`."""
+    if scoped(Patient, organisation).filter(doctolib_patient_id=doctolib_patient_id).exists():
+        raise LinkConflict(
+            f"Der Doctolib-Patient {doctolib_patient_id} ist schon mit einer anderen Akte "
+            "verknüpft."
+        )
+    patient = patient_create(
+        organisation=organisation,
+        actor=actor,
+        confirm_duplicate=True,
+        **{**fields, "sync_to_doctolib": False},
+    )
+    patient_link(patient=patient, doctolib_patient_id=doctolib_patient_id, actor=actor)
+    DoctolibPatientState.objects.create(patient=patient)
+    return patient
+
+
+@transaction.atomic
 def link_remove(*, organisation, doctolib_patient_id: str) -> Patient:
     """DELETE /patients/{id}: the link goes, the checkbox is cleared, the record stays."""
     patient = linked_patient(
         organisation=organisation, doctolib_patient_id=doctolib_patient_id, lock=True
     )
-    patient.doctolib_patient_id = None
-    patient.sync_to_doctolib = False
-    patient._change_reason = DOCTOLIB_SYNC_ACTOR
-    patient._history_user = None
-    patient.save(update_fields=["doctolib_patient_id", "sync_to_doctolib", "updated_at"])
+    patient_unlink(patient=patient, reason=DOCTOLIB_SYNC_ACTOR)
     DoctolibPatientState.objects.filter(patient=patient).delete()
-    _audit_link(patient, None, Action.PATIENT_UNLINK, doctolib_patient_id)
     return patient
 
 
@@ -196,6 +207,7 @@ __all__ = [
     "Outcome",
     "PatientSyncResult",
     "link_create",
+    "link_new_record",
     "link_remove",
     "linked_patient",
     "patient_push",

@@ -127,6 +127,35 @@ def patient_create(
 
 
 @transaction.atomic
+def patient_link(*, patient: Patient, doctolib_patient_id: str, actor=None, reason=None) -> None:
+    """Link the record to a Doctolib patient: the id and the "Doctolib" checkbox (a
+    linked record always has it; the database checks it). The history and the
+    Protokoll name `actor` (a member linking on a page), else `reason` (the sync).
+    The caller locked the record and checked that the id is free."""
+    patient.doctolib_patient_id = doctolib_patient_id
+    patient.sync_to_doctolib = True
+    _attribute(patient, actor, None if actor else reason)
+    patient.save(update_fields=["doctolib_patient_id", "sync_to_doctolib", "updated_at"])
+    _audit_link(patient, actor, Action.PATIENT_LINK, doctolib_patient_id, reason)
+
+
+@transaction.atomic
+def patient_unlink(*, patient: Patient, reason: str) -> None:
+    """The link goes and the checkbox is cleared; the record stays."""
+    doctolib_patient_id = patient.doctolib_patient_id
+    patient.doctolib_patient_id = None
+    patient.sync_to_doctolib = False
+    _attribute(patient, None, reason)
+    patient.save(update_fields=["doctolib_patient_id", "sync_to_doctolib", "updated_at"])
+    _audit_link(patient, None, Action.PATIENT_UNLINK, doctolib_patient_id, reason)
+
+
+def _audit_link(patient: Patient, actor, action: str, doctolib_patient_id: str, reason) -> None:
+    detail = f"Doctolib-Patient {doctolib_patient_id}"
+    _audit(patient, actor, action, detail + ("" if actor or not reason else f" ({reason})"))
+
+
+@transaction.atomic
 def patient_update(
     *,
     patient: Patient,

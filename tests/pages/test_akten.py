@@ -9,9 +9,10 @@ import pytest
 from django.utils import timezone
 from django.utils.html import escape
 
+from audit.models import AuditEvent
 from billing.services import invoice_create
 from doctolib_bridge.fields import doctolib_led_fields_for
-from doctolib_bridge.models import ChangeFeedEntry
+from doctolib_bridge.models import ChangeFeedEntry, DoctolibPatientState
 from doctolib_bridge.sync import DOCTOLIB_SYNC_ACTOR, RECONCILE_ACTOR
 from organisations.models import Role
 from patients.models import Patient
@@ -567,6 +568,10 @@ def test_new_record_for_a_doctolib_patient_is_created_linked(staff, admin_user):
     assert patient.sync_to_doctolib
     assert not ChangeFeedEntry.objects.exists()  # it exists in Doctolib already
     assert {h.history_user for h in patient.history.all()} == {admin_user}
+    # one writer: created and linked by the services, with the bridge's state
+    assert DoctolibPatientState.objects.filter(patient=patient).exists()
+    actions = AuditEvent.objects.filter(object_id=str(patient.public_id))
+    assert sorted(actions.values_list("action", flat=True)) == ["patient.create", "patient.link"]
 
 
 def test_new_record_for_a_linked_doctolib_patient_is_refused_and_not_created(staff, linked):

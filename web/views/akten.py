@@ -10,7 +10,6 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.http import Http404
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -456,20 +455,12 @@ class LinkView(PartialMixin, AktenPageMixin, TemplateView):
                     return self.render_to_response(
                         self.get_context_data(search=SuggestionForm(), form=form), status=422
                     )
-                with transaction.atomic():
-                    # the suggestions above the form are the duplicate check here
-                    patient = services.patient_create(
-                        organisation=self.organisation,
-                        actor=request.user,
-                        confirm_duplicate=True,
-                        **form.changes(),
-                    )
-                    bridge.link_create(
-                        organisation=self.organisation,
-                        patient_id=patient.public_id,
-                        doctolib_patient_id=self.doctolib_patient_id,
-                        actor=request.user,
-                    )
+                patient = bridge.link_new_record(
+                    organisation=self.organisation,
+                    actor=request.user,
+                    doctolib_patient_id=self.doctolib_patient_id,
+                    fields=form.changes(),
+                )
         except NotFound:
             raise Http404("Diese Akte gibt es nicht.") from None
         except LinkConflict as exc:
