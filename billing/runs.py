@@ -30,11 +30,11 @@ from datetime import datetime, time, timedelta
 from itertools import groupby
 
 from celery.exceptions import SoftTimeLimitExceeded
-from django.db import IntegrityError, OperationalError, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 from django.utils import timezone
 from pypdf import PdfWriter
-from simple_history.utils import bulk_create_with_history, bulk_update_with_history
+from simple_history.utils import bulk_create_with_history
 
 from appointments.models import Appointment, AppointmentStatus, CalendarColumn
 from audit.actions import Action
@@ -501,8 +501,27 @@ def _draft_chunk(run: BillingRun, patient_ids: list[int], today) -> None:
                 detail=f"{created_detail(len(chosen))} (Rechnungslauf)",
             )
         )
-    bulk_update_with_history(locked, Appointment, ["invoice", "updated_at"], default_user=actor)
+    _update_with_history(locked, Appointment, ["invoice", "updated_at"], actor)
     audit_record_many(events)
+
+
+def _update_with_history(objs: list, model, fields: list[str], actor) -> None:
+    """What simple_history's `bulk_update_with_history` does, with one prepared UPDATE
+    a row sent together (psycopg's executemany pipelines them) instead of Django's
+    `bulk_update`, whose CASE expression grows with rows × fields and cost a run of
+    2,000 patients most of its time; then a history row each, by `actor`."""
+    columns = [model._meta.get_field(name) for name in fields]
+    quote = connection.ops.quote_name
+    assignments = ", ".join(f"{quote(column.column)} = %s" for column in columns)
+    sql = f"UPDATE {quote(model._meta.db_table)} SET {assignments} WHERE id = %s"
+    rows = [
+        [column.get_db_prep_save(getattr(obj, column.attname), connection) for column in columns]
+        + [obj.pk]
+        for obj in objs
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, rows)
+    model.history.bulk_history_create(objs, update=True, default_user=actor)
 
 
 def _skip(run: BillingRun, patient: Patient, reason: str) -> None:
@@ -600,11 +619,11 @@ def _issue_chunk(run: BillingRun, invoice_ids: list[int]) -> None:
     for invoice, number in zip(complete, numbers, strict=True):
         stamp_issued(invoice, now=now, number=number)
         invoice.updated_at = now
-    bulk_update_with_history(
+    _update_with_history(
         complete,
         Invoice,
         ["status", "issue_date", "due_date", "number", "issued_at", "parties", "updated_at"],
-        default_user=actor,
+        actor,
     )
     audit_record_many(
         [
