@@ -7,11 +7,12 @@ changes nothing) and resumable (`after_pk`)."""
 import time
 from dataclasses import dataclass
 
-from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.contrib.postgres.aggregates import ArrayAgg
+from django.db import connection, transaction
+from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, Max, OuterRef, Q
 
 from doctolib_bridge.feed import feed_append
-from doctolib_bridge.sync import RECONCILE_ACTOR, evaluate
+from doctolib_bridge.sync import RECONCILE_ACTOR, evaluate, rules_would_change
 from lemniscus.db import single_flight
 from lemniscus.tenancy import scoped
 from organisations.models import PLANS_WITH_DOCTOLIB, Organisation
@@ -51,32 +52,50 @@ def unscoped_organisations_with_doctolib():
 
 def _needs_work(patient: Patient) -> bool:
     """Whether the rules would change anything for this record (evaluated on a copy
-    read without a lock)."""
+    read without a lock). `sync.rules_would_change` is the same question in SQL."""
     state = patient.doctolib_state
     pairs_before = dict(state.queued_pairs)
     outcome = evaluate(patient, state, dict(state.last_known))
     return bool(outcome.applied or outcome.to_doctolib or state.queued_pairs != pairs_before)
 
 
-@transaction.atomic
-def reconcile_batch(*, organisation, after_pk: int = 0, size: int = BATCH_SIZE) -> ReconcileResult:
-    """Up to `size` linked records after `after_pk`, read without locks; only those the
-    rules would change are locked, read again and reconciled, so staff edits and
-    pushes of the others never wait for the batch."""
-    linked = scoped(Patient, organisation).filter(
+def _linked(organisation):
+    return scoped(Patient, organisation).filter(
         doctolib_patient_id__isnull=False, doctolib_state__isnull=False
     )
-    candidates = list(
-        linked.filter(pk__gt=after_pk).select_related("doctolib_state").order_by("pk")[:size]
+
+
+def _select_batch(organisation, after_pk: int, size: int) -> tuple[int, int, list[int]]:
+    """Of up to `size` linked records after `after_pk`: how many there are, the last
+    primary key, and the primary keys of those the rules would change. On PostgreSQL
+    one statement compares them all (`sync.rules_would_change`) and returns only those
+    keys; elsewhere (SQLite, the development default) each record is evaluated here."""
+    batch = _linked(organisation).filter(pk__gt=after_pk).order_by("pk")
+    if connection.vendor != "postgresql":
+        candidates = list(batch.select_related("doctolib_state")[:size])
+        differing = [patient.pk for patient in candidates if _needs_work(patient)]
+        return len(candidates), candidates[-1].pk if candidates else after_pk, differing
+    flagged = batch.annotate(
+        differs=ExpressionWrapper(rules_would_change(), output_field=BooleanField())
+    )[:size]
+    found = flagged.aggregate(
+        checked=Count("pk"),
+        last_pk=Max("pk"),
+        differing=ArrayAgg("pk", filter=Q(differs=True), order_by="pk", default=[]),
     )
-    result = ReconcileResult(
-        checked=len(candidates),
-        finished=len(candidates) < size,
-        last_pk=candidates[-1].pk if candidates else after_pk,
-    )
-    differing = [patient.pk for patient in candidates if _needs_work(patient)]
+    return found["checked"], found["last_pk"] or after_pk, found["differing"]
+
+
+@transaction.atomic
+def reconcile_batch(*, organisation, after_pk: int = 0, size: int = BATCH_SIZE) -> ReconcileResult:
+    """Up to `size` linked records after `after_pk`, compared without locks; only those
+    the rules would change are locked, read again and reconciled, so staff edits and
+    pushes of the others never wait for the batch."""
+    checked, last_pk, differing = _select_batch(organisation, after_pk, size)
+    result = ReconcileResult(checked=checked, finished=checked < size, last_pk=last_pk)
     if not differing:
         return result
+    linked = _linked(organisation)
     locked = (
         linked.filter(pk__in=differing)
         .select_related("doctolib_state")
