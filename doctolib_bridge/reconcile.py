@@ -10,8 +10,10 @@ from functools import lru_cache
 
 from django.db import connection, transaction
 from django.db.models import BooleanField, Exists, ExpressionWrapper, F, OuterRef
+from django.utils import timezone
 
 from doctolib_bridge.feed import feed_append
+from doctolib_bridge.models import DoctolibPatientState
 from doctolib_bridge.sync import RECONCILE_ACTOR, evaluate, rules_would_change
 from lemniscus.db import single_flight
 from lemniscus.tenancy import scoped
@@ -116,6 +118,7 @@ def reconcile_batch(*, organisation, after_pk: int = 0, size: int = BATCH_SIZE) 
         .select_for_update(of=("self",))
         .order_by("pk")
     )
+    newly_queued = []
     for patient in locked:  # as stored now: a change since the first read counts
         patient.organisation = organisation
         state = patient.doctolib_state
@@ -130,10 +133,12 @@ def reconcile_batch(*, organisation, after_pk: int = 0, size: int = BATCH_SIZE) 
             )
             result.set_back += 1
         if state.queued_pairs != pairs_before:
-            state.save(update_fields=["queued_pairs", "updated_at"])
+            state.updated_at = timezone.now()
+            newly_queued.append(state)
         if outcome.to_doctolib:
             feed_append(patient=patient, fields=outcome.to_doctolib)
             result.queued += 1
+    DoctolibPatientState.objects.bulk_update(newly_queued, ["queued_pairs", "updated_at"])
     return result
 
 
