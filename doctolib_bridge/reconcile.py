@@ -6,12 +6,15 @@ changes nothing) and resumable (`after_pk`)."""
 
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 
-from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db import connection, transaction
+from django.db.models import BooleanField, Exists, ExpressionWrapper, F, OuterRef
+from django.utils import timezone
 
 from doctolib_bridge.feed import feed_append
-from doctolib_bridge.sync import RECONCILE_ACTOR, evaluate
+from doctolib_bridge.models import DoctolibPatientState
+from doctolib_bridge.sync import RECONCILE_ACTOR, evaluate, rules_would_change
 from lemniscus.db import single_flight
 from lemniscus.tenancy import scoped
 from organisations.models import PLANS_WITH_DOCTOLIB, Organisation
@@ -51,39 +54,73 @@ def unscoped_organisations_with_doctolib():
 
 def _needs_work(patient: Patient) -> bool:
     """Whether the rules would change anything for this record (evaluated on a copy
-    read without a lock)."""
+    read without a lock). `sync.rules_would_change` is the same question in SQL."""
     state = patient.doctolib_state
     pairs_before = dict(state.queued_pairs)
     outcome = evaluate(patient, state, dict(state.last_known))
     return bool(outcome.applied or outcome.to_doctolib or state.queued_pairs != pairs_before)
 
 
-@transaction.atomic
-def reconcile_batch(*, organisation, after_pk: int = 0, size: int = BATCH_SIZE) -> ReconcileResult:
-    """Up to `size` linked records after `after_pk`, read without locks; only those the
-    rules would change are locked, read again and reconciled, so staff edits and
-    pushes of the others never wait for the batch."""
-    linked = scoped(Patient, organisation).filter(
+def _linked(organisation):
+    return scoped(Patient, organisation).filter(
         doctolib_patient_id__isnull=False, doctolib_state__isnull=False
     )
-    candidates = list(
-        linked.filter(pk__gt=after_pk).select_related("doctolib_state").order_by("pk")[:size]
+
+
+def _select_batch(organisation, after_pk: int, size: int) -> tuple[int, int, list[int]]:
+    """Of up to `size` linked records after `after_pk`: how many there are, the last
+    primary key, and the primary keys of those the rules would change. On PostgreSQL
+    one statement compares them all (`sync.rules_would_change`) and returns only those
+    keys; elsewhere (SQLite, the development default) each record is evaluated here."""
+    batch = _linked(organisation).filter(pk__gt=after_pk).order_by("pk")
+    if connection.vendor != "postgresql":
+        candidates = list(batch.select_related("doctolib_state")[:size])
+        differing = [patient.pk for patient in candidates if _needs_work(patient)]
+        return len(candidates), candidates[-1].pk if candidates else after_pk, differing
+    sql, params = _selection_statement(organisation.pk)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, after_pk, size])
+        checked, last_pk, differing = cursor.fetchone()
+    return checked, last_pk or after_pk, differing
+
+
+@lru_cache(maxsize=64)
+def _selection_statement(organisation_pk: int) -> tuple[str, tuple]:
+    """The batch statement of `_select_batch`, compiled once per organisation and
+    process (compiling the ten fields' comparison costs more than running it)."""
+    flagged = _linked(organisation_pk).values(
+        patient_id=F("pk"),
+        differs=ExpressionWrapper(rules_would_change(), output_field=BooleanField()),
     )
-    result = ReconcileResult(
-        checked=len(candidates),
-        finished=len(candidates) < size,
-        last_pk=candidates[-1].pk if candidates else after_pk,
+    sql, params = flagged.query.sql_with_params()
+    statement = (
+        "SELECT count(*), max(batch.patient_id), coalesce(array_agg(batch.patient_id "
+        "ORDER BY batch.patient_id) FILTER (WHERE batch.differs), '{}') "
+        f"FROM (SELECT * FROM ({sql}) AS linked WHERE linked.patient_id > %s "
+        "ORDER BY linked.patient_id LIMIT %s) AS batch"
     )
-    differing = [patient.pk for patient in candidates if _needs_work(patient)]
+    return statement, params
+
+
+@transaction.atomic
+def reconcile_batch(*, organisation, after_pk: int = 0, size: int = BATCH_SIZE) -> ReconcileResult:
+    """Up to `size` linked records after `after_pk`, compared without locks; only those
+    the rules would change are locked, read again and reconciled, so staff edits and
+    pushes of the others never wait for the batch."""
+    checked, last_pk, differing = _select_batch(organisation, after_pk, size)
+    result = ReconcileResult(checked=checked, finished=checked < size, last_pk=last_pk)
     if not differing:
         return result
+    linked = _linked(organisation)
     locked = (
         linked.filter(pk__in=differing)
         .select_related("doctolib_state")
         .select_for_update(of=("self",))
         .order_by("pk")
     )
+    newly_queued = []
     for patient in locked:  # as stored now: a change since the first read counts
+        patient.organisation = organisation
         state = patient.doctolib_state
         pairs_before = dict(state.queued_pairs)
         outcome = evaluate(patient, state, dict(state.last_known))
@@ -96,10 +133,12 @@ def reconcile_batch(*, organisation, after_pk: int = 0, size: int = BATCH_SIZE) 
             )
             result.set_back += 1
         if state.queued_pairs != pairs_before:
-            state.save(update_fields=["queued_pairs", "updated_at"])
+            state.updated_at = timezone.now()
+            newly_queued.append(state)
         if outcome.to_doctolib:
             feed_append(patient=patient, fields=outcome.to_doctolib)
             result.queued += 1
+    DoctolibPatientState.objects.bulk_update(newly_queued, ["queued_pairs", "updated_at"])
     return result
 
 

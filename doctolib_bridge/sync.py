@@ -5,8 +5,15 @@ Values are compared in a canonical form: text NFC-normalised and trimmed, "" for
 none, phones in E.164, dates as `YYYY-MM-DD`.
 """
 
+import operator
 from dataclasses import dataclass, field
 from datetime import date
+from functools import reduce
+
+from django.db.models import BooleanField, DateField, F, Func, JSONField, Q, TextField, Value
+from django.db.models.fields.json import KeyTransform
+from django.db.models.functions import Cast, Coalesce
+from django.db.models.lookups import Exact
 
 from doctolib_bridge.feed import feed_append
 from doctolib_bridge.fields import (
@@ -22,15 +29,19 @@ DOCTOLIB_SYNC_ACTOR = "Doctolib-Sync"
 RECONCILE_ACTOR = "Abgleich Doctolib"
 
 
+def _is_date(name: str) -> bool:
+    return isinstance(Patient._meta.get_field(name), DateField)
+
+
 def canonical(patient: Patient, name: str) -> str:
     value = getattr(patient, name)
-    if name == "birth_date":
+    if _is_date(name):
         return value.isoformat() if value else ""
     return value or ""
 
 
 def to_model_value(name: str, value: str):
-    if name == "birth_date":
+    if _is_date(name):
         return date.fromisoformat(value) if value else None
     return value
 
@@ -79,6 +90,47 @@ def evaluate(
         if ours != theirs and _queue_if_new_pair(state, name, ours, theirs):
             outcome.to_doctolib.append(name)
     return outcome
+
+
+class _Distinct(Func):
+    """`a IS DISTINCT FROM b`: inequality where NULL is a value like any other."""
+
+    arg_joiner = " IS DISTINCT FROM "
+    template = "(%(expressions)s)"
+    output_field = BooleanField()
+
+
+def canonical_expression(name: str) -> Func:
+    """`canonical` in SQL (PostgreSQL): dates as `YYYY-MM-DD`, text as stored, "" for
+    none."""
+    if _is_date(name):
+        value = Func(F(name), Value("YYYY-MM-DD"), function="to_char", output_field=TextField())
+    else:
+        value = Cast(F(name), TextField())
+    return Coalesce(value, Value(""), output_field=TextField())
+
+
+def rules_would_change() -> Q:
+    """A condition on linked patients (PostgreSQL) that holds exactly for the records
+    where `evaluate` against the state's `last_known` would change something: a
+    Doctolib-led field differs from Doctolib's value, an empty lemniscus-led field
+    would be filled, or a differing lemniscus-led value forms a pair not yet queued.
+
+    Values are compared as JSON (`to_jsonb` of our canonical text against the stored
+    value), so a stored value compares as in Python: equal only to the same string."""
+    conditions = []
+    for name in SYNCED_PATIENT_FIELDS:
+        ours = canonical_expression(name)
+        theirs = KeyTransform(name, "doctolib_state__last_known")
+        differs = Q(**{"doctolib_state__last_known__has_key": name}) & Q(
+            _Distinct(theirs, Func(ours, function="to_jsonb", output_field=JSONField()))
+        )
+        if PATIENT_FIELD_LEADERS[name] is Leader.LEMNISCUS:
+            queued = KeyTransform(name, "doctolib_state__queued_pairs")
+            pair = Func(ours, theirs, function="jsonb_build_array", output_field=JSONField())
+            differs &= Q(Exact(ours, Value(""))) | Q(_Distinct(queued, pair))
+        conditions.append(differs)
+    return reduce(operator.or_, conditions)
 
 
 def queue_lemniscus_changes(patient: Patient, names: list[str]) -> list[str]:

@@ -97,6 +97,18 @@ class Patient(TenantModel):
                 opclasses=["", "varchar_pattern_ops"],
             ),
             models.Index(fields=["organisation", "birth_date"], name="patient_birth_idx"),
+            # The suggestion steps "same birth date" and "same first name" as range scans
+            # in last-name order (the folded last name is "C", so its prefix LIKE is a
+            # range): each reads only the rows it returns, however many records share
+            # the first name or the prefix (docs/decisions.md, "Suggestions").
+            models.Index(
+                fields=["organisation", "birth_date", "last_name_folded", "id"],
+                name="patient_birth_last_idx",
+            ),
+            models.Index(
+                fields=["organisation", "first_name_folded", "last_name_folded", "id"],
+                name="patient_first_last_idx",
+            ),
         ]
 
     def __str__(self) -> str:
