@@ -1,4 +1,4 @@
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
@@ -66,12 +66,22 @@ class CalendarColumnViewSet(OrganisationViewSet):
         )
 
 
+SCOPE = OpenApiParameter(
+    "scope",
+    str,
+    enum=["this", "following"],
+    description="following: this appointment and the later open ones of its series.",
+)
+
+
 @extend_schema_view(
     list=extend_schema(responses=AppointmentOutput(many=True)),
     retrieve=extend_schema(responses=AppointmentOutput),
     create=extend_schema(request=AppointmentInput, responses={201: AppointmentOutput}),
-    partial_update=extend_schema(request=AppointmentInput, responses=AppointmentOutput),
-    destroy=extend_schema(responses={204: None}),
+    partial_update=extend_schema(
+        request=AppointmentInput, responses=AppointmentOutput, parameters=[SCOPE]
+    ),
+    destroy=extend_schema(responses={204: None}, parameters=[SCOPE]),
 )
 class AppointmentViewSet(OrganisationViewSet):
     """Appointments, ordered by start. One on a non-cancelled invoice is locked."""

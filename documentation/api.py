@@ -22,6 +22,7 @@ from documentation.serializers import (
 )
 from lemniscus.api import OrganisationViewSet
 from lemniscus.errors import NotFound, PayloadTooLarge, ValidationFailed
+from lemniscus.schema import problem_responses
 from organisations.models import Right
 from patients.selectors import access_patient
 
@@ -125,7 +126,7 @@ def _too_large(request) -> bool:
     list=extend_schema(responses=AttachmentOutput(many=True)),
     create=extend_schema(
         request={"multipart/form-data": AttachmentInput},
-        responses={201: AttachmentOutput},
+        responses={201: AttachmentOutput, **problem_responses({413})},
     ),
 )
 class PatientAttachmentViewSet(PatientScopedViewSet):

@@ -42,6 +42,7 @@ class ZipperView(APIView):
     renderer_classes = [JSONRenderer]
     endpoint = ""
     path_ids: tuple[str, ...] = ()
+    documents_own_problems = True  # each operation lists its errors (zipper_schema)
 
     organisation = None
     log_detail = ""

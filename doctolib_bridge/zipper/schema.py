@@ -1,23 +1,12 @@
 """OpenAPI documentation of the Zipper API: every operation lists the problem+json
-answers it can give, and the main ones carry examples from the contract."""
+answers it can give (the shared `Problem` body, lemniscus.schema), and the main ones
+carry examples from the contract."""
 
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
-from rest_framework import serializers
+from drf_spectacular.utils import OpenApiExample, extend_schema
+
+from lemniscus.schema import problem_responses
 
 TAG = ["Zipper API"]
-
-
-class Problem(serializers.Serializer):
-    """RFC 9457 problem details, as every error of the API is answered."""
-
-    type = serializers.URLField()
-    title = serializers.CharField()
-    status = serializers.IntegerField()
-    detail = serializers.CharField()
-    code = serializers.CharField()
-    errors = serializers.DictField(
-        child=serializers.ListField(child=serializers.CharField()), required=False
-    )
 
 
 ERRORS = {
@@ -51,8 +40,7 @@ PROBLEM_EXAMPLE = OpenApiExample(
 def zipper_schema(*, summary, responses, errors=(), request=None, examples=(), **kwargs):
     """extend_schema for a Zipper operation, with its problem answers."""
     documented = dict(responses) if isinstance(responses, dict) else {200: responses}
-    for status in sorted({*ALWAYS, *errors}):
-        documented.setdefault(status, OpenApiResponse(Problem, description=ERRORS[status]))
+    documented.update(problem_responses({*ALWAYS, *errors}, ERRORS))
     return extend_schema(
         tags=TAG,
         summary=summary,

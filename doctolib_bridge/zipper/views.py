@@ -524,7 +524,7 @@ class TransferCommitView(ZipperView):
 
     @zipper_schema(
         summary="Commit a staged transfer (as the PUT with the staged payload)",
-        errors=(404, 409, 422),
+        errors=(*WRITES, 404, 409),
         request=None,
         responses={200: ZipperPushOutput, 201: ZipperPushOutput},
     )
