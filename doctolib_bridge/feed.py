@@ -48,18 +48,6 @@ def feed_append(*, patient: Patient, fields: Iterable[str]) -> ChangeFeedEntry:
     )
 
 
-def patient_fields(patient: Patient, names: Iterable[str] = SYNCED_PATIENT_FIELDS) -> dict:
-    """The patient fields as the plugin reads them (none: null)."""
-    out = {}
-    for name in names:
-        value = getattr(patient, name)
-        if name == "birth_date":
-            out[name] = value.isoformat() if value else None
-        else:
-            out[name] = value or None
-    return out
-
-
 @dataclass(frozen=True)
 class Change:
     cursor: int
@@ -127,6 +115,7 @@ def feed_page(*, organisation, after: int, limit: int = DEFAULT_LIMIT) -> FeedPa
     return FeedPage(changes=changes, next_cursor=next_cursor if changes else after)
 
 
-def change_fields(change: Change) -> dict:
-    names = LEMNISCUS_LED_FIELDS if change.kind == ChangeKind.UPDATE else SYNCED_PATIENT_FIELDS
-    return patient_fields(change.patient, names)
+def change_field_names(change: Change) -> tuple[str, ...]:
+    """The fields a change carries: every synced field for a record Doctolib does not
+    have yet (`patient.create`), the lemniscus-led ones for a linked one."""
+    return LEMNISCUS_LED_FIELDS if change.kind == ChangeKind.UPDATE else SYNCED_PATIENT_FIELDS

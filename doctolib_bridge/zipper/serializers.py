@@ -1,14 +1,22 @@
-"""Zipper API bodies, exactly as zipper-api.md names them."""
+"""Zipper API bodies, exactly as zipper-api.md names them: the input serializers
+validate what the plugin sends, the output serializers render every answer (and are
+what the OpenAPI schema documents). Field order is the contract's order."""
 
 import re
 
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from appointments.models import ServiceChainMatch
-from lemniscus.api import LocalDateTimeField, StringIdField
+from doctolib_bridge.appointment_push import PushOutcome
+from doctolib_bridge.feed import change_field_names
+from lemniscus import page_urls
+from lemniscus.api import LocalDateTimeField
 from lemniscus.fields import CleanCharField, CleanEmailField, PhoneField
 from lemniscus.text import clean
+
+API_VERSION = "1"
 
 DOCTOLIB_ID_RE = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 
@@ -103,28 +111,6 @@ class LinkInput(serializers.Serializer):
     doctolib_patient_id = DoctolibIdField()
 
 
-class PatientSyncOutput(serializers.Serializer):
-    patient_id = StringIdField(source="patient.public_id")
-    doctolib_patient_id = serializers.CharField(source="patient.doctolib_patient_id")
-    outcome = serializers.CharField()
-    url = serializers.URLField()
-    applied = serializers.ListField(child=serializers.CharField())
-    to_doctolib = serializers.ListField(child=serializers.CharField())
-
-
-class ZipperPatientOutput(serializers.Serializer):
-    salutation = serializers.CharField(allow_null=True)
-    first_name = serializers.CharField(allow_null=True)
-    last_name = serializers.CharField(allow_null=True)
-    birth_date = serializers.DateField(allow_null=True)
-    mobile_phone = serializers.CharField(allow_null=True)
-    landline_phone = serializers.CharField(allow_null=True)
-    email = serializers.CharField(allow_null=True)
-    street = serializers.CharField(allow_null=True)
-    postal_code = serializers.CharField(allow_null=True)
-    city = serializers.CharField(allow_null=True)
-
-
 class AgendaInput(serializers.Serializer):
     id = DoctolibIdField()
     name = CleanCharField(max_length=100, allow_blank=False, allow_null=False)
@@ -164,13 +150,147 @@ class SuggestionQuery(serializers.Serializer):
         return value
 
 
-class _Ref(serializers.Serializer):
-    id = serializers.CharField()
+# -- answers ---------------------------------------------------------------------
+# Ids are strings, opaque to the plugin (CharField renders a UUID as its string).
+
+
+@extend_schema_field(OpenApiTypes.URI)
+class PageUrlField(serializers.Field):
+    """The absolute URL of a staff page for the object (lemniscus.page_urls); with
+    `with_organisation`, the builder also gets the organisation of the context."""
+
+    def __init__(self, build, *, with_organisation=False, **kwargs):
+        kwargs.setdefault("source", "*")
+        super().__init__(read_only=True, **kwargs)
+        self.build = build
+        self.with_organisation = with_organisation
+
+    def to_representation(self, value):
+        if self.with_organisation:
+            return self.build(value, self.context["organisation"])
+        return self.build(value)
+
+
+class NullIfBlankCharField(serializers.CharField):
+    """A text the plugin reads as null when it is empty ("none")."""
+
+    def __init__(self, **kwargs):
+        super().__init__(allow_null=True, **kwargs)
+
+    def to_representation(self, value):
+        return super().to_representation(value) or None
+
+
+class ZipperConnectionOutput(serializers.Serializer):
+    orga_id = serializers.CharField()
+    organisation = serializers.CharField(source="name")
+    plan = serializers.CharField()
+    api_version = serializers.SerializerMethodField()
+
+    def get_api_version(self, organisation) -> str:
+        return API_VERSION
+
+
+class ZipperSuggestionOutput(serializers.Serializer):
+    patient_id = serializers.CharField(source="public_id")
+    first_name = serializers.CharField()
+    last_name = serializers.CharField()
+    birth_date = serializers.DateField(allow_null=True)
+    city = serializers.CharField()
+    doctolib_patient_id = serializers.CharField(allow_null=True)
+    url = PageUrlField(page_urls.patient_url)
+
+
+class ZipperSuggestionsOutput(serializers.Serializer):
+    """At most 10, best first."""
+
+    results = ZipperSuggestionOutput(many=True)
+
+
+class ZipperPatientFieldsOutput(serializers.Serializer):
+    """Every patient field as lemniscus holds it; none is null."""
+
+    salutation = NullIfBlankCharField(help_text='"male", "female" or null')
+    first_name = NullIfBlankCharField()
+    last_name = NullIfBlankCharField()
+    birth_date = serializers.DateField(allow_null=True)
+    mobile_phone = NullIfBlankCharField()
+    landline_phone = NullIfBlankCharField()
+    email = NullIfBlankCharField()
+    street = NullIfBlankCharField()
+    postal_code = NullIfBlankCharField()
+    city = NullIfBlankCharField()
+
+
+class ZipperChangeFieldsOutput(ZipperPatientFieldsOutput):
+    """`patient.create`: every patient field. `patient.update`: the lemniscus-led
+    fields only (the Doctolib-led `mobile_phone`, `landline_phone` and `email` are
+    then absent)."""
+
+    mobile_phone = NullIfBlankCharField(required=False)
+    landline_phone = NullIfBlankCharField(required=False)
+    email = NullIfBlankCharField(required=False)
+
+    def to_representation(self, change):
+        names = change_field_names(change)
+        fields = super().to_representation(change.patient)
+        return {name: value for name, value in fields.items() if name in names}
+
+
+class ZipperPatientOutput(serializers.Serializer):
+    """ "Patienty-Akte in lemniscus öffnen": the plugin opens `url`."""
+
+    patient_id = serializers.CharField(source="public_id")
+    doctolib_patient_id = serializers.CharField()
+    url = PageUrlField(page_urls.patient_url)
+    fields = ZipperPatientFieldsOutput(source="*")
+
+
+class PatientSyncOutput(serializers.Serializer):
+    """`applied`: fields changed in lemniscus; `to_doctolib`: fields queued for
+    Doctolib; both in the contract's field order."""
+
+    patient_id = serializers.CharField(source="patient.public_id")
+    doctolib_patient_id = serializers.CharField(source="patient.doctolib_patient_id")
+    outcome = serializers.ChoiceField(["created", "merged", "unchanged"])
+    url = PageUrlField(page_urls.patient_url, source="patient")
+    applied = serializers.ListField(child=serializers.CharField())
+    to_doctolib = serializers.ListField(child=serializers.CharField())
+
+
+class ZipperPatientPushOutput(serializers.Serializer):
+    patient_id = serializers.CharField(source="patient.public_id")
+    applied = serializers.ListField(child=serializers.CharField())
+    to_doctolib = serializers.ListField(child=serializers.CharField())
+
+
+class ZipperLinkOutput(serializers.Serializer):
+    patient_id = serializers.CharField(source="public_id")
+    doctolib_patient_id = serializers.CharField()
+
+
+class ZipperChangeOutput(serializers.Serializer):
+    cursor = serializers.CharField()
+    kind = serializers.ChoiceField(["patient.create", "patient.update"])
+    patient_id = serializers.CharField(source="patient.public_id")
+    doctolib_patient_id = serializers.CharField(
+        source="patient.doctolib_patient_id", allow_null=True
+    )
+    fields = ZipperChangeFieldsOutput(source="*")
+
+
+class ZipperChangesOutput(serializers.Serializer):
+    changes = ZipperChangeOutput(many=True)
+    next_cursor = serializers.CharField()
+
+
+class _ColumnRef(serializers.Serializer):
+    id = serializers.CharField(source="public_id")
     name = serializers.CharField()
 
 
 class _ChainRef(serializers.Serializer):
-    id = serializers.CharField()
+    id = serializers.CharField(source="public_id")
     description = serializers.CharField()
 
 
@@ -184,52 +304,78 @@ MATCH_CHOICES = ServiceChainMatch.choices
 
 
 class ZipperPushOutput(serializers.Serializer):
-    appointment_id = serializers.CharField()
-    doctolib_appointment_id = serializers.CharField()
+    """A saved push (or commit): the appointment as it is now stored."""
+
+    appointment_id = serializers.CharField(source="existing.public_id")
+    doctolib_appointment_id = serializers.CharField(source="existing.doctolib_appointment_id")
     outcome = serializers.ChoiceField(["created", "updated", "unchanged"])
-    url = serializers.URLField()
-    calendar_url = serializers.URLField()
-    calendar_column = _Ref()
-    service_chain = _ChainRef(allow_null=True)
-    service_chain_match = serializers.ChoiceField(MATCH_CHOICES)
+    url = PageUrlField(page_urls.appointment_url, source="existing")
+    calendar_url = PageUrlField(page_urls.calendar_url, source="existing", with_organisation=True)
+    calendar_column = _ColumnRef(source="existing.calendar_column")
+    service_chain = _ChainRef(source="chain", allow_null=True)
+    service_chain_match = serializers.ChoiceField(MATCH_CHOICES, source="chain_match")
     warnings = ZipperWarningOutput(many=True)
 
 
 class ZipperAppointmentOutput(serializers.Serializer):
-    appointment_id = serializers.CharField()
+    appointment_id = serializers.CharField(source="public_id")
     doctolib_appointment_id = serializers.CharField()
-    url = serializers.URLField()
-    calendar_url = serializers.URLField()
-    start = serializers.DateTimeField()
+    url = PageUrlField(page_urls.appointment_url)
+    calendar_url = PageUrlField(page_urls.calendar_url, with_organisation=True)
+    start = LocalDateTimeField()
     duration_minutes = serializers.IntegerField()
     status = serializers.CharField()
-    invoiced = serializers.BooleanField()
+    invoiced = serializers.SerializerMethodField(
+        help_text="On a non-cancelled invoice, draft included."
+    )
+
+    def get_invoiced(self, appointment) -> bool:
+        return appointment.invoice_id is not None
 
 
 class _PreviewPatient(serializers.Serializer):
-    patient_id = serializers.CharField(allow_null=True)
-    display_name = serializers.CharField()
-    linked = serializers.BooleanField()
+    patient_id = serializers.CharField(source="patient.public_id", allow_null=True)
+    display_name = serializers.SerializerMethodField()
+    linked = serializers.SerializerMethodField()
+
+    def get_display_name(self, plan) -> str:
+        if plan.patient is not None:
+            return plan.patient.display_name
+        return f"Doctolib-Patient {plan.payload['doctolib_patient_id']} (nicht verknüpft)"
+
+    def get_linked(self, plan) -> bool:
+        return plan.patient is not None
 
 
 class _PreviewColumn(serializers.Serializer):
-    id = serializers.CharField(allow_null=True)
-    name = serializers.CharField()
-    created = serializers.BooleanField()
+    id = serializers.CharField(source="column.public_id", allow_null=True)
+    name = serializers.SerializerMethodField()
+    created = serializers.BooleanField(source="column_created")
+
+    def get_name(self, plan) -> str:
+        return plan.column.name if plan.column is not None else plan.column_name
 
 
 class ZipperPreviewOutput(serializers.Serializer):
-    patient = _PreviewPatient()
-    calendar_column = _PreviewColumn()
-    service_chain = _ChainRef(allow_null=True)
-    service_chain_match = serializers.ChoiceField(MATCH_CHOICES)
+    """What a PUT now would do; `outcome` `refused` carries the error's `code` and
+    `detail` (absent otherwise)."""
+
+    patient = _PreviewPatient(source="*")
+    calendar_column = _PreviewColumn(source="*")
+    service_chain = _ChainRef(source="chain", allow_null=True)
+    service_chain_match = serializers.ChoiceField(MATCH_CHOICES, source="chain_match")
     warnings = ZipperWarningOutput(many=True)
     invoiced = serializers.BooleanField()
-    outcome = serializers.ChoiceField(["created", "updated", "unchanged", "refused"])
-    code = serializers.CharField(required=False)
+    outcome = serializers.SerializerMethodField()
+    code = serializers.CharField(source="refusal.code", required=False)
+    detail = serializers.CharField(source="refusal.detail", required=False)
+
+    @extend_schema_field(serializers.ChoiceField(["created", "updated", "unchanged", "refused"]))
+    def get_outcome(self, plan) -> str:
+        return PushOutcome.REFUSED if plan.refusal is not None else plan.outcome
 
 
 class ZipperTransferOutput(serializers.Serializer):
-    transfer_id = serializers.CharField()
-    dialog_url = serializers.URLField()
-    preview = ZipperPreviewOutput()
+    transfer_id = serializers.CharField(source="transfer.public_id")
+    dialog_url = PageUrlField(page_urls.transfer_dialog_url, source="transfer")
+    preview = ZipperPreviewOutput(source="plan")

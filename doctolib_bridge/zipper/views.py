@@ -1,9 +1,9 @@
 """Zipper API v1 endpoints (zipper-api.md). Each view translates: input serializer →
-service → output; errors are domain errors, answered as problem+json."""
+service → output serializer (the one the schema documents for that status); errors
+are domain errors, answered as problem+json."""
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, inline_serializer
-from rest_framework import serializers
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework.response import Response
 
 from appointments.models import Appointment
@@ -31,9 +31,14 @@ from doctolib_bridge.zipper.serializers import (
     SuggestionQuery,
     TransferInput,
     ZipperAppointmentOutput,
+    ZipperChangesOutput,
+    ZipperConnectionOutput,
+    ZipperLinkOutput,
     ZipperPatientFields,
     ZipperPatientOutput,
+    ZipperPatientPushOutput,
     ZipperPushOutput,
+    ZipperSuggestionsOutput,
     ZipperTransferOutput,
 )
 from lemniscus import errors, page_urls
@@ -48,15 +53,9 @@ def _validated(serializer_class, data, **context):
     return serializer.validated_data
 
 
-def _sync_answer(result) -> dict:
-    return {
-        "patient_id": str(result.patient.public_id),
-        "doctolib_patient_id": result.patient.doctolib_patient_id,
-        "outcome": result.outcome,
-        "url": page_urls.patient_url(result.patient),
-        "applied": result.applied,
-        "to_doctolib": result.to_doctolib,
-    }
+def _answer(serializer_class, instance, status=200, **context) -> Response:
+    """The answer, rendered by the output serializer the schema documents for it."""
+    return Response(serializer_class(instance, context=context).data, status=status)
 
 
 def _listing(names: list[str]) -> str:
@@ -66,24 +65,10 @@ def _listing(names: list[str]) -> str:
 class ConnectionView(ZipperView):
     endpoint = "GET /connection"
 
-    @zipper_schema(
-        summary="Connection check",
-        responses=inline_serializer(
-            "ZipperConnection",
-            {
-                "orga_id": serializers.CharField(),
-                "organisation": serializers.CharField(),
-                "plan": serializers.CharField(),
-                "api_version": serializers.CharField(),
-            },
-        ),
-    )
+    @zipper_schema(summary="Connection check", responses=ZipperConnectionOutput)
     def get(self, request):
         self.log_detail = "Verbindung geprüft."
-        org = self.organisation
-        return Response(
-            {"orga_id": org.orga_id, "organisation": org.name, "plan": org.plan, "api_version": "1"}
-        )
+        return _answer(ZipperConnectionOutput, self.organisation)
 
 
 class SuggestionsView(ZipperView):
@@ -97,24 +82,7 @@ class SuggestionsView(ZipperView):
             OpenApiParameter("first_name", OpenApiTypes.STR),
             OpenApiParameter("birth_date", OpenApiTypes.DATE),
         ],
-        responses=inline_serializer(
-            "ZipperSuggestions",
-            {
-                "results": inline_serializer(
-                    "ZipperSuggestion",
-                    {
-                        "patient_id": serializers.CharField(),
-                        "first_name": serializers.CharField(),
-                        "last_name": serializers.CharField(),
-                        "birth_date": serializers.DateField(allow_null=True),
-                        "city": serializers.CharField(),
-                        "doctolib_patient_id": serializers.CharField(allow_null=True),
-                        "url": serializers.URLField(),
-                    },
-                    many=True,
-                )
-            },
-        ),
+        responses=ZipperSuggestionsOutput,
     )
     def get(self, request):
         params = _validated(SuggestionQuery, request.query_params)
@@ -125,22 +93,7 @@ class SuggestionsView(ZipperView):
             birth_date=params.get("birth_date"),
         )
         self.log_detail = f"{len(patients)} Vorschläge gefunden."
-        return Response(
-            {
-                "results": [
-                    {
-                        "patient_id": str(p.public_id),
-                        "first_name": p.first_name,
-                        "last_name": p.last_name,
-                        "birth_date": p.birth_date.isoformat() if p.birth_date else None,
-                        "city": p.city,
-                        "doctolib_patient_id": p.doctolib_patient_id,
-                        "url": page_urls.patient_url(p),
-                    }
-                    for p in patients
-                ]
-            }
-        )
+        return _answer(ZipperSuggestionsOutput, {"results": patients})
 
 
 class PatientsView(ZipperView):
@@ -173,7 +126,7 @@ class PatientsView(ZipperView):
             if result.duplicates:
                 self.log_detail += f" Mögliche Dublette von Akte {', '.join(result.duplicates)}."
             status = 201 if result.outcome == services.Outcome.CREATED else 200
-            return Response(_sync_answer(result), status=status)
+            return _answer(PatientSyncOutput, result, status=status)
 
         return self.write(request, work)
 
@@ -197,40 +150,18 @@ class PatientDetailView(ZipperView):
         summary="Patienty-Akte in lemniscus öffnen",
         errors=(404, 422),
         examples=[PROBLEM_EXAMPLE],
-        responses=inline_serializer(
-            "ZipperPatient",
-            {
-                "patient_id": serializers.CharField(),
-                "doctolib_patient_id": serializers.CharField(),
-                "url": serializers.URLField(),
-                "fields": ZipperPatientOutput(),
-            },
-        ),
+        responses=ZipperPatientOutput,
     )
     def get(self, request, doctolib_patient_id):
         patient = self._linked(doctolib_patient_id)
         self.log_detail = f"Akte zu Doctolib-Patient {doctolib_patient_id} geöffnet."
-        return Response(
-            {
-                "patient_id": str(patient.public_id),
-                "doctolib_patient_id": patient.doctolib_patient_id,
-                "url": page_urls.patient_url(patient),
-                "fields": feed.patient_fields(patient),
-            }
-        )
+        return _answer(ZipperPatientOutput, patient)
 
     @zipper_schema(
         summary="Doctolib's current view of a linked patient",
         errors=(*WRITES, 404),
         request=ZipperPatientFields,
-        responses=inline_serializer(
-            "ZipperPatientPushResult",
-            {
-                "patient_id": serializers.CharField(),
-                "applied": serializers.ListField(child=serializers.CharField()),
-                "to_doctolib": serializers.ListField(child=serializers.CharField()),
-            },
-        ),
+        responses=ZipperPatientPushOutput,
     )
     def put(self, request, doctolib_patient_id):
         self._linked(doctolib_patient_id)  # 404 before the body is validated
@@ -246,13 +177,7 @@ class PatientDetailView(ZipperView):
                 f"Doctolib-Patient {doctolib_patient_id} abgeglichen; übernommen: "
                 f"{_listing(result.applied)}; an Doctolib: {_listing(result.to_doctolib)}."
             )
-            return Response(
-                {
-                    "patient_id": str(result.patient.public_id),
-                    "applied": result.applied,
-                    "to_doctolib": result.to_doctolib,
-                }
-            )
+            return _answer(ZipperPatientPushOutput, result)
 
         return self.write(request, work)
 
@@ -278,10 +203,7 @@ class LinksView(ZipperView):
         summary="A record sent from lemniscus now exists in Doctolib",
         errors=(*WRITES, 404, 409),
         request=LinkInput,
-        responses={
-            200: LinkInput,
-            201: LinkInput,
-        },
+        responses={200: ZipperLinkOutput, 201: ZipperLinkOutput},
     )
     def post(self, request):
         data = _validated(LinkInput, request.data)
@@ -295,13 +217,7 @@ class LinksView(ZipperView):
             self.log_detail = f"Akte mit Doctolib-Patient {patient.doctolib_patient_id} " + (
                 "verknüpft." if created else "war schon verknüpft."
             )
-            return Response(
-                {
-                    "patient_id": str(patient.public_id),
-                    "doctolib_patient_id": patient.doctolib_patient_id,
-                },
-                status=201 if created else 200,
-            )
+            return _answer(ZipperLinkOutput, patient, status=201 if created else 200)
 
         return self.write(request, work)
 
@@ -316,23 +232,7 @@ class ChangesView(ZipperView):
             OpenApiParameter("after", OpenApiTypes.STR),
             OpenApiParameter("limit", OpenApiTypes.INT),
         ],
-        responses=inline_serializer(
-            "ZipperChanges",
-            {
-                "changes": inline_serializer(
-                    "ZipperChange",
-                    {
-                        "cursor": serializers.CharField(),
-                        "kind": serializers.ChoiceField(["patient.create", "patient.update"]),
-                        "patient_id": serializers.CharField(),
-                        "doctolib_patient_id": serializers.CharField(allow_null=True),
-                        "fields": ZipperPatientOutput(),
-                    },
-                    many=True,
-                ),
-                "next_cursor": serializers.CharField(),
-            },
-        ),
+        responses=ZipperChangesOutput,
     )
     def get(self, request):
         raw_limit = request.query_params.get("limit", str(feed.DEFAULT_LIMIT))
@@ -344,46 +244,10 @@ class ChangesView(ZipperView):
         after = feed.parse_cursor(request.query_params.get("after"), organisation=self.organisation)
         page = feed.feed_page(organisation=self.organisation, after=after, limit=int(raw_limit))
         self.log_detail = f"{len(page.changes)} Änderungen abgeholt."
-        return Response(
-            {
-                "changes": [
-                    {
-                        "cursor": str(change.cursor),
-                        "kind": change.kind,
-                        "patient_id": str(change.patient.public_id),
-                        "doctolib_patient_id": change.patient.doctolib_patient_id,
-                        "fields": feed.change_fields(change),
-                    }
-                    for change in page.changes
-                ],
-                "next_cursor": str(page.next_cursor),
-            }
-        )
+        return _answer(ZipperChangesOutput, page)
 
 
 # -- appointments -------------------------------------------------------------
-
-
-def _push_answer(plan, organisation) -> dict:
-    appointment = plan.existing
-    return {
-        "appointment_id": str(appointment.public_id),
-        "doctolib_appointment_id": appointment.doctolib_appointment_id,
-        "outcome": plan.outcome,
-        "url": page_urls.appointment_url(appointment),
-        "calendar_url": page_urls.calendar_url(appointment, organisation),
-        "calendar_column": {
-            "id": str(appointment.calendar_column.public_id),
-            "name": appointment.calendar_column.name,
-        },
-        "service_chain": (
-            {"id": str(plan.chain.public_id), "description": plan.chain.description}
-            if plan.chain
-            else None
-        ),
-        "service_chain_match": plan.chain_match,
-        "warnings": plan.warnings,
-    }
 
 
 def _push_detail(plan) -> str:
@@ -420,7 +284,7 @@ class AppointmentView(ZipperView):
             )
             self.log_detail = _push_detail(plan)
             status = 201 if plan.outcome == PushOutcome.CREATED else 200
-            return Response(_push_answer(plan, self.organisation), status=status)
+            return _answer(ZipperPushOutput, plan, status, organisation=self.organisation)
 
         return self.write(request, work)
 
@@ -439,52 +303,7 @@ class AppointmentView(ZipperView):
         if appointment is None:
             raise errors.NotFound("Diesen Doctolib-Termin gibt es in lemniscus nicht.")
         self.log_detail = f"Termin {doctolib_appointment_id} abgefragt."
-        return Response(
-            {
-                "appointment_id": str(appointment.public_id),
-                "doctolib_appointment_id": appointment.doctolib_appointment_id,
-                "url": page_urls.appointment_url(appointment),
-                "calendar_url": page_urls.calendar_url(appointment, self.organisation),
-                "start": appointment.start.astimezone(self.organisation.zone).isoformat(),
-                "duration_minutes": appointment.duration_minutes,
-                "status": appointment.status,
-                "invoiced": appointment.invoice_id is not None,
-            }
-        )
-
-
-def preview_answer(plan) -> dict:
-    patient = plan.patient
-    column = plan.column
-    answer = {
-        "patient": {
-            "patient_id": str(patient.public_id) if patient else None,
-            "display_name": (
-                patient.display_name
-                if patient
-                else f"Doctolib-Patient {plan.payload['doctolib_patient_id']} (nicht verknüpft)"
-            ),
-            "linked": patient is not None,
-        },
-        "calendar_column": {
-            "id": str(column.public_id) if column else None,
-            "name": column.name if column else plan.column_name,
-            "created": plan.column_created,
-        },
-        "service_chain": (
-            {"id": str(plan.chain.public_id), "description": plan.chain.description}
-            if plan.chain
-            else None
-        ),
-        "service_chain_match": plan.chain_match,
-        "warnings": plan.warnings,
-        "invoiced": plan.invoiced,
-        "outcome": PushOutcome.REFUSED if plan.refusal else plan.outcome,
-    }
-    if plan.refusal is not None:
-        answer["code"] = plan.refusal.code
-        answer["detail"] = plan.refusal.detail
-    return answer
+        return _answer(ZipperAppointmentOutput, appointment, organisation=self.organisation)
 
 
 class TransfersView(ZipperView):
@@ -507,14 +326,7 @@ class TransfersView(ZipperView):
                 payload=payload,
             )
             self.log_detail = f"Übertragung für Termin {doctolib_appointment_id} vorbereitet."
-            return Response(
-                {
-                    "transfer_id": str(transfer.public_id),
-                    "dialog_url": page_urls.transfer_dialog_url(transfer),
-                    "preview": preview_answer(plan),
-                },
-                status=201,
-            )
+            return _answer(ZipperTransferOutput, {"transfer": transfer, "plan": plan}, 201)
 
         return self.write(request, work)
 
@@ -536,6 +348,6 @@ class TransferCommitView(ZipperView):
             _, plan = transfer_commit(organisation=self.organisation, transfer_id=transfer_id)
             self.log_detail = "Übertragung gespeichert: " + _push_detail(plan)
             status = 201 if plan.outcome == PushOutcome.CREATED else 200
-            return Response(_push_answer(plan, self.organisation), status=status)
+            return _answer(ZipperPushOutput, plan, status, organisation=self.organisation)
 
         return self.write(request, work)
