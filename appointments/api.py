@@ -172,9 +172,8 @@ class AppointmentSeriesViewSet(OrganisationViewSet):
         data.pop("on_conflict", None)
         plan = series_plan(organisation=self.organisation, **data)
         zone = self.organisation.zone
-        return Response(
-            {
-                "dates": [planned.as_problem(zone) for planned in plan.dates],
-                "skipped_closed": [day.isoformat() for day in plan.skipped_closed],
-            }
-        )
+        preview = {
+            "dates": [planned.as_problem(zone) for planned in plan.dates],
+            "skipped_closed": plan.skipped_closed,
+        }
+        return self.output(SeriesPreviewOutput, preview)

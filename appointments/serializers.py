@@ -1,3 +1,4 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from appointments.models import (
@@ -6,6 +7,7 @@ from appointments.models import (
     AppointmentStatus,
     CalendarColumn,
     ColumnKind,
+    ServiceChainMatch,
 )
 from lemniscus.api import LocalDateTimeField, StringIdField
 from lemniscus.fields import CleanCharField
@@ -122,9 +124,18 @@ class SeriesInput(serializers.Serializer):
     )
 
 
+class SeriesConflictOutput(serializers.Serializer):
+    appointment_id = serializers.CharField()
+    kind = serializers.ChoiceField(["column", "room"])
+    detail = serializers.CharField()
+
+
 class SeriesDateOutput(serializers.Serializer):
-    start = serializers.CharField()
-    conflicts = serializers.ListField(child=serializers.DictField())
+    """A date of a series (PlannedDate.as_problem: also the members of the 409
+    `series_conflicts` problem) and what it collides with."""
+
+    start = serializers.DateTimeField(help_text="In the organisation's zone.")
+    conflicts = SeriesConflictOutput(many=True)
 
 
 class SeriesPreviewOutput(serializers.Serializer):
@@ -153,9 +164,11 @@ class SeriesOutput(serializers.Serializer):
     def get_appointment_ids(self, series) -> list[str]:
         return [str(row.public_id) for row in self.context.get("appointments", [])]
 
+    @extend_schema_field(SeriesDateOutput(many=True))
     def get_left_out(self, series) -> list[dict]:
         zone = series.organisation.zone
-        return [d.as_problem(zone) for d in self.context.get("left_out", [])]
+        dates = [d.as_problem(zone) for d in self.context.get("left_out", [])]
+        return SeriesDateOutput(dates, many=True).data
 
 
 class AppointmentOutput(serializers.ModelSerializer):
@@ -169,6 +182,11 @@ class AppointmentOutput(serializers.ModelSerializer):
         source="invoice.public_id",
         allow_null=True,
         help_text="The non-cancelled invoice the appointment is on; it locks the appointment.",
+    )
+    service_chain_match = serializers.ChoiceField(
+        ServiceChainMatch.choices,
+        allow_blank=True,
+        help_text='How a Doctolib appointment\'s chain was found; "" for lemniscus ones.',
     )
     start = LocalDateTimeField()
     created_at = LocalDateTimeField()

@@ -9,7 +9,11 @@ a rule on the operation's shape (`ApiAutoSchema.default_problem_statuses`), plus
 it names itself (e.g. 413 for an upload).
 """
 
+from django.core.exceptions import FieldDoesNotExist
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.plumbing import build_basic_type
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 
@@ -92,3 +96,27 @@ class ApiAutoSchema(AutoSchema):
         if self.method in WRITE_METHODS:
             statuses |= {409, 422}
         return statuses
+
+
+class LocalDateTimeFieldExtension(OpenApiSerializerFieldExtension):
+    """A time in the organisation's zone (lemniscus.api.LocalDateTimeField) answers
+    null for a missing time: over a nullable column of a ModelSerializer's model
+    (`issued_at`, `archived_at`, …) it is documented nullable, as it is answered."""
+
+    target_class = "lemniscus.api.LocalDateTimeField"
+
+    def map_serializer_field(self, auto_schema, direction):
+        schema = build_basic_type(OpenApiTypes.DATETIME)
+        if not self.target.allow_null and _over_nullable_column(self.target):
+            schema["nullable"] = True
+        return schema
+
+
+def _over_nullable_column(field) -> bool:
+    model = getattr(getattr(field.parent, "Meta", None), "model", None)
+    if model is None or not field.source or "." in field.source or field.source == "*":
+        return False
+    try:
+        return model._meta.get_field(field.source).null
+    except FieldDoesNotExist:
+        return False

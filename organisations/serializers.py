@@ -92,6 +92,7 @@ class PracticeInput(serializers.Serializer):
 
 class PracticeOutput(serializers.ModelSerializer):
     owner = serializers.CharField(source="owner_name")
+    email = serializers.CharField(help_text='An e-mail address, or "" for none.')
     account_holder = serializers.CharField(source="bank_account_holder")
 
     class Meta:

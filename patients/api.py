@@ -123,7 +123,7 @@ class PatientViewSet(OrganisationViewSet):
             raise PermissionDenied("Das dürfen nur Organisations-Admins.")
 
     @extend_schema(responses=PatientHistoryOutput(many=True))
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
     def history(self, request, id=None):
         """Every change of the record: when, who, old and new value."""
         entries = selectors.patient_history(patient=self._access())

@@ -71,8 +71,9 @@ class PatientInput(serializers.Serializer):
 class PatientOutput(serializers.ModelSerializer):
     id = StringIdField(source="public_id")
     doctolib_led_fields = serializers.SerializerMethodField()
+    email = serializers.CharField(help_text='An e-mail address, or "" for none.')
     invoice_recipient = RecipientOutput(allow_null=True)
-    archived_at = LocalDateTimeField()
+    archived_at = LocalDateTimeField(allow_null=True)
     created_at = LocalDateTimeField()
     updated_at = LocalDateTimeField()
 
