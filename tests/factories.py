@@ -159,3 +159,20 @@ def invoice_over(
         appointment.invoice = invoice
         appointment.save(update_fields=["invoice"])
     return invoice
+
+
+def doctolib_appointment(
+    organisation, *, doctolib_patient_id: str, doctolib_appointment_id: str, **fields
+) -> Appointment:
+    """An appointment pushed from Doctolib for a linked patient, as a push leaves it."""
+    patient = PatientFactory(
+        organisation=organisation, sync_to_doctolib=True, doctolib_patient_id=doctolib_patient_id
+    )
+    fields.setdefault("service_chain_match", "description")
+    return AppointmentFactory(
+        organisation=organisation,
+        patient=patient,
+        source="doctolib",
+        doctolib_appointment_id=doctolib_appointment_id,
+        **fields,
+    )

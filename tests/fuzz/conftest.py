@@ -5,7 +5,13 @@ from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 
-SCHEMA = schemathesis.openapi.from_wsgi("/api/schema/?format=json", get_wsgi_application())
+from tests.openapi import CHECKS, SCHEMA_PATH, served_schema, strict
+
+# The served schema, its success bodies read strictly (tests/openapi.py); requests go
+# to the WSGI application in-process.
+SCHEMA = schemathesis.openapi.from_dict(strict(served_schema()))
+SCHEMA.app = get_wsgi_application()
+SCHEMA.location = SCHEMA_PATH
 
 FUZZ_SETTINGS = settings(
     max_examples=30,
@@ -26,23 +32,28 @@ def keep_test_connection():
 
 
 # What the fuzzing tried in this run (printed at the end; the README reports it).
-TRIED = {"requests": 0, "server_errors": 0}
+TRIED = {"requests": 0, "server_errors": 0, "bodies": 0}
 
 
 def pytest_terminal_summary(terminalreporter):
     if TRIED["requests"]:
         terminalreporter.write_line(
             f"fuzzing: {TRIED['requests']} requests with generated input, "
-            f"{TRIED['server_errors']} answered 5xx"
+            f"{TRIED['server_errors']} answered 5xx, {TRIED['bodies']} success bodies "
+            "checked against the schema"
         )
 
 
-def check_answer(response):
-    """Never a 500; every error problem+json with its code, status and a sentence."""
+def check_answer(case, response):
+    """Never a 500; every answer conforms to the schema; every error problem+json with
+    its code, status and a sentence."""
     TRIED["requests"] += 1
     if response.status_code >= 500:
         TRIED["server_errors"] += 1
     assert response.status_code < 500, response.text
+    case.validate_response(response, checks=CHECKS)
+    if 200 <= response.status_code < 300 and response.content:
+        TRIED["bodies"] += 1
     if response.status_code >= 400:
         headers = {k.lower(): v for k, v in response.headers.items()}
         content_type = headers["content-type"]
