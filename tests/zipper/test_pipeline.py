@@ -134,6 +134,22 @@ def test_idempotency_key_replay_and_reuse(plugin):
     assert Patient.objects.count() == 1
 
 
+def test_idempotency_replay_answers_the_first_answers_bytes(plugin):
+    """Member order included: the replay is the first answer, not a re-sorted copy."""
+    first = plugin.post("/patients", NEW_PATIENT, HTTP_IDEMPOTENCY_KEY="k1")
+    replay = plugin.post("/patients", NEW_PATIENT, HTTP_IDEMPOTENCY_KEY="k1")
+    assert replay["Idempotency-Replayed"] == "true"
+    assert replay.content == first.content
+    assert list(replay.json()) == [
+        "patient_id",
+        "doctolib_patient_id",
+        "outcome",
+        "url",
+        "applied",
+        "to_doctolib",
+    ]
+
+
 def test_idempotency_key_is_scoped_to_the_path(plugin, organisation):
     plugin.post("/patients", NEW_PATIENT, HTTP_IDEMPOTENCY_KEY="same")
     response = plugin.put("/patients/dl-1", {"city": "Bonn"}, HTTP_IDEMPOTENCY_KEY="same")
