@@ -6,6 +6,7 @@ from django.db import models
 from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
+from lemniscus.errors import AppointmentInvoiced
 from lemniscus.models import TenantModel
 
 
@@ -222,3 +223,11 @@ class Appointment(TenantModel):
     @property
     def end(self):
         return self.start + timedelta(minutes=self.duration_minutes)
+
+    def invoice_lock(self, detail: str | None = None):
+        """The refusal of any change while the appointment is on a non-cancelled
+        invoice (409 `appointment_invoiced`), else None: the one rule every writer
+        asks (appointments.services)."""
+        if self.invoice_id is None:
+            return None
+        return AppointmentInvoiced(detail) if detail else AppointmentInvoiced()

@@ -6,8 +6,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
+from django.db.models.constants import OnConflict
+from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
+from appointments.external import ExternalAppointment, ExternalPlan, PushOutcome, external_plan
 from appointments.models import (
     PLATFORM_OWNED_FIELDS,
     Appointment,
@@ -21,7 +24,6 @@ from appointments.models import (
 from billing.models import ServiceChain
 from lemniscus.errors import (
     AppointmentExternal,
-    AppointmentInvoiced,
     ColumnInUse,
     HasInvoices,
     InvalidStatus,
@@ -61,6 +63,17 @@ def _save_column(column: CalendarColumn, **save_kwargs) -> None:
         ) from None
 
 
+def _next_position(organisation) -> int:
+    """The position after the organisation's last column."""
+    last = (
+        CalendarColumn.objects.filter(organisation=organisation)
+        .order_by("-position")
+        .values_list("position", flat=True)
+        .first()
+    )
+    return 0 if last is None else last + 1
+
+
 @transaction.atomic
 def calendar_column_create(
     *,
@@ -73,13 +86,7 @@ def calendar_column_create(
 ) -> CalendarColumn:
     """A new column; without a position it comes after the organisation's others."""
     if position is None:
-        last = (
-            CalendarColumn.objects.filter(organisation=organisation)
-            .order_by("-position")
-            .values_list("position", flat=True)
-            .first()
-        )
-        position = 0 if last is None else last + 1
+        position = _next_position(organisation)
     column = CalendarColumn(
         organisation=organisation,
         name=name,
@@ -408,8 +415,8 @@ def appointment_update(*, appointment: Appointment, actor, **fields) -> Appointm
     changed = [name for name, value in values.items() if getattr(appointment, name) != value]
     if not changed:
         return appointment
-    if appointment.invoice_id is not None:
-        raise AppointmentInvoiced()
+    if refusal := appointment.invoice_lock():
+        raise refusal
     if appointment.source != AppointmentSource.LEMNISCUS and set(changed) & set(
         PLATFORM_OWNED_FIELDS
     ):
@@ -512,8 +519,8 @@ def appointment_delete(*, appointment: Appointment, actor) -> None:
     """Delete an appointment. One on a non-cancelled invoice stays (409
     `appointment_invoiced`), and so does one a cancelled invoice still lists."""
     appointment = Appointment.objects.select_for_update().get(pk=appointment.pk)
-    if appointment.invoice_id is not None:
-        raise AppointmentInvoiced()
+    if refusal := appointment.invoice_lock():
+        raise refusal
     if appointment.invoice_lines.exists():
         raise HasInvoices(
             "Der Termin steht auf einer stornierten Rechnung und bleibt deshalb erhalten; "
@@ -521,3 +528,148 @@ def appointment_delete(*, appointment: Appointment, actor) -> None:
         )
     appointment._history_user = actor
     appointment.delete()
+
+
+# -- appointments handed over by an external booking platform ---------------------
+
+# Tries of a push that lost a race (for the appointment's row or the agenda's column)
+# before it gives up with the IntegrityError its caller retries.
+_EXTERNAL_TRIES = 3
+
+
+def _insert_unless_taken(instance) -> bool:
+    """INSERT … ON CONFLICT DO NOTHING: False when a concurrent writer holds the
+    unique key (it waited for that writer's commit), without the savepoint that
+    catching an IntegrityError would need. Model.save's own insert, with the conflict
+    clause Django's bulk_create cannot combine with RETURNING."""
+    meta = type(instance)._meta
+    fields = [f for f in meta.local_concrete_fields if f is not meta.pk and not f.generated]
+    rows = type(instance)._base_manager._insert(
+        [instance],
+        fields=fields,
+        returning_fields=[meta.pk],
+        using="default",
+        on_conflict=OnConflict.IGNORE,
+    )
+    if not rows or rows[0] is None:
+        return False
+    instance.pk = rows[0][0]
+    instance._state.adding = False
+    instance._state.db = "default"
+    return True
+
+
+def _external_column(organisation, plan: ExternalPlan) -> CalendarColumn | None:
+    """The plan's column, linked to the agenda; a new therapist column (after the
+    others) when none matched. None when a concurrent push linked or created it first
+    (plan again: it is then found by the agenda)."""
+    request, column = plan.request, plan.column
+    if column is None:
+        column = CalendarColumn(
+            organisation=organisation,
+            name=request.agenda_name,
+            kind=ColumnKind.THERAPIST,
+            doctolib_agenda_id=request.agenda_id,
+            position=_next_position(organisation),
+        )
+        return column if _insert_unless_taken(column) else None
+    if column.doctolib_agenda_id is None:
+        # Not locked beforehand (pushes to one agenda must not queue behind each
+        # other): a conditional update, which only one of two concurrent pushes wins.
+        linked = CalendarColumn.objects.filter(
+            pk=column.pk, doctolib_agenda_id__isnull=True
+        ).update(doctolib_agenda_id=request.agenda_id, updated_at=timezone.now())
+        if not linked:
+            return None
+        column.doctolib_agenda_id = request.agenda_id
+    return column
+
+
+def _remember_motive(plan: ExternalPlan, change_reason: str) -> None:
+    """An unchanged push still records the motive the platform now gives."""
+    existing, request = plan.existing, plan.request
+    motive = (request.motive_name, request.motive_sync_id)
+    if plan.invoiced or (existing.doctolib_motive_name, existing.doctolib_motive_sync_id) == motive:
+        return
+    existing.doctolib_motive_name, existing.doctolib_motive_sync_id = motive
+    existing.service_chain_match = plan.chain_match
+    existing._change_reason = change_reason
+    existing.save(
+        update_fields=[
+            "doctolib_motive_name",
+            "doctolib_motive_sync_id",
+            "service_chain_match",
+            "updated_at",
+        ]
+    )
+
+
+_EXTERNAL_OWNED = (
+    "patient",
+    "calendar_column",
+    "start",
+    "duration_minutes",
+    "note",
+    "service_chain",
+    "service_chain_match",
+    "doctolib_motive_name",
+    "doctolib_motive_sync_id",
+)
+
+
+def _write_external(organisation, plan: ExternalPlan, column, change_reason: str) -> bool:
+    """Create or overwrite what the platform owns; False when the create lost the
+    race for the external id."""
+    request = plan.request
+    appointment = plan.existing or Appointment(
+        organisation=organisation,
+        doctolib_appointment_id=request.external_id,
+        source=AppointmentSource.DOCTOLIB,
+        status=AppointmentStatus.DONE,
+    )
+    appointment.patient = plan.patient
+    appointment.calendar_column = column
+    appointment.start = request.start
+    appointment.duration_minutes = request.duration_minutes
+    appointment.note = request.note
+    appointment.service_chain = plan.chain
+    appointment.service_chain_match = plan.chain_match
+    appointment.doctolib_motive_name = request.motive_name
+    appointment.doctolib_motive_sync_id = request.motive_sync_id
+    appointment._change_reason = change_reason
+    if plan.existing is not None:
+        appointment.save(update_fields=[*_EXTERNAL_OWNED, "updated_at"])
+    else:
+        if not _insert_unless_taken(appointment):
+            return False
+        Appointment.history.bulk_history_create([appointment], default_change_reason=change_reason)
+    plan.existing = appointment
+    return True
+
+
+@transaction.atomic(savepoint=False)  # nested: a failure fails its caller's transaction
+def appointment_upsert_external(
+    *, organisation, request: ExternalAppointment, change_reason: str
+) -> ExternalPlan:
+    """A finished appointment a booking platform hands over ("Termin in lemniscus
+    speichern"): created (status done, source of the platform) or brought up to date
+    in what the platform owns — patient, column, start, duration, note, and the chain
+    when the motive changed or none is set. Refused: an unlinked patient (422
+    `patient_not_linked`) and a change of an invoiced appointment (409
+    `appointment_invoiced`). The appointment's row stays locked until commit.
+    Identical pushes at once have the effect of one: the loser of the race for the
+    external id (or for a new agenda's column) plans again and finds the winner's
+    row; no savepoint, no retry left to the caller. `change_reason` names the
+    platform in the history."""
+    for _ in range(_EXTERNAL_TRIES):
+        plan = external_plan(organisation=organisation, request=request, lock=True)
+        if plan.refusal is not None:
+            raise plan.refusal
+        if plan.outcome == PushOutcome.UNCHANGED:
+            _remember_motive(plan, change_reason)
+            return plan
+        column = _external_column(organisation, plan)
+        if column is not None and _write_external(organisation, plan, column, change_reason):
+            plan.column = column
+            return plan
+    raise IntegrityError("external appointment: lost the race three times")

@@ -48,8 +48,10 @@ Run (from the project root; about 3 minutes on 2 cores):
 The database is BENCH_DATABASE_URL (default
 postgres://postgres@127.0.0.1:5432/lemniscus_bench); its name must contain "bench":
 it is dropped and created anew, and left in place afterwards for inspection
-(`--drop-after` drops it). Redis is not used (REDIS_URL is ignored): the rate limit
-runs in-process with a budget far above the load. Prints one table and writes
+(`--drop-after` drops it). Redis is BENCH_REDIS_URL (default
+redis://127.0.0.1:6379/13, emptied at the start), as a deployment has it: the rate
+limit (with a budget far above the load), the failed-token count and the auth
+generation under which each process caches its token lookups. Prints one table and writes
 everything to bench/results/zipper-<date>.json.
 """
 
@@ -91,6 +93,7 @@ from bench.common import (  # noqa: E402
 )
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/lemniscus_bench"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/13"
 RATE_LIMIT = "100000000/min"  # the budget must never answer 429 during the benchmark
 SUGGESTION_TARGET_MS = 20.0
 THROUGHPUT_TARGET_RATIO = 0.5
@@ -164,6 +167,7 @@ def server_env(database_url: str, secret_key: str) -> dict:
     """The environment of gunicorn and of this process's Django."""
     env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
     env.update(
+        REDIS_URL=os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS_URL),
         DJANGO_SETTINGS_MODULE="lemniscus.settings",
         DATABASE_URL=database_url,
         SECRET_KEY=secret_key,
@@ -922,6 +926,9 @@ def main() -> None:
     env = server_env(database_url, os.environ.get("SECRET_KEY") or "bench-only-secret-key")
     os.environ.pop("REDIS_URL", None)
     os.environ.update(env)  # this process's Django runs with the server's settings
+    import redis
+
+    redis.Redis.from_url(env["REDIS_URL"]).flushdb()
     rng = random.Random(args.seed)
     started = time.monotonic()
 

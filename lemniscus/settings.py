@@ -74,18 +74,27 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Runs STAFF_MIDDLEWARE, in that order, for every request but the Zipper API's.
+    "lemniscus.middleware.StaffOnlyMiddleware",
+]
+
+STAFF_MIDDLEWARE = [
+    "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "web.sitzung.SessionIdleMiddleware",  # each request moves the session's end
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "csp.middleware.CSPMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "web.login_throttle.LoginThrottleMiddleware",  # failed logins per client address
     "axes.middleware.AxesMiddleware",  # last, as django-axes asks
 ]
+# The admin's and django-axes' checks look for their middleware in MIDDLEWARE; it is
+# in STAFF_MIDDLEWARE, run by StaffOnlyMiddleware for the admin and every page
+# (tests/layers/test_middleware.py checks that it is there and runs).
+SILENCED_SYSTEM_CHECKS = ["admin.E408", "admin.E409", "admin.E410", "axes.W002"]
 
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",  # throttles failed logins first

@@ -11,6 +11,8 @@ from functools import lru_cache
 
 from django.conf import settings
 
+from lemniscus import auth_generation
+
 logger = logging.getLogger(__name__)
 
 REDIS_TIMEOUT_SECONDS = 0.25
@@ -43,7 +45,7 @@ _memory = _Memory()
 
 
 @lru_cache(maxsize=1)
-def _redis(url: str):
+def redis_client(url: str):
     import redis
 
     return redis.Redis.from_url(
@@ -54,7 +56,7 @@ def _redis(url: str):
 def reset() -> None:
     """For tests: forget the in-process counts and the Redis client."""
     _memory.counts.clear()
-    _redis.cache_clear()
+    redis_client.cache_clear()
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,29 @@ class FailureLimit:
             return max(1, math.ceil(ends - now))
         return 0
 
+    def over_with_generation(self, request, *, now: float | None = None) -> tuple[int, int | None]:
+        """`over()`, and the auth generation (lemniscus.auth_generation) read in the
+        same Redis round trip; None for the generation without Redis."""
+        now = time.time() if now is None else now
+        key, ends = self._key(request, now)
+        count, generation = _memory.get(key), None
+        if settings.REDIS_URL:
+            import redis
+
+            try:
+                client = redis_client(settings.REDIS_URL)
+                raw_count, raw_generation = client.mget([key, auth_generation.KEY])
+                count = int(raw_count or 0)
+                if raw_generation is None:
+                    client.set(auth_generation.KEY, auth_generation.initial_value(), nx=True)
+                else:
+                    generation = int(raw_generation)
+            except redis.RedisError:
+                logger.warning("failure counter: Redis unreachable, counting in-process")
+        if count >= self.limit:
+            return max(1, math.ceil(ends - now)), generation
+        return 0, generation
+
     def record(self, request, *, now: float | None = None) -> None:
         now = time.time() if now is None else now
         key, _ = self._key(request, now)
@@ -89,7 +114,7 @@ def _count(key: str, *, add: bool, expire: int) -> int:
         import redis
 
         try:
-            client = _redis(settings.REDIS_URL)
+            client = redis_client(settings.REDIS_URL)
             if add:
                 pipe = client.pipeline()
                 pipe.incr(key)

@@ -7,6 +7,7 @@ from django.contrib.auth.models import PermissionsMixin
 from django.db import models
 from django.utils import timezone
 
+from lemniscus import auth_generation
 from lemniscus.models import PublicModel
 from organisations.money_settings import default_datev, default_dunning_levels
 from organisations.opening_hours import default_closed_dates, default_opening_hours
@@ -94,6 +95,12 @@ class Organisation(PublicModel):
         verbose_name = "Organisation"
         verbose_name_plural = "Organisationen"
         ordering = ["name"]
+
+    def save(self, *args, **kwargs):
+        super().save(*args, **kwargs)
+        # Cached token lookups carry their organisation (plan, zone, name): they are
+        # looked up again after any change (lemniscus.auth_generation).
+        auth_generation.bump()
 
     def __str__(self) -> str:
         return f"{self.name} ({self.orga_id})"

@@ -1,11 +1,15 @@
 """Issuing, checking and revoking bearer tokens. Only hashes are stored; issuing and
 revoking are in the Protokoll (audit), each token named by its first characters."""
 
+import copy
 import hashlib
 import hmac
 import secrets
 import string
+import threading
+import time
 import zlib
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.db import transaction
@@ -13,6 +17,7 @@ from django.utils import timezone
 
 from audit.actions import Action
 from audit.services import audit_record
+from lemniscus import auth_generation
 from lemniscus.errors import PlanRequired, ValidationFailed
 from tokens.models import TOKEN_PREFIXES, Token, TokenKind
 
@@ -89,6 +94,7 @@ def token_create(*, organisation, kind: str, user=None, created_by=None, name: s
         created_by=created_by,
     )
     _audit(token, created_by, Action.TOKEN_CREATE)
+    auth_generation.bump()
     return token, raw
 
 
@@ -104,6 +110,7 @@ def token_revoke(*, token: Token, actor=None) -> Token:
     token.refresh_from_db(fields=["revoked_at", "updated_at"])
     if revoked:
         _audit(token, actor, Action.TOKEN_REVOKE)
+        auth_generation.bump()
     return token
 
 
@@ -134,8 +141,96 @@ def token_authenticate(*, raw: str, kind: str) -> Token | None:
     )
     if token is None or token.kind != kind or not hmac.compare_digest(token.token_hash, digest):
         return None
+    _touch(token)
+    return token
+
+
+def _touch(token: Token) -> None:
     now = timezone.now()
     if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
         Token.objects.filter(pk=token.pk).update(last_used_at=now)
         token.last_used_at = now
+
+
+# -- the per-process cache of token lookups ------------------------------------------
+
+# An entry is used only while the auth generation is the one it was cached under, and
+# never longer than this: the bound should a counter move have been lost (Redis away
+# at the moment of a revocation).
+CACHE_SECONDS = 60.0
+_CACHE_MAX_ENTRIES = 10_000
+
+
+@dataclass
+class _Entry:
+    token: Token
+    generation: int
+    cached_at: float
+
+
+class _TokenCache:
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._entries: dict[str, _Entry] = {}
+
+    def get(self, digest: str, generation: int) -> Token | None:
+        with self._lock:
+            entry = self._entries.get(digest)
+            if entry is None:
+                return None
+            if entry.generation != generation or time.monotonic() - entry.cached_at > CACHE_SECONDS:
+                del self._entries[digest]
+                return None
+            return entry.token
+
+    def put(self, digest: str, token: Token, generation: int) -> None:
+        with self._lock:
+            if len(self._entries) >= _CACHE_MAX_ENTRIES:
+                self._entries.clear()
+            self._entries[digest] = _Entry(token, generation, time.monotonic())
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+_cache = _TokenCache()
+auth_generation.on_bump(_cache.clear)
+
+
+def _private_copy(token: Token) -> Token:
+    """The cached token and its organisation, copied: a request may set attributes on
+    its own objects without another request seeing them."""
+    own = copy.copy(token)
+    own._state = copy.copy(token._state)
+    own._state.fields_cache = dict(token._state.fields_cache)
+    if "organisation" in own._state.fields_cache:
+        own.organisation = copy.copy(token.organisation)
+    return own
+
+
+def token_authenticate_cached(*, raw: str, kind: str, generation: int | None) -> Token | None:
+    """`token_authenticate`, with the lookup kept in this process under the auth
+    `generation` read before it (lemniscus.auth_generation): a token revoked or an
+    organisation changed since moves the counter, and the next request looks it up
+    again. Without a generation (no Redis) it always looks it up."""
+    if generation is None:
+        return token_authenticate(raw=raw, kind=kind)
+    if not raw or not token_is_well_formed(raw):
+        return None
+    digest = hash_token(raw)
+    cached = _cache.get(digest, generation)
+    if cached is not None and cached.kind == kind:
+        token = _private_copy(cached)
+        _touch(cached)
+        token.last_used_at = cached.last_used_at
+        return token
+    token = token_authenticate(raw=raw, kind=kind)
+    if token is not None:
+        _cache.put(digest, _private_copy(token), generation)
     return token
+
+
+def forget_cached_tokens() -> None:
+    """For tests: an empty cache in this process."""
+    _cache.clear()

@@ -13,10 +13,14 @@ def reset() -> None:
     throttle.reset()
 
 
-def refuse_if_over(request, *, now: float | None = None) -> None:
-    """429 for an address past the limit in this minute (call before the token check)."""
-    if wait := FAILED_TOKENS.over(request, now=now):
+def refuse_if_over(request, *, now: float | None = None) -> int | None:
+    """429 for an address past the limit in this minute (call before the token check).
+    Returns the auth generation read in the same round trip (None without Redis), for
+    tokens.services.token_authenticate_cached."""
+    wait, generation = FAILED_TOKENS.over_with_generation(request, now=now)
+    if wait:
         raise RateLimited(retry_after=wait)
+    return generation
 
 
 def record_failure(request, *, now: float | None = None) -> None:

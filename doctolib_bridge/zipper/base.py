@@ -25,7 +25,7 @@ from lemniscus.text import storable
 from tokens import throttle
 from tokens.authentication import bearer_from
 from tokens.models import TokenKind
-from tokens.services import token_authenticate
+from tokens.services import token_authenticate_cached
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -55,9 +55,10 @@ class ZipperView(APIView):
         request.accepted_renderer, request.accepted_media_type = neg
         self._check_size(request)
         raw = bearer_from(request)
-        if raw is not None:
-            throttle.refuse_if_over(request)
-        token = token_authenticate(raw=raw or "", kind=TokenKind.DOCTOLIB)
+        generation = throttle.refuse_if_over(request) if raw is not None else None
+        token = token_authenticate_cached(
+            raw=raw or "", kind=TokenKind.DOCTOLIB, generation=generation
+        )
         if token is None:
             if raw is not None:
                 throttle.record_failure(request)

@@ -8,8 +8,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from appointments.external import PushOutcome
 from appointments.models import ServiceChainMatch
-from doctolib_bridge.appointment_push import PushOutcome
 from doctolib_bridge.feed import change_field_names
 from lemniscus import page_urls
 from lemniscus.api import LocalDateTimeField
@@ -341,7 +341,7 @@ class _PreviewPatient(serializers.Serializer):
     def get_display_name(self, plan) -> str:
         if plan.patient is not None:
             return plan.patient.display_name
-        return f"Doctolib-Patient {plan.payload['doctolib_patient_id']} (nicht verknüpft)"
+        return f"Doctolib-Patient {plan.request.patient_external_id} (nicht verknüpft)"
 
     def get_linked(self, plan) -> bool:
         return plan.patient is not None

@@ -6,10 +6,10 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework.response import Response
 
+from appointments.external import PushOutcome
 from appointments.models import Appointment
 from doctolib_bridge import feed, services
 from doctolib_bridge.appointment_push import (
-    PushOutcome,
     access_transfer,
     appointment_push,
     transfer_commit,

@@ -1,4 +1,7 @@
+import os
+
 import pytest
+import redis
 from rest_framework.test import APIClient
 from rest_framework.utils.serializer_helpers import ReturnDict
 
@@ -86,3 +89,14 @@ def plugin(doctolib_token) -> Plugin:
 def other_plugin(other_organisation) -> Plugin:
     _, raw = token_create(organisation=other_organisation, kind=TokenKind.DOCTOLIB)
     return Plugin(raw)
+
+
+@pytest.fixture
+def redis_settings(settings):
+    url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        pytest.fail(f"Redis at {url} is needed: {exc}")
+    settings.REDIS_URL = url
+    return url

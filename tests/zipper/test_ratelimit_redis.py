@@ -1,23 +1,8 @@
 """The rate budget kept in the machine's Redis, shared by every worker process."""
 
-import os
 import uuid
 
-import pytest
-import redis
-
 from doctolib_bridge.zipper import ratelimit
-
-
-@pytest.fixture
-def redis_settings(settings):
-    url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-    try:
-        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
-    except redis.RedisError as exc:
-        pytest.fail(f"Redis at {url} is needed: {exc}")
-    settings.REDIS_URL = url
-    return url
 
 
 def test_redis_bucket_allows_a_burst_then_refills(redis_settings):

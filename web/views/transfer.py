@@ -10,16 +10,14 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.views.generic import TemplateView
 
+from appointments.external import ExternalPlan, PushOutcome
 from appointments.models import ServiceChainMatch
 from doctolib_bridge.appointment_push import (
-    PushOutcome,
-    PushPlan,
     access_transfer,
     transfer_commit,
     transfer_preview,
     transfer_unusable,
 )
-from lemniscus.db import atomic_with_race_retry
 from lemniscus.errors import DomainError
 from web.mixins import StaffPageMixin
 from web.views.kalender import CalendarPageMixin, appointment_calendar_path, found
@@ -39,10 +37,9 @@ SAVED = {
 }
 
 
-def chain_sentence(plan: PushPlan) -> str:
+def chain_sentence(plan: ExternalPlan) -> str:
     """How the service chain was found, in the words of the help text."""
-    motive = plan.payload["visit_motive"]
-    name, sync_id = motive.get("name", ""), motive.get("sync_id", "")
+    name, sync_id = plan.request.motive_name, plan.request.motive_sync_id
     what = f"die Synchronisationskennung „{sync_id}“" if sync_id else f"den Besuchsgrund „{name}“"
     sentence = {
         ServiceChainMatch.SYNC_ID: f"Gefunden über die Synchronisationskennung „{sync_id}“ "
@@ -71,8 +68,8 @@ class TransferDialogView(StaffPageMixin, CalendarPageMixin, TemplateView):
     def post(self, request, *args, **kwargs):
         transfer = self.transfer()
         try:
-            _, plan = atomic_with_race_retry(
-                transfer_commit, organisation=self.organisation, transfer_id=transfer.public_id
+            _, plan = transfer_commit(
+                organisation=self.organisation, transfer_id=transfer.public_id
             )
         except DomainError as exc:
             messages.error(request, exc.detail)
@@ -96,10 +93,9 @@ class TransferDialogView(StaffPageMixin, CalendarPageMixin, TemplateView):
         if context["unusable"] is not None:
             return context
         plan = transfer_preview(transfer=transfer)
-        payload = plan.payload
         context.update(
             plan=plan,
-            start=payload["start"].astimezone(zone),
+            start=plan.request.start.astimezone(zone),
             column_name=plan.column.name if plan.column else plan.column_name,
             chain_sentence=chain_sentence(plan),
             lock=lock_reason(plan.existing) if plan.invoiced else "",
@@ -107,7 +103,7 @@ class TransferDialogView(StaffPageMixin, CalendarPageMixin, TemplateView):
             link_url=f"{reverse('akte_verknuepfen')}?"
             + urlencode(
                 {
-                    "doctolib_patient_id": payload["doctolib_patient_id"],
+                    "doctolib_patient_id": plan.request.patient_external_id,
                     "next": dialog_path(transfer),
                 }
             ),

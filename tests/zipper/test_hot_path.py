@@ -1,0 +1,105 @@
+"""The Zipper hot path (issue 15): token lookups cached per process under the auth
+generation kept in Redis, one planning statement, no staff middleware. Against the
+machine's Redis (TEST_REDIS_URL), as a deployment runs."""
+
+import pytest
+import redis
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from organisations.models import Plan
+from organisations.services import organisation_set_plan
+from tests.conftest import assert_problem
+from tests.factories import AppointmentFactory
+from tests.zipper.conftest import Plugin
+from tests.zipper.test_appointments import payload
+from tokens.models import TokenKind
+from tokens.services import forget_cached_tokens, token_create, token_revoke
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def _empty_token_cache():
+    forget_cached_tokens()
+    yield
+    forget_cached_tokens()
+
+
+@pytest.fixture
+def setup(organisation):
+    from tests.factories import PatientFactory, ServiceChainFactory
+
+    PatientFactory(organisation=organisation, sync_to_doctolib=True, doctolib_patient_id="dp-1")
+    ServiceChainFactory(organisation=organisation, description="Osteopathie")
+    AppointmentFactory.create_batch(5, organisation=organisation)
+    token, raw = token_create(organisation=organisation, kind=TokenKind.DOCTOLIB)
+    return token, Plugin(raw)
+
+
+def statements(plugin, path, body):
+    with CaptureQueriesContext(connection) as captured:
+        response = plugin.put(path, body)
+    return response, [query["sql"] for query in captured.captured_queries]
+
+
+def test_a_put_takes_six_statements_with_the_token_cached(redis_settings, setup):
+    _, plugin = setup
+    assert plugin.put("/appointments/da-0", payload()).status_code == 201  # warm
+    response, sql = statements(plugin, "/appointments/da-1", payload())
+    assert response.status_code == 201, response.content
+    # BEGIN, the planning statement, the appointment, its history row, the sync log, COMMIT
+    assert len(sql) == 6, sql
+    assert not any("tokens_token" in text for text in sql)
+    response, sql = statements(plugin, "/appointments/da-1", payload(note="neu"))
+    assert response.status_code == 200 and response.json()["outcome"] == "updated"
+    assert len(sql) == 6, sql
+
+
+def test_a_revoked_token_is_refused_on_the_next_request(redis_settings, setup):
+    token, plugin = setup
+    assert plugin.get("/connection").status_code == 200
+    assert plugin.get("/connection").status_code == 200  # from the cache
+    token_revoke(token=token)
+    assert_problem(plugin.get("/connection"), 401, "token_invalid")
+
+
+def test_a_plan_change_is_effective_on_the_next_request(redis_settings, setup, organisation):
+    _, plugin = setup
+    assert plugin.get("/connection").json()["plan"] == "XL"
+    organisation_set_plan(organisation=organisation, plan=Plan.M)
+    assert_problem(plugin.get("/connection"), 403, "plan_required")
+    organisation_set_plan(organisation=organisation, plan=Plan.XXL)
+    assert plugin.get("/connection").json()["plan"] == "XXL"
+
+
+def test_a_revocation_in_another_process_reaches_this_one(redis_settings, setup):
+    """Another process revokes (the counter moves in Redis, not in this process's
+    cache): this process looks the token up again on its next request."""
+    token, plugin = setup
+    assert plugin.get("/connection").status_code == 200
+    type(token).objects.filter(pk=token.pk).update(revoked_at=token.created_at)
+    assert plugin.get("/connection").status_code == 200  # nothing moved the counter yet
+    redis.Redis.from_url(redis_settings).incr("auth-generation")
+    assert_problem(plugin.get("/connection"), 401, "token_invalid")
+
+
+def test_without_redis_every_request_looks_its_token_up(settings, setup):
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
+    forget_cached_tokens()
+    token, plugin = setup
+    with CaptureQueriesContext(connection) as captured:
+        assert plugin.get("/connection").status_code == 200
+    assert any("tokens_token" in query["sql"] for query in captured.captured_queries)
+    type(token).objects.filter(pk=token.pk).update(revoked_at=token.created_at)
+    assert_problem(plugin.get("/connection"), 401, "token_invalid")
+
+
+def test_no_session_cookie_or_csrf_on_the_zipper_api(redis_settings, setup, client, admin_user):
+    _, plugin = setup
+    client.force_login(admin_user)
+    plugin.client.cookies = client.cookies  # a staff session cookie comes along
+    response = plugin.put("/appointments/da-1", payload())
+    assert response.status_code == 201
+    assert "sessionid" not in response.cookies and "csrftoken" not in response.cookies
+    assert "Cookie" not in response.get("Vary", "")
