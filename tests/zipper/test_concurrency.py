@@ -49,6 +49,34 @@ def test_twenty_identical_appointment_puts_make_one_appointment(organisation, do
     )
 
 
+@pytest.mark.parametrize("existing_column", [False, True], ids=["new agenda", "column by name"])
+def test_first_pushes_at_once_to_one_agenda_share_one_column(
+    organisation, doctolib_token, existing_column
+):
+    """Different appointments, one agenda seen for the first time: the service's own
+    race handling (no retry by the caller) ends with one column linked to it, whether
+    it creates the column or links the one found by name."""
+    from appointments.models import CalendarColumn
+
+    PatientFactory(organisation=organisation, sync_to_doctolib=True, doctolib_patient_id="dp-1")
+    if existing_column:
+        CalendarColumn.objects.create(organisation=organisation, name="Frau Weber")
+    body = {
+        "doctolib_patient_id": "dp-1",
+        "agenda": {"id": "ag-9", "name": "Frau Weber"},
+        "visit_motive": {"name": "KG"},
+        "start": "2026-11-20T09:00:00+01:00",
+        "duration_minutes": 30,
+        "note": "",
+    }
+    raw = doctolib_token[1]
+    statuses = _at_once(8, lambda i: Plugin(raw).put(f"/appointments/da-{i}", body).status_code)
+    assert statuses == [201] * 8
+    columns = CalendarColumn.objects.filter(organisation=organisation)
+    assert [c.doctolib_agenda_id for c in columns] == ["ag-9"]
+    assert set(Appointment.objects.values_list("calendar_column", flat=True)) == {columns[0].pk}
+
+
 def test_twenty_identical_patient_posts_make_one_link(organisation, doctolib_token):
     raw = doctolib_token[1]
     body = {"doctolib_patient_id": "dp-9", "last_name": "Neu", "first_name": "Nina"}
