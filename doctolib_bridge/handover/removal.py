@@ -1,17 +1,17 @@
 """Taking the exported appointments out of the calendar (in the job's final
 transaction) and putting them back (the undo), each with a snapshot of every field,
-the transfers that pointed to them, and their history rows written in one statement
-(raw SQL)."""
+the transfers that pointed to them. The rows themselves are written by the
+appointment domain (appointments.services `appointments_take_out` and
+`appointments_put_back`, history rows in one statement each)."""
 
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from itertools import islice
 
-from django.db import connection
 from django.db.models import Exists, OuterRef, Q
-from django.utils import timezone
 
 from appointments.models import Appointment
+from appointments.services import appointments_put_back, appointments_take_out
 from billing.models import InvoiceLine
 from doctolib_bridge.handover.csv_files import Written, fingerprint, local_start
 from doctolib_bridge.handover.selectors import CHUNK, handover_appointments
@@ -88,11 +88,10 @@ def remove(*, job: ExportJob, written: Written, cutoff: datetime) -> int:
             )
             for row in rows
         )
-        _record_history(pks, history_type="-", actor=job.created_by, reason=REMOVED_REASON)
         Transfer.objects.filter(appointment_id__in=pks).update(appointment=None)
         # Related rows are handled above (tests/jobs/test_handover.py checks that no
-        # other relation exists); the plain DELETE skips per-row signals.
-        Appointment.objects.filter(pk__in=pks)._raw_delete(connection.alias)
+        # other relation exists).
+        appointments_take_out(pks=pks, actor=job.created_by, reason=REMOVED_REASON)
         removed += len(rows)
     return removed
 
@@ -127,38 +126,9 @@ def restore(*, job: ExportJob, actor) -> None:
             )
             for r in chunk
         ]
-        # A raw insert keeps every value as it was: bulk_create would stamp
-        # created_at and updated_at anew (auto_now_add, auto_now).
-        for part in _chunks(appointments, connection.ops.bulk_batch_size(fields, appointments)):
-            Appointment.objects._insert(part, fields=fields, raw=True)
-        _record_history(
-            [r.appointment_pk for r in chunk], history_type="+", actor=actor, reason=RESTORED_REASON
-        )
+        appointments_put_back(appointments=appointments, actor=actor, reason=RESTORED_REASON)
         for r in chunk:
             if r.transfer_pks:
                 Transfer.objects.filter(pk__in=r.transfer_pks).update(
                     appointment_id=r.appointment_pk
                 )
-
-
-def _record_history(pks: list[int], *, history_type: str, actor, reason: str) -> None:
-    """A history row for each of these appointments as stored now, in one statement:
-    simple_history's per-row signals and model instances cost ~0.2 ms a row, which
-    adds up over a handover's hundreds of thousands."""
-    history = Appointment.history.model
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(f.column) for f in history.tracked_fields)
-    marks = ", ".join(["%s"] * len(pks))
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {quote(history._meta.db_table)} ({columns}, history_date, "
-            f"history_type, history_user_id, history_change_reason) SELECT {columns}, %s, %s, "
-            f"%s, %s FROM {quote(Appointment._meta.db_table)} WHERE id IN ({marks})",
-            [
-                connection.ops.adapt_datetimefield_value(timezone.now()),
-                history_type,
-                actor.pk if actor else None,
-                reason,
-                *pks,
-            ],
-        )
