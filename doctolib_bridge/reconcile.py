@@ -12,14 +12,14 @@ from django.db import connection, transaction
 from django.db.models import BooleanField, Exists, ExpressionWrapper, F, OuterRef
 from django.utils import timezone
 
-from doctolib_bridge.feed import feed_append
+from doctolib_bridge.feed import feed_append_many
 from doctolib_bridge.models import DoctolibPatientState
 from doctolib_bridge.sync import RECONCILE_ACTOR, evaluate, rules_would_change
 from lemniscus.db import single_flight
 from lemniscus.tenancy import scoped
 from organisations.models import PLANS_WITH_DOCTOLIB, Organisation
 from patients.models import Patient
-from patients.services import patient_update
+from patients.services import patient_update_many
 from tokens.models import Token, TokenKind
 
 BATCH_SIZE = 1000
@@ -118,27 +118,24 @@ def reconcile_batch(*, organisation, after_pk: int = 0, size: int = BATCH_SIZE) 
         .select_for_update(of=("self",))
         .order_by("pk")
     )
-    newly_queued = []
+    set_back, to_feed, newly_queued = [], [], []
     for patient in locked:  # as stored now: a change since the first read counts
         patient.organisation = organisation
         state = patient.doctolib_state
         pairs_before = dict(state.queued_pairs)
         outcome = evaluate(patient, state, dict(state.last_known))
         if outcome.applied:
-            patient_update(
-                patient=patient,
-                reason=RECONCILE_ACTOR,
-                queue_for_doctolib=False,
-                **outcome.applied,
-            )
-            result.set_back += 1
+            set_back.append((patient, outcome.applied))
         if state.queued_pairs != pairs_before:
             state.updated_at = timezone.now()
             newly_queued.append(state)
         if outcome.to_doctolib:
-            feed_append(patient=patient, fields=outcome.to_doctolib)
-            result.queued += 1
+            to_feed.append((patient, outcome.to_doctolib))
+    # Written for the whole batch at once, each writer in a few statements.
+    patient_update_many(changes=set_back, reason=RECONCILE_ACTOR, queue_for_doctolib=False)
+    feed_append_many(organisation=organisation, entries=to_feed)
     DoctolibPatientState.objects.bulk_update(newly_queued, ["queued_pairs", "updated_at"])
+    result.set_back, result.queued = len(set_back), len(to_feed)
     return result
 
 
