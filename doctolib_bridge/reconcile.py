@@ -134,9 +134,33 @@ def reconcile_batch(*, organisation, after_pk: int = 0, size: int = BATCH_SIZE) 
     # Written for the whole batch at once, each writer in a few statements.
     patient_update_many(changes=set_back, reason=RECONCILE_ACTOR, queue_for_doctolib=False)
     feed_append_many(organisation=organisation, entries=to_feed)
-    DoctolibPatientState.objects.bulk_update(newly_queued, ["queued_pairs", "updated_at"])
+    _save_queued_pairs(newly_queued)
     result.set_back, result.queued = len(set_back), len(to_feed)
     return result
+
+
+def _save_queued_pairs(states: list[DoctolibPatientState]) -> None:
+    """The states' new `queued_pairs` in one UPDATE … FROM (VALUES …) on PostgreSQL
+    (bulk_update's CASE per row cost more in Python than the rest of the batch)."""
+    if connection.vendor != "postgresql" or not states:
+        DoctolibPatientState.objects.bulk_update(states, ["queued_pairs", "updated_at"])
+        return
+    pairs = DoctolibPatientState._meta.get_field("queued_pairs")
+    params = []
+    for state in states:
+        params += [
+            state.pk,
+            pairs.get_db_prep_save(state.queued_pairs, connection),
+            state.updated_at,
+        ]
+    values = ", ".join(["(%s::bigint, %s::jsonb, %s::timestamptz)"] * len(states))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {DoctolibPatientState._meta.db_table} AS s "
+            "SET queued_pairs = v.pairs, updated_at = v.updated_at "
+            f"FROM (VALUES {values}) AS v(id, pairs, updated_at) WHERE s.id = v.id",
+            params,
+        )
 
 
 def reconcile_organisation(

@@ -209,8 +209,8 @@ def patient_update_many(
     """`patient_update` for many records at once (reconciliation): the same checks,
     and for each record that changes the same row update, history row (old values kept,
     `actor` / `reason`), platform call and Protokoll entry, but written in a few
-    statements for all of them: one UPDATE … FROM (VALUES …), one INSERT of the history
-    rows, one of the Protokoll entries. Each record gets only its own changed fields.
+    statements for all of them: one UPDATE … FROM (VALUES …) that also inserts the
+    history rows, one INSERT of the Protokoll entries. Each record gets only its own changed fields.
 
     The caller locked the records (as for `patient_update`); each appears once.
     Returns the changed field names by primary key, for the records that changed."""
@@ -240,8 +240,7 @@ def patient_update_many(
             written.append((patient, changed))
     if not written:
         return {}
-    _update_rows(written)
-    _history_rows([patient for patient, _ in written], now)
+    _write_rows(written, when=now, actor=actor, reason=reason)
     if queue_for_doctolib:
         for patient, changed in written:
             platforms.synced_fields_changed(patient, changed)
@@ -261,27 +260,31 @@ def patient_update_many(
     return {patient.pk: changed for patient, changed in written}
 
 
-def _update_rows(written: list[tuple[Patient, list[str]]]) -> None:
-    """Each record's changed fields (and what save() always writes) in one statement
-    on PostgreSQL: UPDATE … FROM (VALUES (pk, value, changed?, …), …), where a field a
-    record did not change keeps its stored value. Elsewhere one UPDATE per record."""
-    names = sorted({name for _, changed in written for name in changed})
+def _write_rows(written: list[tuple[Patient, list[str]]], *, when, actor, reason) -> None:
+    """Each record's changed fields (and what save() always writes), and its history
+    row as simple_history's post_save makes it for `save()` (every tracked field as now
+    stored, type "~", the user and reason `_attribute` sets), in one statement on
+    PostgreSQL: UPDATE … FROM (VALUES (pk, value, changed?, …), …) RETURNING the rows
+    into an INSERT of the history rows, in the order given. A field a record did not
+    change keeps its stored value. Elsewhere one UPDATE per record and one INSERT."""
     if connection.vendor != "postgresql":
         for patient, changed in written:
             Patient.objects.filter(pk=patient.pk).update(
                 **{name: getattr(patient, name) for name in (*changed, *_ALWAYS_WRITTEN)}
             )
+        _history_rows([patient for patient, _ in written], when)
         return
+    names = sorted({name for _, changed in written for name in changed})
     fields = [Patient._meta.get_field(name) for name in (*names, *_ALWAYS_WRITTEN)]
     flagged = len(names)  # the first `flagged` columns are written only where changed
     row = ", ".join(
-        ["%s::bigint"]
+        ["%s::bigint", "%s::integer"]
         + [f"%s::{field.db_type(connection)}" for field in fields]
         + ["%s::boolean"] * flagged
     )
     params: list[object] = []
-    for patient, changed in written:
-        params.append(patient.pk)
+    for position, (patient, changed) in enumerate(written):
+        params += [patient.pk, position]
         params.extend(
             field.get_db_prep_save(getattr(patient, field.attname), connection) for field in fields
         )
@@ -292,25 +295,40 @@ def _update_rows(written: list[tuple[Patient, list[str]]]) -> None:
         for i, field in enumerate(fields[:flagged])
     ] + [f"{quote(field.column)} = v.f{i}" for i, field in enumerate(fields) if i >= flagged]
     columns = ", ".join(
-        ["id", *(f"f{i}" for i in range(len(fields))), *(f"c{i}" for i in range(flagged))]
+        [
+            "id",
+            "position",
+            *(f"f{i}" for i in range(len(fields))),
+            *(f"c{i}" for i in range(flagged)),
+        ]
     )
     values = ", ".join(f"({row})" for _ in written)
+    History = Patient.history.model
+    tracked = [quote(Patient._meta.get_field(f.attname).column) for f in History.tracked_fields]
+    history_columns = [quote(f.column) for f in History.tracked_fields] + [
+        quote(History._meta.get_field(name).column)
+        for name in ("history_date", "history_type", "history_user", "history_change_reason")
+    ]
+    params += [when, "~", getattr(actor, "pk", None), reason or None]
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {quote(Patient._meta.db_table)} AS p SET {', '.join(assignments)} "
-            f"FROM (VALUES {values}) AS v({columns}) WHERE p.id = v.id",
+            f"WITH changed AS (UPDATE {quote(Patient._meta.db_table)} AS p "
+            f"SET {', '.join(assignments)} FROM (VALUES {values}) AS v({columns}) "
+            f"WHERE p.id = v.id RETURNING v.position, {', '.join(f'p.{c}' for c in tracked)}) "
+            f"INSERT INTO {quote(History._meta.db_table)} ({', '.join(history_columns)}) "
+            f"SELECT {', '.join(tracked)}, %s, %s, %s, %s FROM changed ORDER BY position",
             params,
         )
 
 
 def _history_rows(patients: list[Patient], when) -> None:
-    """The history rows `Patient.save()` makes through simple_history's post_save, one
-    INSERT for all: every tracked field as now stored, type "~", the user and reason
-    set by `_attribute`."""
+    """The history rows `Patient.save()` makes through simple_history's post_save, in
+    one INSERT: every tracked field as now stored, type "~", the user and reason set by
+    `_attribute`."""
     History = Patient.history.model
     History.objects.bulk_create(
         History(
-            history_date=getattr(patient, "_history_date", when),
+            history_date=when,
             history_type="~",
             history_user=patient._history_user,
             history_change_reason=getattr(patient, "_change_reason", None),
