@@ -193,6 +193,10 @@ def patient_update(
     return patient
 
 
+# Records per statement of `patient_update_many` (a statement's size stays bounded
+# whatever the caller passes).
+ROWS_PER_STATEMENT = 1000
+
 # What `Patient.save()` writes besides the fields asked for (its derived search keys,
 # and `updated_at`, auto_now): `patient_update_many` writes the same.
 _ALWAYS_WRITTEN = ("first_name_folded", "last_name_folded", "search_words", "updated_at")
@@ -274,6 +278,13 @@ def _write_rows(written: list[tuple[Patient, list[str]]], *, when, actor, reason
             )
         _history_rows([patient for patient, _ in written], when)
         return
+    for start in range(0, len(written), ROWS_PER_STATEMENT):
+        _write_chunk(
+            written[start : start + ROWS_PER_STATEMENT], when=when, actor=actor, reason=reason
+        )
+
+
+def _write_chunk(written: list[tuple[Patient, list[str]]], *, when, actor, reason) -> None:
     names = sorted({name for _, changed in written for name in changed})
     fields = [Patient._meta.get_field(name) for name in (*names, *_ALWAYS_WRITTEN)]
     flagged = len(names)  # the first `flagged` columns are written only where changed

@@ -237,3 +237,28 @@ def test_a_few_statements_for_the_whole_batch(organisation, django_assert_max_nu
     assert (
         AuditEvent.objects.filter(detail="Felder: mobile_phone (Abgleich Doctolib)").count() == 30
     )
+
+
+@pytest.mark.postgres
+def test_more_records_than_one_statement_takes(organisation, monkeypatch):
+    """Past ROWS_PER_STATEMENT the records go in several statements, with the same
+    rows, and the history rows still in the order given."""
+    monkeypatch.setattr(services, "ROWS_PER_STATEMENT", 2)
+    patients = [PatientFactory(organisation=organisation) for _ in range(5)]
+    changes = [
+        (p, {"city": f"Ort {i}"} if i % 2 else {"street": f"Weg {i}"})
+        for i, p in enumerate(patients)
+    ]
+
+    written = services.patient_update_many(changes=changes, reason="Abgleich Doctolib")
+
+    assert written == {p.pk: ["street" if i % 2 == 0 else "city"] for i, p in enumerate(patients)}
+    stored = {p.pk: (p.street, p.city) for p in Patient.objects.filter(organisation=organisation)}
+    assert [stored[p.pk] for p in patients] == [
+        ("Weg 0", "Berlin"), ("Hauptstraße 5", "Ort 1"), ("Weg 2", "Berlin"),
+        ("Hauptstraße 5", "Ort 3"), ("Weg 4", "Berlin"),
+    ]  # fmt: skip
+    newest = Patient.history.filter(history_change_reason="Abgleich Doctolib").order_by(
+        "history_id"
+    )
+    assert list(newest.values_list("id", flat=True)) == [p.pk for p in patients]
