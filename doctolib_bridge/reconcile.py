@@ -79,7 +79,7 @@ def _select_batch(organisation, after_pk: int, size: int) -> tuple[int, int, lis
         return len(candidates), candidates[-1].pk if candidates else after_pk, differing
     sql, params = _selection_statement(organisation.pk)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, after_pk, size])
+        cursor.execute(sql, [*params, after_pk, after_pk, size])
         checked, last_pk, differing = cursor.fetchone()
     return checked, last_pk or after_pk, differing
 
@@ -90,14 +90,18 @@ def _selection_statement(organisation_pk: int) -> tuple[str, tuple]:
     process (compiling the ten fields' comparison costs more than running it)."""
     flagged = _linked(organisation_pk).values(
         patient_id=F("pk"),
+        state_patient_id=F("doctolib_state__patient_id"),
         differs=ExpressionWrapper(rules_would_change(), output_field=BooleanField()),
     )
     sql, params = flagged.query.sql_with_params()
+    # The bound on both sides of the join: PostgreSQL carries `id > n` over to the
+    # state's `patient_id` only for equalities, and without it each batch read the
+    # states from the first one on (a merge join), so batch k read k batches.
     statement = (
         "SELECT count(*), max(batch.patient_id), coalesce(array_agg(batch.patient_id "
         "ORDER BY batch.patient_id) FILTER (WHERE batch.differs), '{}') "
         f"FROM (SELECT * FROM ({sql}) AS linked WHERE linked.patient_id > %s "
-        "ORDER BY linked.patient_id LIMIT %s) AS batch"
+        "AND linked.state_patient_id > %s ORDER BY linked.patient_id LIMIT %s) AS batch"
     )
     return statement, params
 
