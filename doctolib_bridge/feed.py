@@ -48,6 +48,32 @@ def feed_append(*, patient: Patient, fields: Iterable[str]) -> ChangeFeedEntry:
     )
 
 
+@transaction.atomic
+def feed_append_many(
+    *, organisation, entries: Iterable[tuple[Patient, Iterable[str]]]
+) -> list[ChangeFeedEntry]:
+    """`feed_append` for many records of `organisation` at once (reconciliation): the
+    counter is locked and advanced once for all of them and the entries are inserted
+    in one statement, cursors in the order given. Call inside the transaction that
+    changes them: the counter stays locked until it commits, so cursors still become
+    visible in the order they were issued."""
+    entries = [(patient, list(fields)) for patient, fields in entries]
+    if not entries:
+        return []
+    if any(patient.organisation_id != organisation.pk for patient, _ in entries):
+        raise ValueError("feed_append_many: a record of another organisation")
+    counter = _locked_counter(organisation)
+    first = counter.last_cursor + 1
+    counter.last_cursor += len(entries)
+    counter.save(update_fields=["last_cursor"])
+    return ChangeFeedEntry.objects.bulk_create(
+        ChangeFeedEntry(
+            organisation_id=organisation.pk, cursor=cursor, patient=patient, fields=fields
+        )
+        for cursor, (patient, fields) in enumerate(entries, start=first)
+    )
+
+
 @dataclass(frozen=True)
 class Change:
     cursor: int

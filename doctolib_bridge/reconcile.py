@@ -12,14 +12,14 @@ from django.db import connection, transaction
 from django.db.models import BooleanField, Exists, ExpressionWrapper, F, OuterRef
 from django.utils import timezone
 
-from doctolib_bridge.feed import feed_append
+from doctolib_bridge.feed import feed_append_many
 from doctolib_bridge.models import DoctolibPatientState
 from doctolib_bridge.sync import RECONCILE_ACTOR, evaluate, rules_would_change
 from lemniscus.db import single_flight
 from lemniscus.tenancy import scoped
 from organisations.models import PLANS_WITH_DOCTOLIB, Organisation
 from patients.models import Patient
-from patients.services import patient_update
+from patients.services import patient_update_many
 from tokens.models import Token, TokenKind
 
 BATCH_SIZE = 1000
@@ -79,7 +79,7 @@ def _select_batch(organisation, after_pk: int, size: int) -> tuple[int, int, lis
         return len(candidates), candidates[-1].pk if candidates else after_pk, differing
     sql, params = _selection_statement(organisation.pk)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, after_pk, size])
+        cursor.execute(sql, [*params, after_pk, after_pk, size])
         checked, last_pk, differing = cursor.fetchone()
     return checked, last_pk or after_pk, differing
 
@@ -90,14 +90,18 @@ def _selection_statement(organisation_pk: int) -> tuple[str, tuple]:
     process (compiling the ten fields' comparison costs more than running it)."""
     flagged = _linked(organisation_pk).values(
         patient_id=F("pk"),
+        state_patient_id=F("doctolib_state__patient_id"),
         differs=ExpressionWrapper(rules_would_change(), output_field=BooleanField()),
     )
     sql, params = flagged.query.sql_with_params()
+    # The bound on both sides of the join: PostgreSQL carries `id > n` over to the
+    # state's `patient_id` only for equalities, and without it each batch read the
+    # states from the first one on (a merge join), so batch k read k batches.
     statement = (
         "SELECT count(*), max(batch.patient_id), coalesce(array_agg(batch.patient_id "
         "ORDER BY batch.patient_id) FILTER (WHERE batch.differs), '{}') "
         f"FROM (SELECT * FROM ({sql}) AS linked WHERE linked.patient_id > %s "
-        "ORDER BY linked.patient_id LIMIT %s) AS batch"
+        "AND linked.state_patient_id > %s ORDER BY linked.patient_id LIMIT %s) AS batch"
     )
     return statement, params
 
@@ -118,28 +122,49 @@ def reconcile_batch(*, organisation, after_pk: int = 0, size: int = BATCH_SIZE) 
         .select_for_update(of=("self",))
         .order_by("pk")
     )
-    newly_queued = []
+    set_back, to_feed, newly_queued = [], [], []
     for patient in locked:  # as stored now: a change since the first read counts
         patient.organisation = organisation
         state = patient.doctolib_state
         pairs_before = dict(state.queued_pairs)
         outcome = evaluate(patient, state, dict(state.last_known))
         if outcome.applied:
-            patient_update(
-                patient=patient,
-                reason=RECONCILE_ACTOR,
-                queue_for_doctolib=False,
-                **outcome.applied,
-            )
-            result.set_back += 1
+            set_back.append((patient, outcome.applied))
         if state.queued_pairs != pairs_before:
             state.updated_at = timezone.now()
             newly_queued.append(state)
         if outcome.to_doctolib:
-            feed_append(patient=patient, fields=outcome.to_doctolib)
-            result.queued += 1
-    DoctolibPatientState.objects.bulk_update(newly_queued, ["queued_pairs", "updated_at"])
+            to_feed.append((patient, outcome.to_doctolib))
+    # Written for the whole batch at once, each writer in a few statements.
+    patient_update_many(changes=set_back, reason=RECONCILE_ACTOR, queue_for_doctolib=False)
+    feed_append_many(organisation=organisation, entries=to_feed)
+    _save_queued_pairs(newly_queued)
+    result.set_back, result.queued = len(set_back), len(to_feed)
     return result
+
+
+def _save_queued_pairs(states: list[DoctolibPatientState]) -> None:
+    """The states' new `queued_pairs` in one UPDATE … FROM (VALUES …) on PostgreSQL
+    (bulk_update's CASE per row cost more in Python than the rest of the batch)."""
+    if connection.vendor != "postgresql" or not states:
+        DoctolibPatientState.objects.bulk_update(states, ["queued_pairs", "updated_at"])
+        return
+    pairs = DoctolibPatientState._meta.get_field("queued_pairs")
+    params = []
+    for state in states:
+        params += [
+            state.pk,
+            pairs.get_db_prep_save(state.queued_pairs, connection),
+            state.updated_at,
+        ]
+    values = ", ".join(["(%s::bigint, %s::jsonb, %s::timestamptz)"] * len(states))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {DoctolibPatientState._meta.db_table} AS s "
+            "SET queued_pairs = v.pairs, updated_at = v.updated_at "
+            f"FROM (VALUES {values}) AS v(id, pairs, updated_at) WHERE s.id = v.id",
+            params,
+        )
 
 
 def reconcile_organisation(

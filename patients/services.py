@@ -3,14 +3,15 @@ calls these functions; each change is recorded in the record's history with its 
 and in the Protokoll (audit) with the names of the changed fields, never their values."""
 
 import logging
+from collections.abc import Iterable, Mapping
 from datetime import date
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from appointments.models import Appointment
 from audit.actions import Action
-from audit.services import audit_record, fields_detail
+from audit.services import audit_event, audit_record, audit_record_many, fields_detail
 from lemniscus.erasure import erasure
 from lemniscus.errors import (
     LinkConflict,
@@ -190,6 +191,162 @@ def patient_update(
             platforms.synced_fields_changed(patient, changed)
         _audit(patient, actor, Action.PATIENT_UPDATE, fields_detail(changed, reason))
     return patient
+
+
+# Records per statement of `patient_update_many` (a statement's size stays bounded
+# whatever the caller passes).
+ROWS_PER_STATEMENT = 1000
+
+# What `Patient.save()` writes besides the fields asked for (its derived search keys,
+# and `updated_at`, auto_now): `patient_update_many` writes the same.
+_ALWAYS_WRITTEN = ("first_name_folded", "last_name_folded", "search_words", "updated_at")
+
+
+@transaction.atomic
+def patient_update_many(
+    *,
+    changes: Iterable[tuple[Patient, Mapping[str, object]]],
+    actor=None,
+    reason: str | None = None,
+    queue_for_doctolib: bool = True,
+) -> dict[int, list[str]]:
+    """`patient_update` for many records at once (reconciliation): the same checks,
+    and for each record that changes the same row update, history row (old values kept,
+    `actor` / `reason`), platform call and Protokoll entry, but written in a few
+    statements for all of them: one UPDATE … FROM (VALUES …) that also inserts the
+    history rows, one INSERT of the Protokoll entries. Each record gets only its own changed fields.
+
+    The caller locked the records (as for `patient_update`); each appears once.
+    Returns the changed field names by primary key, for the records that changed."""
+    changes = list(changes)
+    if len({patient.pk for patient, _ in changes}) != len(changes):
+        raise ValueError("patient_update_many: a record appears more than once")
+    for patient, fields in changes:  # all refused before anything is written
+        if patient.archived_at is not None and queue_for_doctolib:
+            raise RecordArchived()
+        if fields.get("sync_to_doctolib") is False and patient.doctolib_patient_id:
+            raise LinkConflict(
+                "Die Akte ist mit Doctolib verknüpft; das Häkchen „Doctolib“ bleibt gesetzt, "
+                "solange die Verknüpfung besteht."
+            )
+    now = timezone.now()
+    written: list[tuple[Patient, list[str]]] = []
+    for patient, fields in changes:
+        changed = []
+        for name, value in _checked(dict(fields)).items():
+            if getattr(patient, name) != value:
+                setattr(patient, name, value)
+                changed.append(name)
+        if changed:
+            _attribute(patient, actor, reason)
+            patient.refresh_search_keys()  # as save() does
+            patient.updated_at = now  # auto_now, as save() sets it
+            written.append((patient, changed))
+    if not written:
+        return {}
+    _write_rows(written, when=now, actor=actor, reason=reason)
+    if queue_for_doctolib:
+        for patient, changed in written:
+            platforms.synced_fields_changed(patient, changed)
+    audit_record_many(
+        [
+            audit_event(
+                organisation=patient.organisation_id,
+                actor=actor,
+                action=Action.PATIENT_UPDATE,
+                object_id=patient.public_id,
+                patient=patient,
+                detail=fields_detail(changed, reason),
+            )
+            for patient, changed in written
+        ]
+    )
+    return {patient.pk: changed for patient, changed in written}
+
+
+def _write_rows(written: list[tuple[Patient, list[str]]], *, when, actor, reason) -> None:
+    """Each record's changed fields (and what save() always writes), and its history
+    row as simple_history's post_save makes it for `save()` (every tracked field as now
+    stored, type "~", the user and reason `_attribute` sets), in one statement on
+    PostgreSQL: UPDATE … FROM (VALUES (pk, value, changed?, …), …) RETURNING the rows
+    into an INSERT of the history rows, in the order given. A field a record did not
+    change keeps its stored value. Elsewhere one UPDATE per record and one INSERT."""
+    if connection.vendor != "postgresql":
+        for patient, changed in written:
+            Patient.objects.filter(pk=patient.pk).update(
+                **{name: getattr(patient, name) for name in (*changed, *_ALWAYS_WRITTEN)}
+            )
+        _history_rows([patient for patient, _ in written], when)
+        return
+    for start in range(0, len(written), ROWS_PER_STATEMENT):
+        _write_chunk(
+            written[start : start + ROWS_PER_STATEMENT], when=when, actor=actor, reason=reason
+        )
+
+
+def _write_chunk(written: list[tuple[Patient, list[str]]], *, when, actor, reason) -> None:
+    names = sorted({name for _, changed in written for name in changed})
+    fields = [Patient._meta.get_field(name) for name in (*names, *_ALWAYS_WRITTEN)]
+    flagged = len(names)  # the first `flagged` columns are written only where changed
+    row = ", ".join(
+        ["%s::bigint", "%s::integer"]
+        + [f"%s::{field.db_type(connection)}" for field in fields]
+        + ["%s::boolean"] * flagged
+    )
+    params: list[object] = []
+    for position, (patient, changed) in enumerate(written):
+        params += [patient.pk, position]
+        params.extend(
+            field.get_db_prep_save(getattr(patient, field.attname), connection) for field in fields
+        )
+        params.extend(name in changed for name in names)
+    quote = connection.ops.quote_name
+    assignments = [
+        f"{quote(field.column)} = CASE WHEN v.c{i} THEN v.f{i} ELSE p.{quote(field.column)} END"
+        for i, field in enumerate(fields[:flagged])
+    ] + [f"{quote(field.column)} = v.f{i}" for i, field in enumerate(fields) if i >= flagged]
+    columns = ", ".join(
+        [
+            "id",
+            "position",
+            *(f"f{i}" for i in range(len(fields))),
+            *(f"c{i}" for i in range(flagged)),
+        ]
+    )
+    values = ", ".join(f"({row})" for _ in written)
+    History = Patient.history.model
+    tracked = [quote(Patient._meta.get_field(f.attname).column) for f in History.tracked_fields]
+    history_columns = [quote(f.column) for f in History.tracked_fields] + [
+        quote(History._meta.get_field(name).column)
+        for name in ("history_date", "history_type", "history_user", "history_change_reason")
+    ]
+    params += [when, "~", getattr(actor, "pk", None), reason or None]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH changed AS (UPDATE {quote(Patient._meta.db_table)} AS p "
+            f"SET {', '.join(assignments)} FROM (VALUES {values}) AS v({columns}) "
+            f"WHERE p.id = v.id RETURNING v.position, {', '.join(f'p.{c}' for c in tracked)}) "
+            f"INSERT INTO {quote(History._meta.db_table)} ({', '.join(history_columns)}) "
+            f"SELECT {', '.join(tracked)}, %s, %s, %s, %s FROM changed ORDER BY position",
+            params,
+        )
+
+
+def _history_rows(patients: list[Patient], when) -> None:
+    """The history rows `Patient.save()` makes through simple_history's post_save, in
+    one INSERT: every tracked field as now stored, type "~", the user and reason set by
+    `_attribute`."""
+    History = Patient.history.model
+    History.objects.bulk_create(
+        History(
+            history_date=when,
+            history_type="~",
+            history_user=patient._history_user,
+            history_change_reason=getattr(patient, "_change_reason", None),
+            **{field.attname: getattr(patient, field.attname) for field in History.tracked_fields},
+        )
+        for patient in patients
+    )
 
 
 @transaction.atomic

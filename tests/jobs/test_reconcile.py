@@ -4,6 +4,8 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection, transaction
 
+from audit.models import AuditEvent
+from doctolib_bridge import reconcile
 from doctolib_bridge.models import ChangeFeedEntry
 from doctolib_bridge.reconcile import reconcile_organisation
 from doctolib_bridge.tasks import reconcile_all
@@ -184,3 +186,67 @@ def test_a_reconciliation_that_finds_another_running_says_so(linked, organisatio
     assert skipped.skipped and skipped.checked == 0
     assert "übersprungen, ein anderer Abgleich" in capsys.readouterr().out
     assert not reconcile_organisation(organisation=organisation).skipped  # free again
+
+
+def test_drift_at_a_batch_boundary_is_written_once_each(plugin, organisation):
+    """Records drifted on both sides of a batch boundary (batches of 2): each is set
+    back or queued exactly once, with its history row, Protokoll entry and feed entry,
+    and the feed's cursors follow the records' order across batches."""
+    for i in range(5):
+        plugin.post("/patients", {**ANNA, "doctolib_patient_id": f"dl-{i}"})
+    records = list(Patient.objects.order_by("pk"))
+    for i in (1, 2, 4):  # a Doctolib-led field typed in by hand
+        records[i].mobile_phone = f"+49151000000{i}"
+    for i in (1, 3, 4):  # a lemniscus-led field that differs from Doctolib's
+        records[i].city = f"Potsdam {i}"
+    for record in records:
+        record.save()
+    feed_before = ChangeFeedEntry.objects.count()
+
+    result = reconcile_organisation(organisation=organisation, batch_size=2)
+
+    assert (result.checked, result.set_back, result.queued) == (5, 3, 3)
+    for i in (1, 2, 4):
+        records[i].refresh_from_db()
+        assert records[i].mobile_phone == "+491711234567"
+        newest, *_ = patient_history(patient=records[i])
+        assert newest["actor"] == "Abgleich Doctolib"
+        assert newest["changes"] == [
+            {"field": "mobile_phone", "label": "Mobil", "old": f"+49151000000{i}",
+             "new": "+491711234567"}
+        ]  # fmt: skip
+        assert AuditEvent.objects.filter(
+            patient_id=records[i].public_id,
+            action="patient.update",
+            detail="Felder: mobile_phone (Abgleich Doctolib)",
+        ).count() == 1  # fmt: skip
+    queued = list(
+        ChangeFeedEntry.objects.order_by("cursor")[feed_before:].values_list("patient", "fields")
+    )
+    assert queued == [(records[i].pk, ["city"]) for i in (1, 3, 4)]
+    again = reconcile_organisation(organisation=organisation, batch_size=2)
+    assert (again.set_back, again.queued) == (0, 0)
+    assert ChangeFeedEntry.objects.count() == feed_before + 3
+
+
+def test_a_record_put_right_after_the_selection_is_not_written(linked, organisation, monkeypatch):
+    """The selection reads without locks; what is written is decided again on the
+    locked row as stored now, so a push that set the record right in between is not
+    overwritten (and nothing is recorded)."""
+    linked.mobile_phone = "+4915100000000"
+    linked.save()
+    select_batch = reconcile._select_batch
+
+    def selection_then_a_push(*args):
+        selected = select_batch(*args)
+        Patient.objects.filter(pk=linked.pk).update(mobile_phone="+491711234567")
+        return selected
+
+    monkeypatch.setattr(reconcile, "_select_batch", selection_then_a_push)
+    history_rows = linked.history.count()
+
+    result = reconcile_organisation(organisation=organisation)
+
+    assert (result.checked, result.set_back, result.queued) == (1, 0, 0)
+    assert linked.history.count() == history_rows
+    assert not AuditEvent.objects.filter(detail__contains="Abgleich Doctolib").exists()
