@@ -1,6 +1,7 @@
 """Middleware that only the staff side needs, skipped on the machine-to-machine
-Zipper API: sessions, CSRF, the logged-in user, the session's idle end, messages,
-the history's request user and the login throttles. A Zipper call carries a bearer
+Zipper API: sessions, the logged-in user, the session's idle end (a session read and
+write on every request), messages, the history's request user and the login
+throttles. A Zipper call carries a bearer
 token and never a cookie, so none of them has anything to do there, yet each costs
 every call its time (issue 15: the hot path).
 

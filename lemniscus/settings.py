@@ -75,6 +75,9 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # Here, not among the staff middleware: nothing can take CSRF protection off a
+    # page, and for the Zipper API (csrf_exempt, no cookies) it does next to nothing.
+    "django.middleware.csrf.CsrfViewMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     # Runs STAFF_MIDDLEWARE, in that order, for every request but the Zipper API's.
@@ -83,7 +86,6 @@ MIDDLEWARE = [
 
 STAFF_MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "web.sitzung.SessionIdleMiddleware",  # each request moves the session's end
     "django.contrib.messages.middleware.MessageMiddleware",
