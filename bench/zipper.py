@@ -180,6 +180,23 @@ def server_env(database_url: str, secret_key: str) -> dict:
     return env
 
 
+def set_up(database_url: str, env: dict) -> None:
+    """This process's Django with the server's settings (`env`), its Redis database
+    emptied, and the database dropped, created anew and migrated."""
+    os.environ.pop("REDIS_URL", None)
+    os.environ.update(env)
+    import redis
+
+    redis.Redis.from_url(env["REDIS_URL"]).flushdb()
+    print(f"database {urlsplit(database_url).path.lstrip('/')}: drop, create, migrate", flush=True)
+    recreate_database(database_url)
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", verbosity=0)
+
+
 # -- data -----------------------------------------------------------------------
 
 
@@ -484,12 +501,15 @@ def measure_suggestions(fixture: Fixture, queries: list[dict]) -> dict:
     }
 
 
-def measure_in_process(fixture: Fixture, bodies: list[dict], repeats: int) -> dict:
+def measure_in_process(
+    fixture: Fixture, bodies: list[dict], repeats: int, id_prefix: str = "seq"
+) -> dict:
     """One request at a time through django.test.Client, no HTTP server: the SQL
     queries of one PUT create, PUT update and baseline insert (outside any
     transaction, as CaptureQueriesContext counts them: BEGIN and COMMIT included),
     and the median time of `repeats` of each (the work per request, without
-    concurrency)."""
+    concurrency). The created appointments' Doctolib ids are `{id_prefix}-{n}`: a
+    second measurement on the same database needs another prefix."""
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
@@ -514,9 +534,9 @@ def measure_in_process(fixture: Fixture, bodies: list[dict], repeats: int) -> di
 
     calls = {
         "baseline": (baseline, 201),
-        "put_create": (lambda n: put(f"seq-{n}", bodies[n % len(bodies)]), 201),
+        "put_create": (lambda n: put(f"{id_prefix}-{n}", bodies[n % len(bodies)]), 201),
         "put_update": (
-            lambda n: put(f"seq-{n}", {**bodies[n % len(bodies)], "note": f"Änderung {n}"}),
+            lambda n: put(f"{id_prefix}-{n}", {**bodies[n % len(bodies)], "note": f"Änderung {n}"}),
             200,
         ),
     }
@@ -924,21 +944,9 @@ def main() -> None:
 
     database_url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL)
     env = server_env(database_url, os.environ.get("SECRET_KEY") or "bench-only-secret-key")
-    os.environ.pop("REDIS_URL", None)
-    os.environ.update(env)  # this process's Django runs with the server's settings
-    import redis
-
-    redis.Redis.from_url(env["REDIS_URL"]).flushdb()
     rng = random.Random(args.seed)
     started = time.monotonic()
-
-    print(f"database {urlsplit(database_url).path.lstrip('/')}: drop, create, migrate", flush=True)
-    recreate_database(database_url)
-    import django
-    from django.core.management import call_command
-
-    django.setup()
-    call_command("migrate", verbosity=0)
+    set_up(database_url, env)
     print(f"seeding {args.patients:,} patients", end="", flush=True)
     seed_started = time.monotonic()
     fixture = seed(
