@@ -29,9 +29,10 @@ What it does, on a fresh PostgreSQL database it fills itself:
     linked patients) and as many updates (a new note), with the SQL statements of one
     of each;
   - EXPLAIN (ANALYZE, BUFFERS) of every statement of the suggestion search for the
-    widest one-letter prefix (three steps: same birth date, same first name, the
-    rest) and of the reading statements of one PUT (its one planning statement,
-    re-run after the PUT, so that it finds the appointment as an update would).
+    widest one-letter prefix (up to three steps: same birth date, same first name,
+    the rest; and the last name alone, which runs only the last step) and of the
+    reading statements of one PUT (its one planning statement, re-run after the PUT,
+    so that it finds the appointment as an update would).
 
 The table has the p95 at each size for suggestions, PUT creates and PUT updates; the
 largest size's row has the next smaller size's figure as its baseline and the ratio
@@ -190,12 +191,13 @@ def explain_size(fixture, params: dict, body: dict, doctolib_id: str) -> dict:
 
     from patients.selectors import patient_suggestions
 
-    def suggest():
-        patient_suggestions(
+    def suggester(asked: dict):
+        birth_date = asked.get("birth_date")
+        return lambda: patient_suggestions(
             organisation=fixture.organisation,
-            last_name=params["last_name"],
-            first_name=params.get("first_name", ""),
-            birth_date=date.fromisoformat(params["birth_date"]) if "birth_date" in params else None,
+            last_name=asked["last_name"],
+            first_name=asked.get("first_name", ""),
+            birth_date=date.fromisoformat(birth_date) if birth_date else None,
         )
 
     def put():
@@ -207,15 +209,24 @@ def explain_size(fixture, params: dict, body: dict, doctolib_id: str) -> dict:
         )
         assert response.status_code == 201, response.content
 
+    # the last name alone: the last step ("the rest in last-name order") on its own
+    only_last = {"last_name": params["last_name"]}
     return {
-        "suggestions": {"params": params, "statements": explain_reads(suggest)},
+        "suggestions": {"params": params, "statements": explain_reads(suggester(params))},
+        "suggestions_last_name_only": {
+            "params": only_last,
+            "statements": explain_reads(suggester(only_last)),
+        },
         "put_create": {"doctolib_appointment_id": doctolib_id, "statements": explain_reads(put)},
     }
 
 
-def execution_ms(plan: list[str]) -> float:
+def cost(plan: list[str]) -> str:
+    """ "0.08 ms, 9 buffers": the execution time and the shared buffers the plan read."""
     line = next(line for line in plan if line.startswith("Execution Time"))
-    return float(line.split(":")[1].split()[0])
+    buffers = next((line for line in plan if line.strip().startswith("Buffers:")), "")
+    hits = sum(int(part.split("=")[1]) for part in buffers.split()[1:] if "=" in part)
+    return f"{float(line.split(':')[1].split()[0]):.2f} ms, {hits} buffers"
 
 
 # -- one size ---------------------------------------------------------------------
@@ -321,26 +332,25 @@ def table(sizes: list[int], measured: dict[int, dict]) -> list[list[str]]:
 
 
 def print_findings(sizes: list[int], measured: dict[int, dict]) -> None:
+    print("EXPLAIN (ANALYZE, BUFFERS), per statement (suggestion steps, the PUT's reads):")
     for size in sizes:
         m = measured[size]
-        explain = m["explain"]
-        steps = ", ".join(
-            f"{execution_ms(s['plan']):.2f}" for s in explain["suggestions"]["statements"]
-        )
-        put = ", ".join(
-            f"{execution_ms(s['plan']):.2f}" for s in explain["put_create"]["statements"]
-        )
         print(
-            f"{size:>9,} patients: COPY {m['copy_seconds']:.0f} s; EXPLAIN ANALYZE of "
-            f"{explain['suggestions']['params']}: steps {steps} ms; the PUT's reads {put} ms; "
-            f"other processes' CPU up to {m['cpu_others']:.0%}"
+            f"  {size:,} patients (COPY {m['copy_seconds']:.0f} s, other processes' CPU up to "
+            f"{m['cpu_others']:.0%})"
         )
+        for name, explained in m["explain"].items():
+            asked = explained.get("params") or explained.get("doctolib_appointment_id")
+            costs = "; ".join(cost(statement["plan"]) for statement in explained["statements"])
+            print(f"    {name} {asked}: {costs}")
     largest = measured[sizes[-1]]["explain"]
-    print(f"\nplans at {sizes[-1]:,} patients, suggestions {largest['suggestions']['params']}:")
-    for statement in largest["suggestions"]["statements"] + largest["put_create"]["statements"]:
-        print(f"  -- {statement['sql'][:160]}...")
-        for line in statement["plan"]:
-            print(f"     {line}")
+    print(f"\nplans at {sizes[-1]:,} patients:")
+    for name, explained in largest.items():
+        for statement in explained["statements"]:
+            where = statement["sql"].find(" WHERE ")
+            print(f"  -- {name}: ...{statement['sql'][where : where + 300]}...")
+            for line in statement["plan"]:
+                print(f"     {line}")
 
 
 def main() -> None:
