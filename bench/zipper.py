@@ -439,15 +439,17 @@ def measure_suggestions(fixture: Fixture, queries: list[dict]) -> dict:
         "bare_sql": bare_sql,
     }
     timings: dict[str, list[float]] = {}
+    cpu_times: dict[str, list[float]] = {}  # this thread's CPU time: no waiting for a core
     statuses: Counter = Counter()
     with CpuMeter() as meter:
         for mode, call in modes.items():
             for params in queries[:20]:  # warm-up: connections, caches, code paths
                 call(params)
-            timings[mode] = []
+            timings[mode], cpu_times[mode] = [], []
             for params in queries:
-                started = time.perf_counter()
+                started, cpu_started = time.perf_counter(), time.thread_time()
                 status = call(params)
+                cpu_times[mode].append(time.thread_time() - cpu_started)
                 timings[mode].append(time.perf_counter() - started)
                 statuses[(mode, status)] += 1
     bad = {f"{mode} {status}": n for (mode, status), n in statuses.items() if status != 200}
@@ -493,6 +495,7 @@ def measure_suggestions(fixture: Fixture, queries: list[dict]) -> dict:
         "requests": len(queries),
         "patients": total,
         "modes": {mode: summary(values) for mode, values in timings.items()},
+        "cpu_in_this_process": {mode: summary(values) for mode, values in cpu_times.items()},
         "view_by_prefix_length": by_length,
         "slowest_prefixes": slowest_prefixes,
         "non_200": bad,
@@ -508,7 +511,9 @@ def measure_in_process(
     queries of one PUT create, PUT update and baseline insert (outside any
     transaction, as CaptureQueriesContext counts them: BEGIN and COMMIT included),
     and the median time of `repeats` of each (the work per request, without
-    concurrency). The created appointments' Doctolib ids are `{id_prefix}-{n}`: a
+    concurrency), with this thread's CPU time per request beside it
+    (`cpu_in_this_process`: the Python side's work, without the waits for a core on a
+    busy machine). The created appointments' Doctolib ids are `{id_prefix}-{n}`: a
     second measurement on the same database needs another prefix."""
     from django.db import connection
     from django.test import Client
@@ -548,10 +553,11 @@ def measure_in_process(
                 status = call(repeats + 1)
             # now: the next request through the Client empties the log it reads from
             query_count = len(captured.captured_queries)
-            timings, statuses = [], Counter()
+            timings, cpu_times, statuses = [], [], Counter()
             for number in range(repeats):
-                started = time.perf_counter()
+                started, cpu_started = time.perf_counter(), time.thread_time()
                 statuses[call(number)] += 1
+                cpu_times.append(time.thread_time() - cpu_started)
                 timings.append(time.perf_counter() - started)
             results[name] = {
                 "queries": query_count,
@@ -560,6 +566,7 @@ def measure_in_process(
                 "failed": sum(n for k, n in statuses.items() if k != expected)
                 + (status != expected),
                 **summary(timings),
+                "cpu_in_this_process": summary(cpu_times),
             }
     results["cpu"] = meter.shares()
     return results
