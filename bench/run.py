@@ -73,6 +73,12 @@ BENCHMARKS = (
         ["--patients", "5000", "--rounds", "20"],
     ),
     (
+        "scale",
+        "Zipper PUT and suggestions at 10k, 100k and 1M patients (COPY-seeded)",
+        [],
+        ["--sizes", "2000,5000,20000", "--requests", "100", "--rounds", "1"],
+    ),
+    (
         "reliability",
         "fuzzing, cross-organisation attempts, concurrent pushes",
         ["--examples", "60"],

@@ -180,6 +180,23 @@ def server_env(database_url: str, secret_key: str) -> dict:
     return env
 
 
+def set_up(database_url: str, env: dict) -> None:
+    """This process's Django with the server's settings (`env`), its Redis database
+    emptied, and the database dropped, created anew and migrated."""
+    os.environ.pop("REDIS_URL", None)
+    os.environ.update(env)
+    import redis
+
+    redis.Redis.from_url(env["REDIS_URL"]).flushdb()
+    print(f"database {urlsplit(database_url).path.lstrip('/')}: drop, create, migrate", flush=True)
+    recreate_database(database_url)
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", verbosity=0)
+
+
 # -- data -----------------------------------------------------------------------
 
 
@@ -422,15 +439,17 @@ def measure_suggestions(fixture: Fixture, queries: list[dict]) -> dict:
         "bare_sql": bare_sql,
     }
     timings: dict[str, list[float]] = {}
+    cpu_times: dict[str, list[float]] = {}  # this thread's CPU time: no waiting for a core
     statuses: Counter = Counter()
     with CpuMeter() as meter:
         for mode, call in modes.items():
             for params in queries[:20]:  # warm-up: connections, caches, code paths
                 call(params)
-            timings[mode] = []
+            timings[mode], cpu_times[mode] = [], []
             for params in queries:
-                started = time.perf_counter()
+                started, cpu_started = time.perf_counter(), time.thread_time()
                 status = call(params)
+                cpu_times[mode].append(time.thread_time() - cpu_started)
                 timings[mode].append(time.perf_counter() - started)
                 statuses[(mode, status)] += 1
     bad = {f"{mode} {status}": n for (mode, status), n in statuses.items() if status != 200}
@@ -476,6 +495,7 @@ def measure_suggestions(fixture: Fixture, queries: list[dict]) -> dict:
         "requests": len(queries),
         "patients": total,
         "modes": {mode: summary(values) for mode, values in timings.items()},
+        "cpu_in_this_process": {mode: summary(values) for mode, values in cpu_times.items()},
         "view_by_prefix_length": by_length,
         "slowest_prefixes": slowest_prefixes,
         "non_200": bad,
@@ -484,12 +504,17 @@ def measure_suggestions(fixture: Fixture, queries: list[dict]) -> dict:
     }
 
 
-def measure_in_process(fixture: Fixture, bodies: list[dict], repeats: int) -> dict:
+def measure_in_process(
+    fixture: Fixture, bodies: list[dict], repeats: int, id_prefix: str = "seq"
+) -> dict:
     """One request at a time through django.test.Client, no HTTP server: the SQL
     queries of one PUT create, PUT update and baseline insert (outside any
     transaction, as CaptureQueriesContext counts them: BEGIN and COMMIT included),
     and the median time of `repeats` of each (the work per request, without
-    concurrency)."""
+    concurrency), with this thread's CPU time per request beside it
+    (`cpu_in_this_process`: the Python side's work, without the waits for a core on a
+    busy machine). The created appointments' Doctolib ids are `{id_prefix}-{n}`: a
+    second measurement on the same database needs another prefix."""
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
@@ -514,9 +539,9 @@ def measure_in_process(fixture: Fixture, bodies: list[dict], repeats: int) -> di
 
     calls = {
         "baseline": (baseline, 201),
-        "put_create": (lambda n: put(f"seq-{n}", bodies[n % len(bodies)]), 201),
+        "put_create": (lambda n: put(f"{id_prefix}-{n}", bodies[n % len(bodies)]), 201),
         "put_update": (
-            lambda n: put(f"seq-{n}", {**bodies[n % len(bodies)], "note": f"Änderung {n}"}),
+            lambda n: put(f"{id_prefix}-{n}", {**bodies[n % len(bodies)], "note": f"Änderung {n}"}),
             200,
         ),
     }
@@ -528,10 +553,11 @@ def measure_in_process(fixture: Fixture, bodies: list[dict], repeats: int) -> di
                 status = call(repeats + 1)
             # now: the next request through the Client empties the log it reads from
             query_count = len(captured.captured_queries)
-            timings, statuses = [], Counter()
+            timings, cpu_times, statuses = [], [], Counter()
             for number in range(repeats):
-                started = time.perf_counter()
+                started, cpu_started = time.perf_counter(), time.thread_time()
                 statuses[call(number)] += 1
+                cpu_times.append(time.thread_time() - cpu_started)
                 timings.append(time.perf_counter() - started)
             results[name] = {
                 "queries": query_count,
@@ -540,6 +566,7 @@ def measure_in_process(fixture: Fixture, bodies: list[dict], repeats: int) -> di
                 "failed": sum(n for k, n in statuses.items() if k != expected)
                 + (status != expected),
                 **summary(timings),
+                "cpu_in_this_process": summary(cpu_times),
             }
     results["cpu"] = meter.shares()
     return results
@@ -924,21 +951,9 @@ def main() -> None:
 
     database_url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL)
     env = server_env(database_url, os.environ.get("SECRET_KEY") or "bench-only-secret-key")
-    os.environ.pop("REDIS_URL", None)
-    os.environ.update(env)  # this process's Django runs with the server's settings
-    import redis
-
-    redis.Redis.from_url(env["REDIS_URL"]).flushdb()
     rng = random.Random(args.seed)
     started = time.monotonic()
-
-    print(f"database {urlsplit(database_url).path.lstrip('/')}: drop, create, migrate", flush=True)
-    recreate_database(database_url)
-    import django
-    from django.core.management import call_command
-
-    django.setup()
-    call_command("migrate", verbosity=0)
+    set_up(database_url, env)
     print(f"seeding {args.patients:,} patients", end="", flush=True)
     seed_started = time.monotonic()
     fixture = seed(
