@@ -71,10 +71,13 @@ def remove(*, job: ExportJob, cutoff: datetime) -> int:
         .filter(Exists(exported))
         .select_for_update()
         .order_by("pk")
+        .values(*attnames)
     )
-    after = 0
-    while rows := list(unchanged.filter(pk__gt=after).values(*attnames)[:CHUNK]):
-        after = rows[-1]["id"]
+    # One query (one hash join against the stored fingerprints), read chunk by chunk
+    # through a server-side cursor. SQLite gives no isolation between a pending read
+    # and writes on the same connection, so there (small, embedded) it is read first.
+    source = unchanged.iterator(CHUNK) if connection.vendor == "postgresql" else list(unchanged)
+    for rows in _chunks(source):
         pks = [row["id"] for row in rows]
         transfers: dict[int, list[int]] = {}
         for transfer_pk, appointment_pk in Transfer.objects.filter(
