@@ -305,3 +305,34 @@ def test_fingerprints_only_for_a_removal_and_only_of_the_running_attempt(
     assert sorted(stored["rows"]) == [(removal.pk, 1, a.pk) for a in eight]
     assert removal.removed_count == 8
     assert not ExportedAppointment.objects.exists()
+
+
+@pytest.mark.postgres
+def test_on_postgresql_the_export_goes_through_copy(organisation, admin_user, eight, monkeypatch):
+    def not_this_one(**kwargs):
+        raise AssertionError("the csv module's writer is SQLite's")
+
+    monkeypatch.setattr(csv_files, "write_with_csv_module", not_this_one)
+    job = ExportJob.objects.create(organisation=organisation, created_by=admin_user)
+
+    assert export_run(job_id=job.pk) == ExportState.DONE
+    job.refresh_from_db()
+    assert (job.patients_count, job.appointments_count) == (1, 8)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_files_and_fingerprints_from_one_snapshot_outside_a_transaction(
+    organisation, admin_user, eight
+):
+    """As a worker runs it (no surrounding transaction): the files and fingerprints are
+    read in one REPEATABLE READ transaction, and the removal takes what they name."""
+    job = ExportJob.objects.create(
+        organisation=organisation, created_by=admin_user, delete_appointments=True
+    )
+
+    assert export_run(job_id=job.pk) == ExportState.DONE
+    job.refresh_from_db()
+    assert (job.appointments_count, job.removed_count) == (8, 8)
+    assert not Appointment.objects.exists()
+    assert not ExportedAppointment.objects.exists()
