@@ -203,8 +203,8 @@ class ExportedAppointment(models.Model):
     with a fingerprint of what the file says about it (computed by the database in
     the snapshot the file was written from, `handover.csv_files.fingerprint`). Lives
     only while the run does: the run's final transaction removes the appointments
-    whose fingerprint still matches and deletes these rows; a run that fails or is
-    given up leaves rows that the next claim of the job deletes."""
+    whose fingerprint still matches, and every state change of the job (a new run,
+    done, failed) deletes the job's rows."""
 
     pk = models.CompositePrimaryKey("job", "attempt", "appointment_pk")
     # The composite key's index serves the job's lookups too.

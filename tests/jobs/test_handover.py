@@ -23,7 +23,13 @@ from doctolib_bridge.fields import SYNCED_PATIENT_FIELDS
 from doctolib_bridge.handover import csv_files, removal, services, storage
 from doctolib_bridge.handover.job import FAILED_INTERNAL, MAX_RUNS, export_run
 from doctolib_bridge.handover.services import export_start, export_undo
-from doctolib_bridge.models import ExportJob, ExportState, RemovedAppointment, Transfer
+from doctolib_bridge.models import (
+    ExportedAppointment,
+    ExportJob,
+    ExportState,
+    RemovedAppointment,
+    Transfer,
+)
 from doctolib_bridge.tasks import fail_dead_jobs_task
 from documentation.services import entry_create
 from lemniscus.celery import app as celery_app
@@ -336,6 +342,7 @@ def test_a_failure_before_the_end_leaves_nothing(
     assert not job.patients_file and not job.appointments_file
     assert every_field(Appointment.objects) == before
     assert [p for p in Path(settings.MEDIA_ROOT).rglob("*") if p.is_file()] == []
+    assert not ExportedAppointment.objects.exists()  # the removal's fingerprints too
     organisation.refresh_from_db()
     assert organisation.handover_at is None
 
