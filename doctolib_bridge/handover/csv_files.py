@@ -13,7 +13,7 @@ same snapshot as the files; the removal (`removal.remove`) compares them in SQL.
 import csv
 import io
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -84,15 +84,19 @@ class Written:
 
 def write(*, job: ExportJob, cutoff: datetime) -> Written:
     """Both files into the run's temporary files and, for a job with removal, the
-    exported appointments' fingerprints into the database, all from one snapshot."""
+    exported appointments' fingerprints into the database, on PostgreSQL all from one
+    snapshot."""
     written = Written(
         patients_path=temp_path(job, "patients.csv"),
         appointments_path=temp_path(job, "appointments.csv"),
     )
-    with _one_snapshot():
+    postgresql = connection.vendor == "postgresql"
+    with _one_snapshot() if postgresql else nullcontext():
+        # Fingerprints first: whatever changes before the files are read differs from
+        # its fingerprint and stays (what matters on SQLite, read without a snapshot).
         if job.delete_appointments:
             exported_record(job=job, cutoff=cutoff)
-        if connection.vendor == "postgresql":
+        if postgresql:
             write_with_copy(job=job, cutoff=cutoff, written=written)
         else:
             write_with_csv_module(job=job, cutoff=cutoff, written=written)
@@ -101,16 +105,17 @@ def write(*, job: ExportJob, cutoff: datetime) -> Written:
 
 @contextmanager
 def _one_snapshot():
-    """One transaction; on PostgreSQL at REPEATABLE READ, so that the files (and the
-    fingerprints the removal reads) show the same moment. Inside a transaction already
-    (tests), that one is used as it is."""
+    """One REPEATABLE READ transaction (PostgreSQL), so that the files and the
+    fingerprints the removal reads show the same moment. Inside a transaction already
+    (tests), that one is used as it is. Not on SQLite: its transactions begin
+    IMMEDIATE (settings), and holding the write lock while the files are written would
+    make every staff write wait."""
     if connection.in_atomic_block:
         yield
         return
     with transaction.atomic():
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        with connection.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         yield
 
 
