@@ -198,6 +198,29 @@ class ExportJob(TenantModel):
         return f"Export {self.created_at:%d.%m.%Y %H:%M} ({self.get_state_display()})"
 
 
+class ExportedAppointment(models.Model):
+    """An appointment a run of an export job with removal wrote into appointments.csv,
+    with a fingerprint of what the file says about it (computed by the database in
+    the snapshot the file was written from, `handover.csv_files.fingerprint`). Lives
+    only while the run does: the run's final transaction removes the appointments
+    whose fingerprint still matches, and every state change of the job (a new run,
+    done, failed) deletes the job's rows."""
+
+    pk = models.CompositePrimaryKey("job", "attempt", "appointment_pk")
+    # The composite key's index serves the job's lookups too.
+    job = models.ForeignKey(ExportJob, on_delete=models.CASCADE, related_name="+", db_index=False)
+    attempt = models.PositiveSmallIntegerField()
+    appointment_pk = models.BigIntegerField()
+    fingerprint = models.CharField(max_length=32)
+
+    class Meta:
+        verbose_name = "Exportierter Termin"
+        verbose_name_plural = "Exportierte Termine"
+
+    def __str__(self) -> str:
+        return f"{self.appointment_pk} (Export {self.job_id}, Lauf {self.attempt})"
+
+
 class RemovedAppointment(models.Model):
     """An appointment the handover removed, as it was: every concrete field, so that
     support can restore it exactly (same key, same public id) within 7 days."""

@@ -104,7 +104,7 @@ def _complete(
                 return False
             removed = 0
             if job.delete_appointments:
-                removed = removal.remove(job=job, written=written, cutoff=cutoff)
+                removed = removal.remove(job=job, cutoff=cutoff)
             files = {}
             for name, path in (
                 ("patients.csv", written.patients_path),
@@ -119,7 +119,7 @@ def _complete(
                 job,
                 ExportState.DONE,
                 patients_count=written.patients_count,
-                appointments_count=len(written.ids),
+                appointments_count=written.appointments_count,
                 removed_count=removed,
                 patients_file=files["patients.csv"],
                 appointments_file=files["appointments.csv"],

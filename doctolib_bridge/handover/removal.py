@@ -8,14 +8,21 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from itertools import islice
 
+from django.db import connection
 from django.db.models import Exists, OuterRef, Q
 
 from appointments.models import Appointment
 from appointments.services import appointments_put_back, appointments_take_out
 from billing.models import InvoiceLine
-from doctolib_bridge.handover.csv_files import Written, fingerprint, local_start
+from doctolib_bridge.handover.csv_files import fingerprint
 from doctolib_bridge.handover.selectors import CHUNK, handover_appointments
-from doctolib_bridge.models import ExportJob, ExportState, RemovedAppointment, Transfer
+from doctolib_bridge.models import (
+    ExportedAppointment,
+    ExportJob,
+    ExportState,
+    RemovedAppointment,
+    Transfer,
+)
 from documentation.models import DocumentationEntry
 from lemniscus.tenancy import scoped
 from organisations.models import Organisation
@@ -40,38 +47,38 @@ def _from_json(model_field, value):
     return None if value is None else model_field.to_python(value)
 
 
-def remove(*, job: ExportJob, written: Written, cutoff: datetime) -> int:
+def remove(*, job: ExportJob, cutoff: datetime) -> int:
     """Remove exactly the exported appointments that still match the rule and are
-    unchanged since they were written, keeping each one's snapshot for the undo.
-    Appointments still listed on a cancelled invoice stay (the invoice keeps its lines)."""
+    unchanged since they were written (their fingerprint, recomputed by the database,
+    equals the one stored with the file), keeping each one's snapshot for the undo.
+    Appointments still listed on a cancelled invoice stay (the invoice keeps its lines).
+    The run's stored fingerprints are deleted afterwards."""
     fields = Appointment._meta.concrete_fields
     attnames = [f.attname for f in fields]
     removed = 0
-    still_handed_over = handover_appointments(organisation=job.organisation, cutoff=cutoff).exclude(
-        Q(Exists(InvoiceLine.objects.filter(appointment=OuterRef("pk"))))
-        | Q(Exists(DocumentationEntry.objects.filter(appointment=OuterRef("pk"))))
+    exported = ExportedAppointment.objects.filter(
+        job=job,
+        attempt=job.attempts,
+        appointment_pk=OuterRef("pk"),
+        fingerprint=OuterRef("current_fingerprint"),
     )
-    for chunk in _chunks(zip(written.ids, written.fingerprints, strict=True)):
-        exported = dict(chunk)
-        rows = [
-            row
-            for row in still_handed_over.filter(pk__in=list(exported))
-            .select_for_update()
-            .order_by("pk")
-            .annotate(local_start=local_start(job.organisation.zone))
-            .values(*attnames, "local_start")
-            if exported[row["id"]]
-            == fingerprint(
-                row["patient_id"],
-                row["local_start"],
-                row["duration_minutes"],
-                row["calendar_column_id"],
-                row["service_chain_id"],
-                row["note"],
-            )
-        ]
-        if not rows:
-            continue
+    unchanged = (
+        handover_appointments(organisation=job.organisation, cutoff=cutoff)
+        .exclude(
+            Q(Exists(InvoiceLine.objects.filter(appointment=OuterRef("pk"))))
+            | Q(Exists(DocumentationEntry.objects.filter(appointment=OuterRef("pk"))))
+        )
+        .alias(current_fingerprint=fingerprint(job.organisation.zone))
+        .filter(Exists(exported))
+        .select_for_update()
+        .order_by("pk")
+        .values(*attnames)
+    )
+    # One query (one hash join against the stored fingerprints), read chunk by chunk
+    # through a server-side cursor. SQLite gives no isolation between a pending read
+    # and writes on the same connection, so there (small, embedded) it is read first.
+    source = unchanged.iterator(CHUNK) if connection.vendor == "postgresql" else list(unchanged)
+    for rows in _chunks(source):
         pks = [row["id"] for row in rows]
         transfers: dict[int, list[int]] = {}
         for transfer_pk, appointment_pk in Transfer.objects.filter(
@@ -93,7 +100,13 @@ def remove(*, job: ExportJob, written: Written, cutoff: datetime) -> int:
         # other relation exists).
         appointments_take_out(pks=pks, actor=job.created_by, reason=REMOVED_REASON)
         removed += len(rows)
+    forget_exported(job)
     return removed
+
+
+def forget_exported(job: ExportJob) -> None:
+    """The job's stored fingerprints, of every run (`csv_files.exported_record`)."""
+    ExportedAppointment.objects.filter(job=job)._raw_delete(connection.alias)
 
 
 def mark_handover(organisation: Organisation) -> None:

@@ -12,7 +12,7 @@ from django.utils import timezone
 from appointments.models import Appointment, AppointmentSource
 from audit.actions import Action
 from audit.services import audit_record
-from doctolib_bridge.handover.removal import mark_handover, restore
+from doctolib_bridge.handover.removal import forget_exported, mark_handover, restore
 from doctolib_bridge.handover.selectors import access_export, dead_jobs
 from doctolib_bridge.handover.storage import remove_files
 from doctolib_bridge.models import ExportJob, ExportState
@@ -66,6 +66,9 @@ def export_transition(job: ExportJob, state: str, **fields) -> None:
     for name, value in fields.items():
         setattr(job, name, value)
     job.save()
+    # Fingerprints stored by a run (csv_files.exported_record) serve only that run's
+    # removal: a new run, or the end of the job, leaves none behind.
+    forget_exported(job)
 
 
 def _require_admin(*, actor, organisation) -> None:
