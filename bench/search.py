@@ -35,8 +35,8 @@ Run (from the project root; about two minutes, most of it filling the database):
 
 The database is BENCH_SEARCH_DATABASE_URL (default
 postgres://postgres@127.0.0.1:5432/lemniscus_bench_search); its name must contain
-"bench": it is dropped and created anew. Prints a table and writes
-bench/results/search-<date>.json (or `--output`).
+"bench": it is dropped and created anew (`--drop-after` drops it at the end).
+Prints a table and writes bench/results/search-<date>.json (or `--output`).
 """
 
 import argparse
@@ -53,6 +53,7 @@ sys.path.insert(0, str(ROOT))
 from bench.common import (  # noqa: E402
     TABLE_HEADER,
     database_url,
+    drop_database,
     environment,
     print_table,
     recreate_database,
@@ -194,6 +195,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=200)
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--output", type=Path, default=None, help="JSON result file")
+    parser.add_argument("--drop-after", action="store_true", help="drop the database at the end")
     args = parser.parse_args()
     os.chdir(ROOT)
 
@@ -240,6 +242,11 @@ def main() -> None:
         args.output,
     )
     print(f"written to {path}")
+    if args.drop_after:  # bench/run.py asks every benchmark to
+        from django.db import connections
+
+        connections.close_all()
+        drop_database(url)
 
 
 if __name__ == "__main__":
