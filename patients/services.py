@@ -156,6 +156,18 @@ def _audit_link(patient: Patient, actor, action: str, doctolib_patient_id: str, 
     _audit(patient, actor, action, detail + ("" if actor or not reason else f" ({reason})"))
 
 
+def _refuse_update(patient: Patient, fields: dict, queue_for_doctolib: bool) -> None:
+    """An archived record is read-only for staff (the platform's own changes still
+    apply); a linked record keeps its checkbox (409 `link_conflict`)."""
+    if patient.archived_at is not None and queue_for_doctolib:
+        raise RecordArchived()
+    if fields.get("sync_to_doctolib") is False and patient.doctolib_patient_id:
+        raise LinkConflict(
+            "Die Akte ist mit Doctolib verknüpft; das Häkchen „Doctolib“ bleibt gesetzt, "
+            "solange die Verknüpfung besteht."
+        )
+
+
 @transaction.atomic
 def patient_update(
     *,
@@ -172,13 +184,7 @@ def patient_update(
     (`queue_for_doctolib=False` for changes that came from Doctolib itself). An
     archived record is read-only for staff (409 `record_archived`); what Doctolib leads
     still follows Doctolib, so the bridge's own changes apply."""
-    if patient.archived_at is not None and queue_for_doctolib:
-        raise RecordArchived()
-    if fields.get("sync_to_doctolib") is False and patient.doctolib_patient_id:
-        raise LinkConflict(
-            "Die Akte ist mit Doctolib verknüpft; das Häkchen „Doctolib“ bleibt gesetzt, "
-            "solange die Verknüpfung besteht."
-        )
+    _refuse_update(patient, fields, queue_for_doctolib)
     changed = []
     for name, value in _checked(fields).items():
         if getattr(patient, name) != value:
@@ -222,13 +228,7 @@ def patient_update_many(
     if len({patient.pk for patient, _ in changes}) != len(changes):
         raise ValueError("patient_update_many: a record appears more than once")
     for patient, fields in changes:  # all refused before anything is written
-        if patient.archived_at is not None and queue_for_doctolib:
-            raise RecordArchived()
-        if fields.get("sync_to_doctolib") is False and patient.doctolib_patient_id:
-            raise LinkConflict(
-                "Die Akte ist mit Doctolib verknüpft; das Häkchen „Doctolib“ bleibt gesetzt, "
-                "solange die Verknüpfung besteht."
-            )
+        _refuse_update(patient, fields, queue_for_doctolib)
     now = timezone.now()
     written: list[tuple[Patient, list[str]]] = []
     for patient, fields in changes:
