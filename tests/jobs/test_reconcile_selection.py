@@ -96,7 +96,11 @@ def test_sql_selection_equals_the_python_rules(organisation, rows):
             DoctolibPatientState(patient=patient, last_known=known, queued_pairs=queued)
             for patient, (_, known, queued) in zip(patients, rows, strict=True)
         )
-        stored = Patient.objects.filter(organisation=organisation).select_related("doctolib_state")
+        stored = (
+            Patient.objects.filter(organisation=organisation)
+            .select_related("doctolib_state")
+            .order_by("pk")  # the selection answers in key order
+        )
         wanted = []
         for patient in stored:
             state = copy.deepcopy(patient.doctolib_state)  # evaluate() updates it
