@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models.constants import OnConflict
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
@@ -22,6 +21,7 @@ from appointments.models import (
     ServiceChainMatch,
 )
 from billing.models import ServiceChain
+from lemniscus.db import insert_unless_taken
 from lemniscus.errors import (
     AppointmentExternal,
     ColumnInUse,
@@ -31,6 +31,7 @@ from lemniscus.errors import (
     RoomBooked,
     ValidationFailed,
 )
+from lemniscus.history_rows import history_insert, insert_with_history, update_with_history
 from lemniscus.tenancy import access
 from outbox.services import enqueue
 from patients.models import Patient
@@ -537,28 +538,6 @@ def appointment_delete(*, appointment: Appointment, actor) -> None:
 _EXTERNAL_TRIES = 3
 
 
-def _insert_unless_taken(instance) -> bool:
-    """INSERT … ON CONFLICT DO NOTHING: False when a concurrent writer holds the
-    unique key (it waited for that writer's commit), without the savepoint that
-    catching an IntegrityError would need. Model.save's own insert, with the conflict
-    clause Django's bulk_create cannot combine with RETURNING."""
-    meta = type(instance)._meta
-    fields = [f for f in meta.local_concrete_fields if f is not meta.pk and not f.generated]
-    rows = type(instance)._base_manager._insert(
-        [instance],
-        fields=fields,
-        returning_fields=[meta.pk],
-        using="default",
-        on_conflict=OnConflict.IGNORE,
-    )
-    if not rows or rows[0] is None:
-        return False
-    instance.pk = rows[0][0]
-    instance._state.adding = False
-    instance._state.db = "default"
-    return True
-
-
 def _external_column(organisation, plan: ExternalPlan) -> CalendarColumn | None:
     """The plan's column, linked to the agenda; a new therapist column (after the
     others) when none matched. None when a concurrent push linked or created it first
@@ -572,7 +551,7 @@ def _external_column(organisation, plan: ExternalPlan) -> CalendarColumn | None:
             doctolib_agenda_id=request.agenda_id,
             position=_next_position(organisation),
         )
-        return column if _insert_unless_taken(column) else None
+        return column if insert_unless_taken(column) else None
     if column.doctolib_agenda_id is None:
         # Not locked beforehand (pushes to one agenda must not queue behind each
         # other): a conditional update, which only one of two concurrent pushes wins.
@@ -593,14 +572,10 @@ def _remember_motive(plan: ExternalPlan, change_reason: str) -> None:
         return
     existing.doctolib_motive_name, existing.doctolib_motive_sync_id = motive
     existing.service_chain_match = plan.chain_match
-    existing._change_reason = change_reason
-    existing.save(
-        update_fields=[
-            "doctolib_motive_name",
-            "doctolib_motive_sync_id",
-            "service_chain_match",
-            "updated_at",
-        ]
+    update_with_history(
+        existing,
+        ["doctolib_motive_name", "doctolib_motive_sync_id", "service_chain_match", "updated_at"],
+        reason=change_reason,
     )
 
 
@@ -636,13 +611,10 @@ def _write_external(organisation, plan: ExternalPlan, column, change_reason: str
     appointment.service_chain_match = plan.chain_match
     appointment.doctolib_motive_name = request.motive_name
     appointment.doctolib_motive_sync_id = request.motive_sync_id
-    appointment._change_reason = change_reason
     if plan.existing is not None:
-        appointment.save(update_fields=[*_EXTERNAL_OWNED, "updated_at"])
-    else:
-        if not _insert_unless_taken(appointment):
-            return False
-        Appointment.history.bulk_history_create([appointment], default_change_reason=change_reason)
+        update_with_history(appointment, [*_EXTERNAL_OWNED, "updated_at"], reason=change_reason)
+    elif not insert_with_history(appointment, reason=change_reason):
+        return False
     plan.existing = appointment
     return True
 
@@ -684,15 +656,11 @@ def _record_history_many(pks: list[int], *, history_type: str, actor, reason: st
     adds up over a handover's hundreds of thousands."""
     if not pks:
         return
-    history = Appointment.history.model
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(f.column) for f in history.tracked_fields)
     marks = ", ".join(["%s"] * len(pks))
+    source = f"{connection.ops.quote_name(Appointment._meta.db_table)} WHERE id IN ({marks})"
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {quote(history._meta.db_table)} ({columns}, history_date, "
-            f"history_type, history_user_id, history_change_reason) SELECT {columns}, %s, %s, "
-            f"%s, %s FROM {quote(Appointment._meta.db_table)} WHERE id IN ({marks})",
+            history_insert(Appointment, source=source),
             [
                 connection.ops.adapt_datetimefield_value(timezone.now()),
                 history_type,

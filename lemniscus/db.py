@@ -1,6 +1,7 @@
 from contextlib import contextmanager
 
 from django.db import IntegrityError, connection, transaction
+from django.db.models.constants import OnConflict
 
 
 def atomic_with_race_retry(func, /, *args, **kwargs):
@@ -14,6 +15,28 @@ def atomic_with_race_retry(func, /, *args, **kwargs):
     except IntegrityError:
         with transaction.atomic():
             return func(*args, **kwargs)
+
+
+def insert_unless_taken(instance) -> bool:
+    """INSERT … ON CONFLICT DO NOTHING: False when a concurrent writer holds the
+    unique key (it waited for that writer's commit), without the savepoint that
+    catching an IntegrityError would need. Model.save's own insert (no signals), with
+    the conflict clause Django's bulk_create cannot combine with RETURNING."""
+    meta = type(instance)._meta
+    fields = [f for f in meta.local_concrete_fields if f is not meta.pk and not f.generated]
+    rows = type(instance)._base_manager._insert(
+        [instance],
+        fields=fields,
+        returning_fields=[meta.pk],
+        using=connection.alias,
+        on_conflict=OnConflict.IGNORE,
+    )
+    if not rows or rows[0] is None:
+        return False
+    instance.pk = rows[0][0]
+    instance._state.adding = False
+    instance._state.db = connection.alias
+    return True
 
 
 # The first key of PostgreSQL advisory locks taken here; the second is the object's.

@@ -80,18 +80,27 @@ class FailureLimit:
             return max(1, math.ceil(ends - now))
         return 0
 
-    def over_with_generation(self, request, *, now: float | None = None) -> tuple[int, int | None]:
+    def over_with_generation(
+        self, request, *, now: float | None = None, along=None
+    ) -> tuple[int, int | None, object]:
         """`over()`, and the auth generation (lemniscus.auth_generation) read in the
-        same Redis round trip; None for the generation without Redis."""
+        same Redis round trip; None for the generation without Redis. `along(pipe)`
+        may queue one more command on that round trip (a Redis pipeline, not a
+        transaction); its reply is the third value (None without Redis)."""
         now = time.time() if now is None else now
         key, ends = self._key(request, now)
-        count, generation = _memory.get(key), None
+        count, generation, reply = _memory.get(key), None, None
         if settings.REDIS_URL:
             import redis
 
             try:
                 client = redis_client(settings.REDIS_URL)
-                raw_count, raw_generation = client.mget([key, auth_generation.KEY])
+                pipe = client.pipeline(transaction=False)
+                pipe.mget([key, auth_generation.KEY])
+                if along is not None:
+                    along(pipe)
+                (raw_count, raw_generation), *rest = pipe.execute()
+                reply = rest[0] if rest else None
                 count = int(raw_count or 0)
                 if raw_generation is None:
                     client.set(auth_generation.KEY, auth_generation.initial_value(), nx=True)
@@ -100,8 +109,8 @@ class FailureLimit:
             except redis.RedisError:
                 logger.warning("failure counter: Redis unreachable, counting in-process")
         if count >= self.limit:
-            return max(1, math.ceil(ends - now)), generation
-        return 0, generation
+            return max(1, math.ceil(ends - now)), generation, reply
+        return 0, generation, reply
 
     def record(self, request, *, now: float | None = None) -> None:
         now = time.time() if now is None else now

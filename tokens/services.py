@@ -183,6 +183,14 @@ class _TokenCache:
                 return None
             return entry.token
 
+    def peek(self, digest: str) -> Token | None:
+        """The entry's token whatever its generation (only a hint: not checked)."""
+        with self._lock:
+            entry = self._entries.get(digest)
+        if entry is None or time.monotonic() - entry.cached_at > CACHE_SECONDS:
+            return None
+        return entry.token
+
     def put(self, digest: str, token: Token, generation: int) -> None:
         with self._lock:
             if len(self._entries) >= _CACHE_MAX_ENTRIES:
@@ -229,6 +237,16 @@ def token_authenticate_cached(*, raw: str, kind: str, generation: int | None) ->
     if token is not None:
         _cache.put(digest, _private_copy(token), generation)
     return token
+
+
+def cached_organisation(*, raw: str, kind: str):
+    """The organisation of `raw` as this process cached it, before any check (the
+    token may since have been revoked): a hint, e.g. for whose budget to spend on the
+    round trip that reads the auth generation. Never a grant of access."""
+    if not raw or not token_is_well_formed(raw):
+        return None
+    token = _cache.peek(hash_token(raw))
+    return token.organisation if token is not None and token.kind == kind else None
 
 
 def forget_cached_tokens() -> None:

@@ -13,14 +13,15 @@ def reset() -> None:
     throttle.reset()
 
 
-def refuse_if_over(request, *, now: float | None = None) -> int | None:
+def refuse_if_over(request, *, now: float | None = None, along=None) -> tuple[int | None, object]:
     """429 for an address past the limit in this minute (call before the token check).
     Returns the auth generation read in the same round trip (None without Redis), for
-    tokens.services.token_authenticate_cached."""
-    wait, generation = FAILED_TOKENS.over_with_generation(request, now=now)
+    tokens.services.token_authenticate_cached, and the reply to what `along(pipe)`
+    queued on that round trip (lemniscus.throttle.FailureLimit.over_with_generation)."""
+    wait, generation, reply = FAILED_TOKENS.over_with_generation(request, now=now, along=along)
     if wait:
         raise RateLimited(retry_after=wait)
-    return generation
+    return generation, reply
 
 
 def record_failure(request, *, now: float | None = None) -> None:

@@ -25,7 +25,7 @@ from lemniscus.text import storable
 from tokens import throttle
 from tokens.authentication import bearer_from
 from tokens.models import TokenKind
-from tokens.services import token_authenticate_cached
+from tokens.services import cached_organisation, token_authenticate_cached
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -55,7 +55,16 @@ class ZipperView(APIView):
         request.accepted_renderer, request.accepted_media_type = neg
         self._check_size(request)
         raw = bearer_from(request)
-        generation = throttle.refuse_if_over(request) if raw is not None else None
+        generation, spent, hint = None, None, None
+        if raw is not None:
+            # One Redis round trip: the failed-token count, the auth generation and,
+            # for a token this process has cached, its organisation's budget (spent
+            # for the organisation the token had; taken again below if not that one).
+            hint = cached_organisation(raw=raw, kind=TokenKind.DOCTOLIB)
+            if hint is not None and not hint.has_doctolib_plan:
+                hint = None
+            along = ratelimit.take_along(hint.orga_id) if hint is not None else None
+            generation, spent = throttle.refuse_if_over(request, along=along)
         token = token_authenticate_cached(
             raw=raw or "", kind=TokenKind.DOCTOLIB, generation=generation
         )
@@ -67,7 +76,10 @@ class ZipperView(APIView):
         self.token = token
         if not self.organisation.has_doctolib_plan:
             raise errors.PlanRequired()
-        wait = ratelimit.take(self.organisation.orga_id)
+        if spent is not None and self.organisation.orga_id == hint.orga_id:
+            wait = ratelimit.wait_from_reply(spent)
+        else:
+            wait = ratelimit.take(self.organisation.orga_id)
         if wait:
             raise errors.RateLimited(retry_after=wait)
         if request.method in WRITE_METHODS and request.method != "DELETE":

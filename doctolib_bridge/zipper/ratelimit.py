@@ -130,12 +130,16 @@ def reset_memory_buckets() -> None:
     _warnings.last = None
 
 
+def _redis_key(organisation_key: str) -> str:
+    return f"zipper-rate:{organisation_key}"
+
+
 def take(organisation_key: str, *, rate: str | None = None, now: float | None = None) -> int:
     """Spend one request of the organisation's budget. Returns 0 when allowed, else the
     seconds to wait (for `Retry-After`)."""
     budget = parse_rate(rate or settings.ZIPPER_RATE_LIMIT)
     now = time.time() if now is None else now
-    key = f"zipper-rate:{organisation_key}"
+    key = _redis_key(organisation_key)
     if settings.REDIS_URL:
         import redis
 
@@ -148,6 +152,28 @@ def take(organisation_key: str, *, rate: str | None = None, now: float | None = 
         except redis.RedisError as error:
             _warnings.warn(error, time.monotonic())
         else:
-            return math.ceil(wait_ms / 1000) if wait_ms else 0
+            return _seconds(wait_ms)
     wait = _memory.take(key, budget, now)
     return math.ceil(wait) if wait else 0
+
+
+def take_along(organisation_key: str, *, rate: str | None = None, now: float | None = None):
+    """`take` on a Redis round trip made anyway: a callable that queues the spending
+    on a pipeline (lemniscus.throttle's, before the token check, for the organisation
+    of the token this process has cached). Its reply goes to `wait_from_reply`."""
+    budget = parse_rate(rate or settings.ZIPPER_RATE_LIMIT)
+    now = time.time() if now is None else now
+
+    def along(pipe) -> None:
+        pipe.eval(_LUA, 1, _redis_key(organisation_key), budget.capacity, budget.per_second, now)
+
+    return along
+
+
+def wait_from_reply(reply) -> int:
+    """The seconds to wait (0: allowed) from the reply to `take_along`'s command."""
+    return _seconds(int(reply))
+
+
+def _seconds(wait_ms: int) -> int:
+    return math.ceil(wait_ms / 1000) if wait_ms else 0
