@@ -124,6 +124,13 @@ def _object(function: str, alias: str, names) -> str:
 def _statement(vendor: str, lock: bool) -> str:
     function = "json_build_object" if vendor == "postgresql" else "json_object"
     locking = " FOR UPDATE" if lock and vendor == "postgresql" else ""
+    # Only those that end after the start (external_plan checks it again: SQLite
+    # reads them all from the day before on).
+    overlapping = (
+        "\n   AND o.start + o.duration_minutes * interval '1 minute' > %(start)s"
+        if vendor == "postgresql"
+        else ""
+    )
     table = connection.ops.quote_name
     appointments = table(Appointment._meta.db_table)
     return f"""
@@ -159,7 +166,7 @@ SELECT 'collision', {_object(function, "o", _COLLISION_FIELDS)}
   FROM {appointments} o JOIN col ON o.calendar_column_id = col.id
  WHERE o.organisation_id = %(organisation)s
    AND o.source = %(lemniscus)s AND o.status <> %(cancelled)s
-   AND o.start < %(end)s AND o.start > %(earliest)s
+   AND o.start < %(end)s AND o.start > %(earliest)s{overlapping}
    AND NOT EXISTS (SELECT 1 FROM existing x WHERE x.id = o.id)
 """
 
@@ -203,6 +210,7 @@ def _rows(organisation, request: ExternalAppointment, lock: bool):
         "motive_name": request.motive_name,
         "lemniscus": AppointmentSource.LEMNISCUS,
         "cancelled": AppointmentStatus.CANCELLED,
+        "start": connection.ops.adapt_datetimefield_value(request.start),
         "end": connection.ops.adapt_datetimefield_value(request.end),
         "earliest": connection.ops.adapt_datetimefield_value(request.start - MAX_DURATION),
     }
