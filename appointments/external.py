@@ -29,6 +29,7 @@ from appointments.models import (
     ServiceChainMatch,
 )
 from billing.models import ServiceChain
+from lemniscus.db import prepared_cursor
 from lemniscus.errors import PatientNotLinked
 from patients.models import Patient
 
@@ -214,7 +215,7 @@ def _rows(organisation, request: ExternalAppointment, lock: bool):
         "end": connection.ops.adapt_datetimefield_value(request.end),
         "earliest": connection.ops.adapt_datetimefield_value(request.start - MAX_DURATION),
     }
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:  # on every push: planned once per connection
         cursor.execute(_statement(connection.vendor, lock), params)
         for kind, data in cursor.fetchall():
             yield kind, json.loads(data) if isinstance(data, str) else data

@@ -1,7 +1,9 @@
 from contextlib import contextmanager
 from functools import cache
 
+import psycopg
 from django.db import IntegrityError, connection, transaction
+from django.db.backends.utils import CursorDebugWrapper
 from django.db.models.constants import OnConflict
 
 
@@ -66,6 +68,40 @@ def insert_row(instance) -> None:
         instance.pk = cursor.fetchone()[0]
     instance._state.adding = False
     instance._state.db = connection.alias
+
+
+def prepared_cursor():
+    """A cursor (use it in `with`) whose statements PostgreSQL prepares once per
+    connection, so that a statement run on every request is planned once and its
+    generic plan reused, where planning costs more than running it (the Zipper
+    push's planning statement: 0.36 ms to plan, 0.1 ms to run). Django turns
+    psycopg's automatic preparing off (for connection poolers in transaction mode:
+    one in front must keep prepared statements, as pgbouncer does from 1.21 on); this
+    cursor binds on the server and prepares every statement it runs, and is wrapped
+    as Django's are (errors, query logging). Elsewhere (SQLite) an ordinary cursor."""
+    if connection.vendor != "postgresql":
+        return connection.cursor()
+    connection.close_if_health_check_failed()
+    connection.ensure_connection()
+    connection.validate_thread_sharing()
+    with connection.wrap_database_errors:
+        cursor = _PreparingCursor(connection.connection)
+    if connection.queries_logged:
+        return _PreparedDebugCursor(cursor, connection)
+    return connection.make_cursor(cursor)
+
+
+class _PreparingCursor(psycopg.Cursor):
+    def execute(self, query, params=None, *, prepare=True, binary=None):
+        return super().execute(query, params, prepare=prepare, binary=binary)
+
+
+class _PreparedDebugCursor(CursorDebugWrapper):
+    """Django's query log, with the statement composed as Django composes it for
+    server-side binding (psycopg keeps no text of a prepared statement's run)."""
+
+    def debug_sql(self, sql=None, params=None, use_last_executed_query=False, many=False):
+        return super().debug_sql(self.db.ops.compose_sql(sql, params), None, False, many)
 
 
 # The first key of PostgreSQL advisory locks taken here; the second is the object's.

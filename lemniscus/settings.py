@@ -148,6 +148,10 @@ else:
     # A persistent connection is checked before a request reuses it, so that a
     # restarted PostgreSQL costs a reconnect, not a 500 (tests/faults).
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # psycopg prepares nothing without a threshold, not even what asks for it: only
+    # lemniscus.db.prepared_cursor asks (Django's cursors bind on the client and never
+    # prepare), and nothing reaches this threshold on its own.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("prepare_threshold", 2**31 - 1)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "organisations.User"

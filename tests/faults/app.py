@@ -15,6 +15,15 @@ from tests.faults.servers import free_port, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 
+# A push of a finished appointment for the practice's linked patient "dp-1".
+PUSH = {
+    "doctolib_patient_id": "dp-1",
+    "agenda": {"id": "ag-1", "name": "Frau Weber"},
+    "visit_motive": {"name": "Osteopathie", "sync_id": None},
+    "start": "2026-11-20T09:00:00+01:00",
+    "duration_minutes": 45,
+}
+
 SETUP = """
 import json
 from organisations.models import Plan

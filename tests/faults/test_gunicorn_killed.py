@@ -14,16 +14,9 @@ import time
 
 import pytest
 
-from tests.faults.app import App, until
+from tests.faults.app import PUSH, App, until
 from tests.faults.servers import PrivatePostgres
 
-BODY = {
-    "doctolib_patient_id": "dp-1",
-    "agenda": {"id": "ag-1", "name": "Frau Weber"},
-    "visit_motive": {"name": "Osteopathie", "sync_id": None},
-    "start": "2026-11-20T09:00:00+01:00",
-    "duration_minutes": 45,
-}
 KEY = "push-da-1-attempt"
 
 
@@ -54,7 +47,7 @@ def _push(app, token) -> tuple[int, dict, dict]:
         connection.request(
             "PUT",
             "/api/zipper/v1/appointments/da-1",
-            json.dumps(BODY).encode(),
+            json.dumps(PUSH).encode(),
             {
                 "Authorization": f"Bearer {token}",
                 "Content-Type": "application/json",

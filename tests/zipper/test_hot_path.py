@@ -151,3 +151,16 @@ def test_no_session_cookie_or_csrf_on_the_zipper_api(redis_settings, setup, clie
     assert response.status_code == 201
     assert "sessionid" not in response.cookies and "csrftoken" not in response.cookies
     assert "Cookie" not in response.get("Vary", "")
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's prepared statements")
+def test_the_planning_statement_is_planned_once_per_connection(redis_settings, setup):
+    _, plugin = setup
+    for number in range(3):
+        assert plugin.put(f"/appointments/da-p{number}", payload()).status_code == 201
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
+            ["%WITH existing AS%FOR UPDATE%"],
+        )
+        assert cursor.fetchone()[0] == 1
