@@ -29,7 +29,7 @@ from appointments.models import (
     ServiceChainMatch,
 )
 from billing.models import ServiceChain
-from lemniscus.db import prepared_cursor
+from lemniscus.db import fetch_prepared
 from lemniscus.errors import PatientNotLinked
 from patients.models import Patient
 
@@ -215,10 +215,8 @@ def _rows(organisation, request: ExternalAppointment, lock: bool):
         "end": connection.ops.adapt_datetimefield_value(request.end),
         "earliest": connection.ops.adapt_datetimefield_value(request.start - MAX_DURATION),
     }
-    with prepared_cursor() as cursor:  # on every push: planned once per connection
-        cursor.execute(_statement(connection.vendor, lock), params)
-        for kind, data in cursor.fetchall():
-            yield kind, json.loads(data) if isinstance(data, str) else data
+    for kind, data in fetch_prepared(_statement(connection.vendor, lock), params):
+        yield kind, json.loads(data) if isinstance(data, str) else data
 
 
 def _collision(other: Appointment, zone) -> dict:

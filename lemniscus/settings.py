@@ -149,7 +149,7 @@ else:
     # restarted PostgreSQL costs a reconnect, not a 500 (tests/faults).
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     # psycopg prepares nothing without a threshold, not even what asks for it: only
-    # lemniscus.db.prepared_cursor asks (Django's cursors bind on the client and never
+    # lemniscus.db.fetch_prepared asks (Django's cursors bind on the client and never
     # prepare), and nothing reaches this threshold on its own.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("prepare_threshold", 2**31 - 1)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
