@@ -31,7 +31,12 @@ from lemniscus.errors import (
     RoomBooked,
     ValidationFailed,
 )
-from lemniscus.history_rows import history_insert, insert_with_history, update_with_history
+from lemniscus.history_rows import (
+    history_insert,
+    history_params,
+    insert_with_history,
+    update_with_history,
+)
 from lemniscus.tenancy import access
 from outbox.services import enqueue
 from patients.models import Patient
@@ -658,17 +663,11 @@ def _record_history_many(pks: list[int], *, history_type: str, actor, reason: st
         return
     marks = ", ".join(["%s"] * len(pks))
     source = f"{connection.ops.quote_name(Appointment._meta.db_table)} WHERE id IN ({marks})"
+    params = history_params(
+        history_type=history_type, user_id=getattr(actor, "pk", None), reason=reason
+    )
     with connection.cursor() as cursor:
-        cursor.execute(
-            history_insert(Appointment, source=source),
-            [
-                connection.ops.adapt_datetimefield_value(timezone.now()),
-                history_type,
-                actor.pk if actor else None,
-                reason,
-                *pks,
-            ],
-        )
+        cursor.execute(history_insert(Appointment, source=source), [*params, *pks])
 
 
 def appointments_take_out(*, pks: list[int], actor, reason: str) -> None:

@@ -20,38 +20,61 @@ def atomic_with_race_retry(func, /, *args, **kwargs):
             return func(*args, **kwargs)
 
 
+@cache
+def _inserted_fields(model) -> tuple:
+    """The fields an INSERT of a new `model` row writes (all but the key and
+    generated columns), as Model.save's does."""
+    meta = model._meta
+    return tuple(f for f in meta.local_concrete_fields if f is not meta.pk and not f.generated)
+
+
+@cache
+def insert_statement(model, *, ignore_conflicts: bool = False, returning: str = "") -> str:
+    """`INSERT INTO <table> (...) VALUES (%s, ...) [ON CONFLICT DO NOTHING] RETURNING
+    <returning, else the key>` for `insert_values`, built once per model."""
+    meta = model._meta
+    quote = connection.ops.quote_name
+    fields = _inserted_fields(model)
+    conflict = " ON CONFLICT DO NOTHING" if ignore_conflicts else ""
+    return (
+        f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
+        f"VALUES ({', '.join(['%s'] * len(fields))}){conflict} "
+        f"RETURNING {returning or quote(meta.pk.column)}"
+    )
+
+
+def insert_values(instance) -> list:
+    """The values `save()` would insert for `instance` (auto_now_add applied to the
+    instance as well), as the database takes them."""
+    return [
+        f.get_db_prep_save(f.pre_save(instance, True), connection)
+        for f in _inserted_fields(type(instance))
+    ]
+
+
+def mark_inserted(instance, pk) -> None:
+    instance.pk = pk
+    instance._state.adding = False
+    instance._state.db = connection.alias
+
+
 def insert_unless_taken(instance) -> bool:
     """INSERT … ON CONFLICT DO NOTHING: False when a concurrent writer holds the
     unique key (it waited for that writer's commit), without the savepoint that
     catching an IntegrityError would need. Model.save's own insert (no signals), with
     the conflict clause Django's bulk_create cannot combine with RETURNING."""
     meta = type(instance)._meta
-    fields = [f for f in meta.local_concrete_fields if f is not meta.pk and not f.generated]
     rows = type(instance)._base_manager._insert(
         [instance],
-        fields=fields,
+        fields=list(_inserted_fields(type(instance))),
         returning_fields=[meta.pk],
         using=connection.alias,
         on_conflict=OnConflict.IGNORE,
     )
     if not rows or rows[0] is None:
         return False
-    instance.pk = rows[0][0]
-    instance._state.adding = False
-    instance._state.db = connection.alias
+    mark_inserted(instance, rows[0][0])
     return True
-
-
-@cache
-def _insert_statement(model) -> tuple[str, tuple]:
-    meta = model._meta
-    fields = tuple(f for f in meta.local_concrete_fields if f is not meta.pk and not f.generated)
-    quote = connection.ops.quote_name
-    return (
-        f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
-        f"VALUES ({', '.join(['%s'] * len(fields))}) RETURNING {quote(meta.pk.column)}",
-        fields,
-    )
 
 
 def insert_row(instance) -> None:
@@ -61,13 +84,9 @@ def insert_row(instance) -> None:
     if not connection.features.can_return_columns_from_insert:
         instance.save(force_insert=True)
         return
-    sql, fields = _insert_statement(type(instance))
-    values = [f.get_db_prep_save(f.pre_save(instance, True), connection) for f in fields]
     with connection.cursor() as cursor:
-        cursor.execute(sql, values)
-        instance.pk = cursor.fetchone()[0]
-    instance._state.adding = False
-    instance._state.db = connection.alias
+        cursor.execute(insert_statement(type(instance)), insert_values(instance))
+        mark_inserted(instance, cursor.fetchone()[0])
 
 
 def fetch_prepared(sql: str, params) -> list[tuple]:

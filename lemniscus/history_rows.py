@@ -16,7 +16,7 @@ from django.db import connection
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
-from lemniscus.db import insert_unless_taken
+from lemniscus.db import insert_statement, insert_unless_taken, insert_values, mark_inserted
 
 _UNSET = object()
 
@@ -58,45 +58,37 @@ def history_insert(model, *, source: str) -> str:
     )
 
 
-def _history_params(instance, history_type: str, reason: str | None) -> list:
-    return [
-        connection.ops.adapt_datetimefield_value(timezone.now()),
-        history_type,
-        history_user_id(instance),
-        reason,
-    ]
-
-
-def _prepared(instance, fields, *, add: bool) -> list:
-    """The values `save()` would write for `fields` (auto_now and auto_now_add
-    applied to the instance as well), as the database takes them."""
-    return [field.get_db_prep_save(field.pre_save(instance, add), connection) for field in fields]
+def history_params(*, history_type: str, user_id: int | None, reason: str | None) -> list:
+    """The parameters of `history_insert`: now, the type, the user and the reason."""
+    return [connection.ops.adapt_datetimefield_value(timezone.now()), history_type, user_id, reason]
 
 
 def update_with_history(instance, field_names: list[str], *, reason: str | None) -> None:
     """`instance.save(update_fields=field_names)` and its "~" history row."""
-    meta = type(instance)._meta
     quote = connection.ops.quote_name
+    meta = type(instance)._meta
     fields = [meta.get_field(name) for name in field_names]
-    table, pk = quote(meta.db_table), quote(meta.pk.column)
     update = (
-        f"UPDATE {table} SET {', '.join(f'{quote(field.column)} = %s' for field in fields)} "
-        f"WHERE {pk} = %s"
+        f"UPDATE {quote(meta.db_table)} "
+        f"SET {', '.join(f'{quote(field.column)} = %s' for field in fields)} "
+        f"WHERE {quote(meta.pk.column)} = %s"
     )
-    params = [*_prepared(instance, fields, add=False), instance.pk]
-    history_params = _history_params(instance, "~", reason)
+    params = [
+        *(field.get_db_prep_save(field.pre_save(instance, False), connection) for field in fields),
+        instance.pk,
+    ]
+    after = history_params(history_type="~", user_id=history_user_id(instance), reason=reason)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(
                 f"WITH written AS ({update} RETURNING *) "
                 + history_insert(type(instance), source="written"),
-                [*params, *history_params],
+                [*params, *after],
             )
         else:
             cursor.execute(update, params)
             cursor.execute(
-                history_insert(type(instance), source=f"{table} WHERE {pk} = %s"),
-                [*history_params, instance.pk],
+                history_insert(type(instance), source=_row_of(instance)), [*after, instance.pk]
             )
 
 
@@ -105,35 +97,30 @@ def insert_with_history(instance, *, reason: str | None) -> bool:
     concurrent writer holds one of its unique keys (INSERT … ON CONFLICT DO NOTHING:
     it waited for that writer's commit, and needs no savepoint)."""
     model = type(instance)
-    meta = model._meta
-    quote = connection.ops.quote_name
-    fields = [f for f in meta.local_concrete_fields if f is not meta.pk and not f.generated]
-    table, pk = quote(meta.db_table), quote(meta.pk.column)
-    history_params = _history_params(instance, "+", reason)
+    after = history_params(history_type="+", user_id=history_user_id(instance), reason=reason)
     if connection.vendor == "postgresql":
-        insert = (
-            f"INSERT INTO {table} ({', '.join(quote(field.column) for field in fields)}) "
-            f"VALUES ({', '.join(['%s'] * len(fields))}) ON CONFLICT DO NOTHING RETURNING *"
-        )
+        insert = insert_statement(model, ignore_conflicts=True, returning="*")
         with connection.cursor() as cursor:
             cursor.execute(
                 f"WITH written AS ({insert}) "
                 + history_insert(model, source="written")
-                + f" RETURNING {pk}",
-                [*_prepared(instance, fields, add=True), *history_params],
+                + f" RETURNING {connection.ops.quote_name(model._meta.pk.column)}",
+                [*insert_values(instance), *after],
             )
             row = cursor.fetchone()
         if row is None:
             return False
-        instance.pk = row[0]
-        instance._state.adding = False
-        instance._state.db = connection.alias
+        mark_inserted(instance, row[0])
         return True
     if not insert_unless_taken(instance):
         return False
     with connection.cursor() as cursor:
-        cursor.execute(
-            history_insert(model, source=f"{table} WHERE {pk} = %s"),
-            [*history_params, instance.pk],
-        )
+        cursor.execute(history_insert(model, source=_row_of(instance)), [*after, instance.pk])
     return True
+
+
+def _row_of(instance) -> str:
+    """`<table> WHERE <key> = %s`: the instance's row, as a `history_insert` source."""
+    quote = connection.ops.quote_name
+    meta = type(instance)._meta
+    return f"{quote(meta.db_table)} WHERE {quote(meta.pk.column)} = %s"
