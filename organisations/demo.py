@@ -45,6 +45,7 @@ from documentation.services import attachment_create, finalises_at
 from lemniscus.errors import DomainError
 from lemniscus.text import fold
 from organisations.models import Organisation, Plan, User
+from organisations.opening_hours import is_open
 from organisations.services import organisation_create, organisation_update_practice
 from patients.models import Patient, Salutation
 
@@ -395,11 +396,14 @@ def _series(organisation, owner, columns, chains, rng) -> int:
     therapists = [c for c in columns if c.kind == ColumnKind.THERAPIST]
     pool = next(c for c in columns if c.name == "Bewegungsbad")
     treatments = [c for c in chains if c.description.startswith(("Krankengymnastik", "Manuelle"))]
-    tomorrow = organisation.today() + timedelta(days=1)
+    # The practice's next five open days from tomorrow on (planned appointments lie
+    # ahead): a weekly series starting on a closed day would have no date at all.
+    days = (organisation.today() + timedelta(days=offset) for offset in range(1, 15))
+    open_days = list(islice((day for day in days if is_open(organisation, day)), 5))
     made = 0
     for index, patient in enumerate(patients):
-        start = datetime.combine(  # from tomorrow on: planned appointments lie ahead
-            tomorrow + timedelta(days=index % 5),
+        start = datetime.combine(
+            open_days[index % len(open_days)],
             time(7 + index % 11, rng.choice((30, 45))),
             tzinfo=organisation.zone,
         )
