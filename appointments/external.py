@@ -5,7 +5,8 @@ would do, read in one SQL statement. The push (appointments.services
 `external_plan`: one path, not two.
 
 The statement reads, in one round trip: the linked patient, the appointment already
-held for the external id (locked until commit when the push writes), the calendar
+held for the external id (on PostgreSQL with its row version, `xmin`: the push writes
+only if nobody has changed the row since, else plans again), the calendar
 column for the agenda (linked to it, else the oldest unlinked one of that name), the
 service chains the motive could match (and the one the appointment has), and the
 lemniscus-only appointments the time overlaps in that column. Each row comes back as
@@ -65,7 +66,8 @@ class ExternalAppointment:
 @dataclass
 class ExternalPlan:
     """What a push does. `column` is None when a new column would be created;
-    `existing` is the appointment held (after a write: the one written)."""
+    `existing` is the appointment held (after a write: the one written), `version`
+    its row version when read (PostgreSQL's `xmin`; None on SQLite)."""
 
     request: ExternalAppointment
     patient: Patient | None
@@ -78,6 +80,7 @@ class ExternalPlan:
     outcome: str
     warnings: list[dict] = field(default_factory=list)
     refusal: Exception | None = None
+    version: str | None = None
 
     @property
     def column_name(self) -> str:
@@ -116,15 +119,19 @@ def _concrete(model) -> tuple[str, ...]:
     return tuple(f.attname for f in model._meta.concrete_fields)
 
 
-def _object(function: str, alias: str, names) -> str:
+def _object(function: str, alias: str, names, extra: str = "") -> str:
     pairs = ", ".join(f"'{name}', {alias}.{connection.ops.quote_name(name)}" for name in names)
-    return f"{function}({pairs})"
+    return f"{function}({pairs}{extra})"
 
 
 @cache
-def _statement(vendor: str, lock: bool) -> str:
+def _statement(vendor: str) -> str:
     function = "json_build_object" if vendor == "postgresql" else "json_object"
-    locking = " FOR UPDATE" if lock and vendor == "postgresql" else ""
+    # The row version (PostgreSQL's xmin moves with every UPDATE): the push's write is
+    # conditional on it. SQLite has none; there the push plans and writes in one
+    # transaction.
+    version = ", xmin::text AS row_version" if vendor == "postgresql" else ""
+    version_pair = ", 'row_version', e.row_version" if vendor == "postgresql" else ""
     # Only those that end after the start (external_plan checks it again: SQLite
     # reads them all from the day before on).
     overlapping = (
@@ -136,9 +143,8 @@ def _statement(vendor: str, lock: bool) -> str:
     appointments = table(Appointment._meta.db_table)
     return f"""
 WITH existing AS (
-    SELECT * FROM {appointments}
+    SELECT *{version} FROM {appointments}
     WHERE organisation_id = %(organisation)s AND doctolib_appointment_id = %(external_id)s
-    {locking}
 ),
 col AS (
     SELECT * FROM {table(CalendarColumn._meta.db_table)}
@@ -152,7 +158,8 @@ SELECT 'patient', {_object(function, "p", _PATIENT_FIELDS)}
   FROM {table(Patient._meta.db_table)} p
  WHERE p.organisation_id = %(organisation)s AND p.doctolib_patient_id = %(patient_external_id)s
 UNION ALL
-SELECT 'existing', {_object(function, "e", _concrete(Appointment))} FROM existing e
+SELECT 'existing', {_object(function, "e", _concrete(Appointment), version_pair)}
+  FROM existing e
 UNION ALL
 SELECT 'column', {_object(function, "c", _concrete(CalendarColumn))} FROM col c
 UNION ALL
@@ -199,7 +206,7 @@ def _instance(model, data: dict):
     )
 
 
-def _rows(organisation, request: ExternalAppointment, lock: bool):
+def _rows(organisation, request: ExternalAppointment):
     params = {
         "organisation": organisation.pk,
         "external_id": request.external_id,
@@ -215,7 +222,7 @@ def _rows(organisation, request: ExternalAppointment, lock: bool):
         "end": connection.ops.adapt_datetimefield_value(request.end),
         "earliest": connection.ops.adapt_datetimefield_value(request.start - MAX_DURATION),
     }
-    for kind, data in fetch_prepared(_statement(connection.vendor, lock), params):
+    for kind, data in fetch_prepared(_statement(connection.vendor), params):
         yield kind, json.loads(data) if isinstance(data, str) else data
 
 
@@ -231,9 +238,8 @@ def _collision(other: Appointment, zone) -> dict:
     }
 
 
-def external_plan(*, organisation, request: ExternalAppointment, lock: bool) -> ExternalPlan:
-    """What pushing `request` would do now, without writing. With `lock` (the push)
-    the appointment held for the external id stays locked until commit."""
+def external_plan(*, organisation, request: ExternalAppointment) -> ExternalPlan:
+    """What pushing `request` would do now, without writing or locking."""
     found: dict[str, list] = {"patient": [], "existing": [], "column": [], "chain": []}
     collisions: list[Appointment] = []
     models_by_kind = {
@@ -242,7 +248,10 @@ def external_plan(*, organisation, request: ExternalAppointment, lock: bool) -> 
         "column": CalendarColumn,
         "chain": ServiceChain,
     }
-    for kind, data in _rows(organisation, request, lock):
+    version = None
+    for kind, data in _rows(organisation, request):
+        if kind == "existing":
+            version = data.get("row_version")
         if kind == "collision":
             collisions.append(_instance(Appointment, data))
         else:
@@ -275,6 +284,7 @@ def external_plan(*, organisation, request: ExternalAppointment, lock: bool) -> 
         chain_match=chain_match,
         rematched=rematch,
         outcome=PushOutcome.CREATED,
+        version=version,
         warnings=[
             _collision(other, zone)
             for other in sorted(collisions, key=lambda other: (other.start, other.pk))

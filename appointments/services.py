@@ -2,6 +2,7 @@
 admin) calls these functions; appointment changes are kept in the history with
 their actor."""
 
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -21,7 +22,7 @@ from appointments.models import (
     ServiceChainMatch,
 )
 from billing.models import ServiceChain
-from lemniscus.db import insert_unless_taken
+from lemniscus.db import insert_row, insert_unless_taken
 from lemniscus.errors import (
     AppointmentExternal,
     ColumnInUse,
@@ -539,8 +540,9 @@ def appointment_delete(*, appointment: Appointment, actor) -> None:
 # -- appointments handed over by an external booking platform ---------------------
 
 # Tries of a push that lost a race (for the appointment's row or the agenda's column)
-# before it gives up with the IntegrityError its caller retries.
-_EXTERNAL_TRIES = 3
+# before it gives up with an IntegrityError: each lost race means another writer
+# won, so a push loses more than once only while several different ones race.
+_EXTERNAL_TRIES = 5
 
 
 def _external_column(organisation, plan: ExternalPlan) -> CalendarColumn | None:
@@ -569,18 +571,23 @@ def _external_column(organisation, plan: ExternalPlan) -> CalendarColumn | None:
     return column
 
 
-def _remember_motive(plan: ExternalPlan, change_reason: str) -> None:
-    """An unchanged push still records the motive the platform now gives."""
+def _remember_motive(plan: ExternalPlan, change_reason: str, along) -> bool:
+    """An unchanged push still records the motive the platform now gives. False when
+    somebody changed the appointment since it was planned."""
     existing, request = plan.existing, plan.request
     motive = (request.motive_name, request.motive_sync_id)
     if plan.invoiced or (existing.doctolib_motive_name, existing.doctolib_motive_sync_id) == motive:
-        return
+        for row in along:
+            insert_row(row)
+        return True
     existing.doctolib_motive_name, existing.doctolib_motive_sync_id = motive
     existing.service_chain_match = plan.chain_match
-    update_with_history(
+    return update_with_history(
         existing,
         ["doctolib_motive_name", "doctolib_motive_sync_id", "service_chain_match", "updated_at"],
         reason=change_reason,
+        version=plan.version,
+        along=along,
     )
 
 
@@ -597,9 +604,9 @@ _EXTERNAL_OWNED = (
 )
 
 
-def _write_external(organisation, plan: ExternalPlan, column, change_reason: str) -> bool:
+def _write_external(organisation, plan: ExternalPlan, column, change_reason: str, along) -> bool:
     """Create or overwrite what the platform owns; False when the create lost the
-    race for the external id."""
+    race for the external id, or somebody changed the appointment since the plan."""
     request = plan.request
     appointment = plan.existing or Appointment(
         organisation=organisation,
@@ -617,39 +624,76 @@ def _write_external(organisation, plan: ExternalPlan, column, change_reason: str
     appointment.doctolib_motive_name = request.motive_name
     appointment.doctolib_motive_sync_id = request.motive_sync_id
     if plan.existing is not None:
-        update_with_history(appointment, [*_EXTERNAL_OWNED, "updated_at"], reason=change_reason)
-    elif not insert_with_history(appointment, reason=change_reason):
+        written = update_with_history(
+            appointment,
+            [*_EXTERNAL_OWNED, "updated_at"],
+            reason=change_reason,
+            version=plan.version,
+            along=along,
+        )
+    else:
+        written = insert_with_history(appointment, reason=change_reason, along=along)
+    if written:
+        plan.existing = appointment
+    return written
+
+
+def _apply_external(organisation, plan: ExternalPlan, change_reason: str, along) -> bool:
+    """Write what `plan` says; False (and nothing written) when it is out of date."""
+    if plan.outcome == PushOutcome.UNCHANGED:
+        return _remember_motive(plan, change_reason, along)
+    if plan.column is not None and plan.column.doctolib_agenda_id is not None:
+        # The common case: one statement, no transaction of its own.
+        return _write_external(organisation, plan, plan.column, change_reason, along)
+    with transaction.atomic():  # the agenda's column linked or created with the write
+        column = _external_column(organisation, plan)
+        if column is not None and _write_external(organisation, plan, column, change_reason, along):
+            plan.column = column
+            return True
+        transaction.set_rollback(True)
         return False
-    plan.existing = appointment
-    return True
 
 
-@transaction.atomic(savepoint=False)  # nested: a failure fails its caller's transaction
 def appointment_upsert_external(
-    *, organisation, request: ExternalAppointment, change_reason: str
+    *, organisation, request: ExternalAppointment, change_reason: str, along=None
 ) -> ExternalPlan:
     """A finished appointment a booking platform hands over ("Termin in lemniscus
     speichern"): created (status done, source of the platform) or brought up to date
     in what the platform owns — patient, column, start, duration, note, and the chain
     when the motive changed or none is set. Refused: an unlinked patient (422
     `patient_not_linked`) and a change of an invoiced appointment (409
-    `appointment_invoiced`). The appointment's row stays locked until commit.
-    Identical pushes at once have the effect of one: the loser of the race for the
-    external id (or for a new agenda's column) plans again and finds the winner's
-    row; no savepoint, no retry left to the caller. `change_reason` names the
-    platform in the history."""
+    `appointment_invoiced`).
+
+    Planned without a lock and written only if the plan still holds: the
+    appointment's UPDATE is conditional on its row version (PostgreSQL's `xmin`), a
+    create on nobody holding the external id (or a new agenda's column). A push that
+    lost such a race (identical pushes at once, an invoice issued meanwhile) plans
+    again and finds the winner's row; no savepoint, no retry left to the caller. On
+    PostgreSQL a push to a known column is two statements, the plan and the write
+    (with its history row), and needs no transaction; SQLite, which has no row
+    version, plans and writes in one.
+
+    `change_reason` names the platform in the history. `along(plan)` gives rows the
+    caller wants written with the push, in its statement (the bridge's sync-log
+    row): they are written if and only if the push writes, or alone when nothing
+    changed."""
     for _ in range(_EXTERNAL_TRIES):
-        plan = external_plan(organisation=organisation, request=request, lock=True)
-        if plan.refusal is not None:
-            raise plan.refusal
-        if plan.outcome == PushOutcome.UNCHANGED:
-            _remember_motive(plan, change_reason)
-            return plan
-        column = _external_column(organisation, plan)
-        if column is not None and _write_external(organisation, plan, column, change_reason):
-            plan.column = column
-            return plan
-    raise IntegrityError("external appointment: lost the race three times")
+        with _plan_and_write():
+            plan = external_plan(organisation=organisation, request=request)
+            if plan.refusal is not None:
+                raise plan.refusal
+            rows = list(along(plan)) if along is not None else []
+            if _apply_external(organisation, plan, change_reason, rows):
+                return plan
+    raise IntegrityError(f"external appointment: lost the race {_EXTERNAL_TRIES} times")
+
+
+def _plan_and_write():
+    """Around a push's plan and write: nothing on PostgreSQL (the write checks the
+    plan's row version), a transaction on SQLite (which has none)."""
+    if connection.vendor == "postgresql":
+        return nullcontext()
+    return transaction.atomic()
 
 
 # -- many at once: the handover takes appointments out and puts them back ----------

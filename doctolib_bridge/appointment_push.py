@@ -45,17 +45,20 @@ def plan_push(*, organisation, doctolib_appointment_id: str, payload: dict) -> E
     return external_plan(
         organisation=organisation,
         request=external_appointment(doctolib_appointment_id, payload),
-        lock=False,
     )
 
 
-def appointment_push(*, organisation, doctolib_appointment_id: str, payload: dict) -> ExternalPlan:
+def appointment_push(
+    *, organisation, doctolib_appointment_id: str, payload: dict, along=None
+) -> ExternalPlan:
     """PUT /appointments/{id} ("Termin in lemniscus speichern"): the appointment
-    domain's one writer, with Doctolib named in the history. Raises the refusal."""
+    domain's one writer, with Doctolib named in the history; `along(plan)` gives rows
+    to write with it (the call's sync-log row). Raises the refusal."""
     return appointment_upsert_external(
         organisation=organisation,
         request=external_appointment(doctolib_appointment_id, payload),
         change_reason=DOCTOLIB_SYNC_ACTOR,
+        along=along,
     )
 
 

@@ -2,7 +2,7 @@ from contextlib import contextmanager
 from functools import cache
 
 import psycopg
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.db.backends.utils import CursorDebugWrapper
 from django.db.models.constants import OnConflict
 
@@ -21,7 +21,7 @@ def atomic_with_race_retry(func, /, *args, **kwargs):
 
 
 @cache
-def _inserted_fields(model) -> tuple:
+def inserted_fields(model) -> tuple:
     """The fields an INSERT of a new `model` row writes (all but the key and
     generated columns), as Model.save's does."""
     meta = model._meta
@@ -34,7 +34,7 @@ def insert_statement(model, *, ignore_conflicts: bool = False, returning: str = 
     <returning, else the key>` for `insert_values`, built once per model."""
     meta = model._meta
     quote = connection.ops.quote_name
-    fields = _inserted_fields(model)
+    fields = inserted_fields(model)
     conflict = " ON CONFLICT DO NOTHING" if ignore_conflicts else ""
     return (
         f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
@@ -48,7 +48,7 @@ def insert_values(instance) -> list:
     instance as well), as the database takes them."""
     return [
         f.get_db_prep_save(f.pre_save(instance, True), connection)
-        for f in _inserted_fields(type(instance))
+        for f in inserted_fields(type(instance))
     ]
 
 
@@ -66,7 +66,7 @@ def insert_unless_taken(instance) -> bool:
     meta = type(instance)._meta
     rows = type(instance)._base_manager._insert(
         [instance],
-        fields=list(_inserted_fields(type(instance))),
+        fields=list(inserted_fields(type(instance))),
         returning_fields=[meta.pk],
         using=connection.alias,
         on_conflict=OnConflict.IGNORE,
@@ -87,6 +87,45 @@ def insert_row(instance) -> None:
     with connection.cursor() as cursor:
         cursor.execute(insert_statement(type(instance)), insert_values(instance))
         mark_inserted(instance, cursor.fetchone()[0])
+
+
+def without_health_check(func, /, *args, **kwargs):
+    """`func()`, whose first statement must not write (the Zipper push's plan),
+    without Django's connection health check: the `SELECT 1` round trip a request
+    pays when it first uses its persistent connection. Should that first statement
+    find the connection dead (PostgreSQL restarted, an idle connection cut), it is
+    dropped and `func` runs once more on a new one: what the health check is for,
+    one round trip cheaper. Outside a transaction only (a dead connection inside one
+    is its caller's to handle)."""
+    if (
+        connection.connection is None
+        or not connection.health_check_enabled
+        or connection.health_check_done
+        or connection.in_atomic_block
+    ):
+        return func(*args, **kwargs)
+    connection.health_check_done = True
+    first = _FirstStatement()
+    try:
+        with connection.execute_wrapper(first):
+            return func(*args, **kwargs)
+    except (OperationalError, InterfaceError):
+        raw = connection.connection
+        if first.answered or not (raw is None or raw.closed):
+            raise
+    connection.close()
+    return func(*args, **kwargs)
+
+
+class _FirstStatement:
+    """An execute wrapper that notes whether any statement got an answer."""
+
+    answered = False
+
+    def __call__(self, execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        self.answered = True
+        return result
 
 
 def fetch_prepared(sql: str, params) -> list[tuple]:

@@ -16,7 +16,14 @@ from django.db import connection
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
-from lemniscus.db import insert_statement, insert_unless_taken, insert_values, mark_inserted
+from lemniscus.db import (
+    insert_row,
+    insert_statement,
+    insert_unless_taken,
+    insert_values,
+    inserted_fields,
+    mark_inserted,
+)
 
 _UNSET = object()
 
@@ -63,8 +70,48 @@ def history_params(*, history_type: str, user_id: int | None, reason: str | None
     return [connection.ops.adapt_datetimefield_value(timezone.now()), history_type, user_id, reason]
 
 
-def update_with_history(instance, field_names: list[str], *, reason: str | None) -> None:
-    """`instance.save(update_fields=field_names)` and its "~" history row."""
+def _along(rows, *, after: str) -> tuple[str, list]:
+    """CTEs inserting `rows` (new model instances) in the statement that writes the
+    row: each only if that write happened (`after` is its CTE). Every value is cast
+    to its column's type, as an `INSERT … SELECT` of parameters needs."""
+    ctes, params = [], []
+    for number, row in enumerate(rows):
+        fields = inserted_fields(type(row))
+        quote = connection.ops.quote_name
+        values = ", ".join(f"CAST(%s AS {field.cast_db_type(connection)})" for field in fields)
+        ctes.append(
+            f", along_{number} AS (INSERT INTO {quote(type(row)._meta.db_table)} "
+            f"({', '.join(quote(field.column) for field in fields)}) "
+            f"SELECT {values} WHERE EXISTS (SELECT 1 FROM {after}))"
+        )
+        params += insert_values(row)
+    return "".join(ctes), params
+
+
+def _write_with_history(model, write: str, params: list, *, after: list, along) -> int | None:
+    """`write` (an UPDATE or INSERT … RETURNING *), its history row and the `along`
+    rows in one statement; the key of the row written, or None when none was."""
+    quote = connection.ops.quote_name
+    extra, extra_params = _along(along, after="written")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH written AS ({write}), history AS ("
+            + history_insert(model, source="written")
+            + f"){extra} SELECT {quote(model._meta.pk.column)} FROM written",
+            [*params, *after, *extra_params],
+        )
+        row = cursor.fetchone()
+    return None if row is None else row[0]
+
+
+def update_with_history(
+    instance, field_names: list[str], *, reason: str | None, version: str | None = None, along=()
+) -> bool:
+    """`instance.save(update_fields=field_names)`, its "~" history row and the `along`
+    rows (new instances of other models), in one statement on PostgreSQL. With
+    `version` (the row's `xmin`, as text, when it was read) only if nobody
+    has changed the row since: False, and nothing written, if somebody has (or it is
+    gone). SQLite has no row version: call it in the transaction that read the row."""
     quote = connection.ops.quote_name
     meta = type(instance)._meta
     fields = [meta.get_field(name) for name in field_names]
@@ -78,44 +125,46 @@ def update_with_history(instance, field_names: list[str], *, reason: str | None)
         instance.pk,
     ]
     after = history_params(history_type="~", user_id=history_user_id(instance), reason=reason)
+    if connection.vendor == "postgresql":
+        if version is not None:
+            update += " AND xmin = CAST(%s AS xid)"
+            params.append(version)
+        written = _write_with_history(
+            type(instance), f"{update} RETURNING *", params, after=after, along=along
+        )
+        return written is not None
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(
-                f"WITH written AS ({update} RETURNING *) "
-                + history_insert(type(instance), source="written"),
-                [*params, *after],
-            )
-        else:
-            cursor.execute(update, params)
-            cursor.execute(
-                history_insert(type(instance), source=_row_of(instance)), [*after, instance.pk]
-            )
+        cursor.execute(update, params)
+        if not cursor.rowcount:
+            return False
+        cursor.execute(
+            history_insert(type(instance), source=_row_of(instance)), [*after, instance.pk]
+        )
+    for row in along:
+        insert_row(row)
+    return True
 
 
-def insert_with_history(instance, *, reason: str | None) -> bool:
-    """Insert `instance` and its "+" history row. False, and nothing written, when a
-    concurrent writer holds one of its unique keys (INSERT … ON CONFLICT DO NOTHING:
-    it waited for that writer's commit, and needs no savepoint)."""
+def insert_with_history(instance, *, reason: str | None, along=()) -> bool:
+    """Insert `instance`, its "+" history row and the `along` rows (new instances of
+    other models). False, and nothing written, when a concurrent writer holds one of
+    its unique keys (INSERT … ON CONFLICT DO NOTHING: it waited for that writer's
+    commit, and needs no savepoint)."""
     model = type(instance)
     after = history_params(history_type="+", user_id=history_user_id(instance), reason=reason)
     if connection.vendor == "postgresql":
         insert = insert_statement(model, ignore_conflicts=True, returning="*")
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"WITH written AS ({insert}) "
-                + history_insert(model, source="written")
-                + f" RETURNING {connection.ops.quote_name(model._meta.pk.column)}",
-                [*insert_values(instance), *after],
-            )
-            row = cursor.fetchone()
-        if row is None:
+        pk = _write_with_history(model, insert, insert_values(instance), after=after, along=along)
+        if pk is None:
             return False
-        mark_inserted(instance, row[0])
+        mark_inserted(instance, pk)
         return True
     if not insert_unless_taken(instance):
         return False
     with connection.cursor() as cursor:
         cursor.execute(history_insert(model, source=_row_of(instance)), [*after, instance.pk])
+    for row in along:
+        insert_row(row)
     return True
 
 

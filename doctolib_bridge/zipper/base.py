@@ -19,7 +19,7 @@ from doctolib_bridge.retention import IDEMPOTENCY_TTL
 from doctolib_bridge.zipper import ratelimit
 from doctolib_bridge.zipper.serializers import is_doctolib_id
 from lemniscus import errors
-from lemniscus.db import atomic_with_race_retry, insert_row
+from lemniscus.db import atomic_with_race_retry, insert_row, without_health_check
 from lemniscus.parsers import JSONObjectParser
 from lemniscus.text import storable
 from tokens import throttle
@@ -134,10 +134,21 @@ class ZipperView(APIView):
 
     def _record(self, request, response):
         data = response.data if isinstance(response.data, dict) else {}
-        body = self._body_for_log(request)
         is_error = response.status_code >= 400
+        entry = self.log_entry(
+            request,
+            status=response.status_code,
+            outcome="" if is_error else data.get("outcome", "ok"),
+            code=data.get("code", "") if is_error else "",
+            detail=data.get("detail", "") if is_error else self.log_detail,
+        )
+        insert_row(entry)  # on every call: the INSERT is built once, not compiled each time
+
+    def log_entry(self, request, *, status: int, outcome: str, code: str = "", detail: str):
+        """The sync-log row of this call (not saved)."""
+        body = self._body_for_log(request)
         # What the client sent is recorded as sent, even malformed (NUL made storable).
-        entry = SyncLogEntry(
+        return SyncLogEntry(
             organisation=self.organisation,
             method=request.method,
             endpoint=storable(self.endpoint or request.path, 200),
@@ -152,12 +163,11 @@ class ZipperView(APIView):
                 or "",
                 64,
             ),
-            status=response.status_code,
-            outcome="" if is_error else storable(data.get("outcome", "ok"), 32),
-            code=storable(data.get("code", ""), 40) if is_error else "",
-            detail=storable(data.get("detail", "")) if is_error else self.log_detail,
+            status=status,
+            outcome=storable(outcome, 32),
+            code=storable(code, 40),
+            detail=storable(detail),
         )
-        insert_row(entry)  # on every call: the INSERT is built once, not compiled each time
 
     @staticmethod
     def _body_for_log(request) -> dict:
@@ -180,6 +190,23 @@ class ZipperView(APIView):
         except BaseException:
             self._recorded = False  # rolled back with the work: finalize_response logs it
             raise
+
+    def write_logged_along(self, request, work) -> Response:
+        """A write whose service writes this call's sync-log row in its own statement
+        (the appointment push: `work(log)` passes `log(status, outcome, detail)`, the
+        unsaved row, to it), in no transaction of ours: the push needs none. With an
+        `Idempotency-Key` as `write` (`work(None)`: logged by the transaction)."""
+        if "Idempotency-Key" in request.headers:
+            return self.write(request, lambda: work(None))
+
+        def log(status: int, outcome: str, detail: str):
+            self.log_detail = detail
+            return self.log_entry(request, status=status, outcome=outcome, detail=detail)
+
+        # Its first statement is the plan, a read: no health check needed before it.
+        response = without_health_check(work, log)
+        self._recorded = True
+        return response
 
     def _write(self, request, work) -> Response:
         key = request.headers.get("Idempotency-Key")

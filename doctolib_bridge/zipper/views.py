@@ -253,13 +253,17 @@ class ChangesView(ZipperView):
 def _push_detail(plan) -> str:
     words = {"created": "neu angelegt", "updated": "aktualisiert", "unchanged": "unverändert"}
     text = (
-        f"Termin {plan.existing.doctolib_appointment_id} {words[plan.outcome]}; "
+        f"Termin {plan.request.external_id} {words[plan.outcome]}; "
         f"Leistungskette: {plan.chain.description if plan.chain else 'keine'} "
         f"({plan.chain_match})."
     )
     if plan.warnings:
         text += f" {len(plan.warnings)} Überschneidung(en) mit lemniscus-Terminen."
     return text
+
+
+def _push_status(plan) -> int:
+    return 201 if plan.outcome == PushOutcome.CREATED else 200
 
 
 class AppointmentView(ZipperView):
@@ -276,17 +280,22 @@ class AppointmentView(ZipperView):
     def put(self, request, doctolib_appointment_id):
         payload = dict(_validated(AppointmentPayloadInput, request.data))
 
-        def work():
+        def work(log):
             plan = appointment_push(
                 organisation=self.organisation,
                 doctolib_appointment_id=doctolib_appointment_id,
                 payload=payload,
+                # The sync-log row goes into the push's own statement.
+                along=(lambda plan: [log(_push_status(plan), plan.outcome, _push_detail(plan))])
+                if log is not None
+                else None,
             )
             self.log_detail = _push_detail(plan)
-            status = 201 if plan.outcome == PushOutcome.CREATED else 200
-            return _answer(ZipperPushOutput, plan, status, organisation=self.organisation)
+            return _answer(
+                ZipperPushOutput, plan, _push_status(plan), organisation=self.organisation
+            )
 
-        return self.write(request, work)
+        return self.write_logged_along(request, work)
 
     @zipper_schema(
         summary="An appointment held in lemniscus",

@@ -2,13 +2,15 @@
 generation kept in Redis, one planning statement, no staff middleware. Against the
 machine's Redis (TEST_REDIS_URL), as a deployment runs."""
 
+import psycopg
 import pytest
 import redis
-from django.db import connection
+from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from appointments.models import Appointment
+from doctolib_bridge.models import SyncLogEntry
 from doctolib_bridge.sync import DOCTOLIB_SYNC_ACTOR
 from organisations.models import Plan
 from organisations.services import organisation_set_plan
@@ -46,19 +48,67 @@ def statements(plugin, path, body):
     return response, [query["sql"] for query in captured.captured_queries]
 
 
-def test_a_put_takes_five_statements_with_the_token_cached(redis_settings, setup):
+def test_a_put_takes_two_statements_with_the_token_cached(redis_settings, setup):
     _, plugin = setup
     assert plugin.put("/appointments/da-0", payload()).status_code == 201  # warm
     response, sql = statements(plugin, "/appointments/da-1", payload())
     assert response.status_code == 201, response.content
-    # BEGIN, the planning statement, the appointment with its history row (one
-    # statement on PostgreSQL, two on SQLite), the sync log, COMMIT
-    expected = 5 if connection.vendor == "postgresql" else 6
+    # PostgreSQL: the planning statement, then the appointment with its history row
+    # and the sync-log row, no transaction. SQLite: BEGIN IMMEDIATE, the plan, the
+    # appointment, its history row, the sync-log row, COMMIT.
+    expected = 2 if connection.vendor == "postgresql" else 6
     assert len(sql) == expected, sql
     assert not any("tokens_token" in text for text in sql)
     response, sql = statements(plugin, "/appointments/da-1", payload(note="neu"))
     assert response.status_code == 200 and response.json()["outcome"] == "updated"
     assert len(sql) == expected, sql
+    entries = SyncLogEntry.objects.filter(doctolib_appointment_id="da-1").order_by("pk")
+    assert [(entry.status, entry.outcome) for entry in entries] == [
+        (201, "created"),
+        (200, "updated"),
+    ]
+    assert entries[1].detail.startswith("Termin da-1 aktualisiert; Leistungskette: ")
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="SQLite plans and writes in one transaction holding the write lock",
+)
+def test_a_push_writes_only_if_the_appointment_is_as_planned(
+    redis_settings, setup, organisation, monkeypatch
+):
+    """An invoice issued between the push's plan and its write: the write finds the
+    row changed (its version moved), plans again and is refused; nothing written, the
+    refusal logged once."""
+    import appointments.services
+    from billing.models import Invoice
+
+    _, plugin = setup
+    assert plugin.put("/appointments/da-i", payload()).status_code == 201
+    appointment = Appointment.objects.get(doctolib_appointment_id="da-i")
+    plans = []
+    original = appointments.services.external_plan
+
+    def invoiced_after_the_first_plan(**kwargs):
+        plan = original(**kwargs)
+        if not plans:
+            invoice = Invoice.objects.create(organisation=organisation, patient=appointment.patient)
+            Appointment.objects.filter(pk=appointment.pk).update(invoice=invoice)
+        plans.append(plan)
+        return plan
+
+    monkeypatch.setattr(appointments.services, "external_plan", invoiced_after_the_first_plan)
+    SyncLogEntry.objects.all().delete()
+    assert_problem(
+        plugin.put("/appointments/da-i", payload(note="anders")), 409, "appointment_invoiced"
+    )
+    assert len(plans) == 2
+    appointment.refresh_from_db()
+    assert appointment.note == payload()["note"]
+    assert [row.history_type for row in appointment.history.all()] == ["+"]
+    assert [(entry.status, entry.code) for entry in SyncLogEntry.objects.all()] == [
+        (409, "appointment_invoiced")
+    ]
 
 
 def test_a_push_keeps_the_history_row_simple_history_would(redis_settings, setup, organisation):
@@ -161,6 +211,35 @@ def test_the_planning_statement_is_planned_once_per_connection(redis_settings, s
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
-            ["%WITH existing AS%FOR UPDATE%"],
+            ["%WITH existing AS%row_version%"],
         )
         assert cursor.fetchone()[0] == 1
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's health check")
+def test_a_push_skips_the_health_check_and_survives_a_dead_connection(
+    redis_settings, setup, monkeypatch
+):
+    """Django's health check (a `SELECT 1` when a request first uses its persistent
+    connection) is not run before a push: its first statement, the plan, finds out.
+    A connection PostgreSQL has ended meanwhile is replaced and the push runs once,
+    on the new one."""
+    _, plugin = setup
+    assert plugin.put("/appointments/da-0", payload()).status_code == 201
+    wrapper = connections["default"]
+    checks = []
+    monkeypatch.setattr(wrapper, "is_usable", lambda: checks.append(1) or True)
+    wrapper.health_check_done = False  # a new request, as Django's request_started leaves it
+    assert plugin.put("/appointments/da-1", payload()).status_code == 201
+    assert checks == []
+
+    ended = wrapper.connection.info.backend_pid
+    with psycopg.connect(wrapper.connection.info.dsn, autocommit=True) as other:
+        other.execute("SELECT pg_terminate_backend(%s)", [ended])
+    wrapper.health_check_done = False
+    response = plugin.put("/appointments/da-2", payload())
+    assert response.status_code == 201, response.content
+    assert wrapper.connection.info.backend_pid != ended
+    assert checks == []
+    assert Appointment.objects.filter(doctolib_appointment_id="da-2").count() == 1
+    assert SyncLogEntry.objects.filter(doctolib_appointment_id="da-2").count() == 1
