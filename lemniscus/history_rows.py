@@ -70,20 +70,27 @@ def history_params(*, history_type: str, user_id: int | None, reason: str | None
     return [connection.ops.adapt_datetimefield_value(timezone.now()), history_type, user_id, reason]
 
 
+@cache
+def _along_insert(model, name: str, after: str) -> str:
+    """`, <name> AS (INSERT INTO <table> (...) SELECT CAST(%s AS <type>), … WHERE
+    EXISTS (SELECT 1 FROM <after>))`, built once per model: every value cast to its
+    column's type, as an `INSERT … SELECT` of parameters needs."""
+    quote = connection.ops.quote_name
+    fields = inserted_fields(model)
+    values = ", ".join(f"CAST(%s AS {field.cast_db_type(connection)})" for field in fields)
+    return (
+        f", {name} AS (INSERT INTO {quote(model._meta.db_table)} "
+        f"({', '.join(quote(field.column) for field in fields)}) "
+        f"SELECT {values} WHERE EXISTS (SELECT 1 FROM {after}))"
+    )
+
+
 def _along(rows, *, after: str) -> tuple[str, list]:
     """CTEs inserting `rows` (new model instances) in the statement that writes the
-    row: each only if that write happened (`after` is its CTE). Every value is cast
-    to its column's type, as an `INSERT … SELECT` of parameters needs."""
+    row: each only if that write happened (`after` is its CTE)."""
     ctes, params = [], []
     for number, row in enumerate(rows):
-        fields = inserted_fields(type(row))
-        quote = connection.ops.quote_name
-        values = ", ".join(f"CAST(%s AS {field.cast_db_type(connection)})" for field in fields)
-        ctes.append(
-            f", along_{number} AS (INSERT INTO {quote(type(row)._meta.db_table)} "
-            f"({', '.join(quote(field.column) for field in fields)}) "
-            f"SELECT {values} WHERE EXISTS (SELECT 1 FROM {after}))"
-        )
+        ctes.append(_along_insert(type(row), f"along_{number}", after))
         params += insert_values(row)
     return "".join(ctes), params
 
