@@ -123,11 +123,17 @@ class AppointmentSeries(TenantModel):
 
 
 class Appointment(TenantModel):
+    # No single-column indexes where a composite one leads with the column (Meta:
+    # organisation, calendar column, patient, room, each with the start): every
+    # index is written by every insert, the Zipper push's included.
+    organisation = models.ForeignKey(
+        "organisations.Organisation", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     patient = models.ForeignKey(
-        "patients.Patient", on_delete=models.PROTECT, related_name="appointments"
+        "patients.Patient", on_delete=models.PROTECT, related_name="appointments", db_index=False
     )
     calendar_column = models.ForeignKey(
-        CalendarColumn, on_delete=models.PROTECT, related_name="appointments"
+        CalendarColumn, on_delete=models.PROTECT, related_name="appointments", db_index=False
     )
     service_chain = models.ForeignKey(
         "billing.ServiceChain",
@@ -148,6 +154,7 @@ class Appointment(TenantModel):
         blank=True,
         related_name="room_appointments",
         limit_choices_to={"kind": ColumnKind.ROOM},
+        db_index=False,
     )
     series = models.ForeignKey(
         AppointmentSeries,
@@ -190,7 +197,12 @@ class Appointment(TenantModel):
     reminder_sent_at = models.DateTimeField("Erinnerung gesendet", null=True, blank=True)
     cancelled_via_link_at = models.DateTimeField("Per Link abgesagt", null=True, blank=True)
 
-    history = HistoricalRecords()
+    # The history is read by appointment (id), patient (retention) and organisation
+    # and date (handover undo); its copies of the other references are never looked
+    # up (simple_history keeps them without constraints): not indexed.
+    history = HistoricalRecords(
+        no_db_index=["calendar_column", "room", "service_chain", "series", "invoice", "created_by"]
+    )
 
     class Meta:
         verbose_name = "Termin"
