@@ -8,6 +8,7 @@ import redis
 from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from rest_framework.exceptions import ValidationError
 
 from appointments.models import Appointment
 from doctolib_bridge.models import SyncLogEntry
@@ -243,3 +244,45 @@ def test_a_push_skips_the_health_check_and_survives_a_dead_connection(
     assert checks == []
     assert Appointment.objects.filter(doctolib_appointment_id="da-2").count() == 1
     assert SyncLogEntry.objects.filter(doctolib_appointment_id="da-2").count() == 1
+
+
+def test_the_push_serializers_kept_per_thread_answer_as_new_ones(organisation, setup):
+    """lemniscus.serializer_reuse: the push's payload and answer as a new serializer
+    gives them, the context of each call its own (another zone, another day), and
+    one serializer per thread."""
+    import threading
+
+    from appointments.external import external_plan
+    from doctolib_bridge.appointment_push import external_appointment
+    from doctolib_bridge.zipper.serializers import AppointmentPayloadInput, ZipperPushOutput
+    from lemniscus import serializer_reuse
+    from tests.factories import OrganisationFactory
+
+    body = payload()
+    fresh = AppointmentPayloadInput(data=body)
+    assert fresh.is_valid(), fresh.errors
+    assert serializer_reuse.validated(AppointmentPayloadInput, body) == fresh.validated_data
+    with pytest.raises(ValidationError) as refused:
+        serializer_reuse.validated(AppointmentPayloadInput, {**body, "duration_minutes": 0})
+    wrong = AppointmentPayloadInput(data={**body, "duration_minutes": 0})
+    assert not wrong.is_valid()
+    assert refused.value.detail == wrong.errors
+
+    _, plugin = setup
+    assert plugin.put("/appointments/da-s", body).status_code == 201
+    request = external_appointment("da-s", dict(fresh.validated_data))
+    plan = external_plan(organisation=organisation, request=request)
+    far = OrganisationFactory(time_zone="Pacific/Pago_Pago")  # 08:00 UTC is the day before
+    for context in ({"organisation": organisation}, {"organisation": far}):
+        expected = ZipperPushOutput(plan, context=context).data
+        assert serializer_reuse.represented(ZipperPushOutput, plan, **context) == expected
+    assert serializer_reuse.represented(ZipperPushOutput, plan, organisation=organisation) != (
+        serializer_reuse.represented(ZipperPushOutput, plan, organisation=far)
+    )
+
+    kept = []
+    thread = threading.Thread(target=lambda: kept.append(serializer_reuse._kept(ZipperPushOutput)))
+    thread.start()
+    thread.join()
+    assert kept[0] is not serializer_reuse._kept(ZipperPushOutput)
+    assert serializer_reuse._kept(ZipperPushOutput) is serializer_reuse._kept(ZipperPushOutput)
