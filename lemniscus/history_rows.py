@@ -95,7 +95,9 @@ def _along(rows, *, after: str) -> tuple[str, list]:
     return "".join(ctes), params
 
 
-def _write_with_history(model, write: str, params: list, *, after: list, along) -> int | None:
+def _write_with_history(
+    model, write: str, params: list, *, history_values: list, along
+) -> int | None:
     """`write` (an UPDATE or INSERT … RETURNING *), its history row and the `along`
     rows in one statement; the key of the row written, or None when none was."""
     quote = connection.ops.quote_name
@@ -105,7 +107,7 @@ def _write_with_history(model, write: str, params: list, *, after: list, along) 
             f"WITH written AS ({write}), history AS ("
             + history_insert(model, source="written")
             + f"){extra} SELECT {quote(model._meta.pk.column)} FROM written",
-            [*params, *after, *extra_params],
+            [*params, *history_values, *extra_params],
         )
         row = cursor.fetchone()
     return None if row is None else row[0]
@@ -137,7 +139,7 @@ def update_with_history(
             update += " AND xmin = CAST(%s AS xid)"
             params.append(version)
         written = _write_with_history(
-            type(instance), f"{update} RETURNING *", params, after=after, along=along
+            type(instance), f"{update} RETURNING *", params, history_values=after, along=along
         )
         return written is not None
     with connection.cursor() as cursor:
@@ -161,7 +163,9 @@ def insert_with_history(instance, *, reason: str | None, along=()) -> bool:
     after = history_params(history_type="+", user_id=history_user_id(instance), reason=reason)
     if connection.vendor == "postgresql":
         insert = insert_statement(model, ignore_conflicts=True, returning="*")
-        pk = _write_with_history(model, insert, insert_values(instance), after=after, along=along)
+        pk = _write_with_history(
+            model, insert, insert_values(instance), history_values=after, along=along
+        )
         if pk is None:
             return False
         mark_inserted(instance, pk)

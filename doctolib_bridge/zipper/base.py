@@ -200,7 +200,6 @@ class ZipperView(APIView):
             return self.write(request, lambda: work(None))
 
         def log(status: int, outcome: str, detail: str):
-            self.log_detail = detail
             return self.log_entry(request, status=status, outcome=outcome, detail=detail)
 
         # Its first statement is the plan, a read: no health check needed before it.
